@@ -1,0 +1,24 @@
+"""Exceptions raised by autoopt."""
+
+from __future__ import annotations
+
+__all__ = ["LoadShedError"]
+
+
+class LoadShedError(RuntimeError):
+    """A call was refused before reaching the model because load is being shed.
+
+    Raised by :class:`~autoopt.AutomatedProvider` (and so by
+    :class:`~autoopt.AutomatedVisionProvider`) for the share of calls given by
+    :meth:`~autoopt.LoadManager.get_throttle_percentage` while
+    :meth:`~autoopt.LoadManager.should_shed_load` is true.
+
+    Attributes
+    ----------
+    throttle_percentage : float
+        The throttle in force when the call was shed, in [0, 100].
+    """
+
+    def __init__(self, message: str, throttle_percentage: float) -> None:
+        super().__init__(message)
+        self.throttle_percentage = throttle_percentage
