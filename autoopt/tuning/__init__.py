@@ -1,0 +1,72 @@
+"""Self-tuning of numeric parameters, backed by Optuna.
+
+:class:`SelfTuner` runs tuning sessions through Optuna's ask-and-tell
+interface; each :class:`~autoopt.enums.TuningStrategy` maps onto an Optuna
+sampler. The samplers written here are public too:
+
+- :class:`SPSASampler`, simultaneous perturbation stochastic approximation
+  (the ``GRADIENT_DESCENT`` strategy);
+- :class:`PortfolioSampler` with its :data:`SwitchRule` protocol
+  (:class:`StagedRule`, :class:`PortfolioState`), the members
+  :class:`SobolSampler` and :class:`WarmStartCmaSampler`, and
+  :func:`adaptive_portfolio`, the ``ADAPTIVE`` strategy.
+
+Optuna is imported lazily: ``import autoopt.tuning`` does not load it; the
+first :meth:`SelfTuner.create_session` or access to one of the samplers does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from autoopt.tuning._tuner import SelfTuner
+
+if TYPE_CHECKING:
+    from autoopt.tuning._portfolio import (
+        PortfolioSampler,
+        PortfolioState,
+        SobolSampler,
+        StagedRule,
+        SwitchRule,
+        WarmStartCmaSampler,
+        adaptive_portfolio,
+    )
+    from autoopt.tuning._spsa import SPSASampler
+
+__all__ = [
+    "PortfolioSampler",
+    "PortfolioState",
+    "SPSASampler",
+    "SelfTuner",
+    "SobolSampler",
+    "StagedRule",
+    "SwitchRule",
+    "WarmStartCmaSampler",
+    "adaptive_portfolio",
+]
+
+# Names that need Optuna, loaded on first access (PEP 562).
+_LAZY = {
+    "PortfolioSampler": "autoopt.tuning._portfolio",
+    "PortfolioState": "autoopt.tuning._portfolio",
+    "SobolSampler": "autoopt.tuning._portfolio",
+    "StagedRule": "autoopt.tuning._portfolio",
+    "SwitchRule": "autoopt.tuning._portfolio",
+    "WarmStartCmaSampler": "autoopt.tuning._portfolio",
+    "adaptive_portfolio": "autoopt.tuning._portfolio",
+    "SPSASampler": "autoopt.tuning._spsa",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

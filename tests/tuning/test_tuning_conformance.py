@@ -1,0 +1,180 @@
+"""Conformance suite every tuning strategy must pass (in the spirit of optuna/testing/pytest_samplers.py)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+import optuna
+import pytest
+
+from autoopt.enums import TuningStatus, TuningStrategy
+from autoopt.tuning import SelfTuner
+
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+
+ALL_STRATEGIES = list(TuningStrategy)
+
+# A mixed space: two floats and one int, all initial values far from the optimum.
+SPACE = {"x": (-5.0, 5.0, -4.0), "y": (-5.0, 5.0, 4.0), "n": (0, 20, 18)}
+OPTIMUM = {"x": 1.5, "y": -1.0, "n": 7}
+
+
+def quadratic(x: float, y: float, n: float) -> float:
+    return -((x - OPTIMUM["x"]) ** 2 + (y - OPTIMUM["y"]) ** 2 + ((n - OPTIMUM["n"]) / 4) ** 2)
+
+
+INITIAL_SCORE = quadratic(-4.0, 4.0, 18)  # -62.8125
+
+
+def run(
+    strategy: TuningStrategy,
+    seed: int,
+    max_iterations: int = 60,
+    space: dict | None = None,
+    objective: Callable[..., float] = quadratic,
+) -> SelfTuner:
+    tuner = SelfTuner(seed=seed)
+    session = tuner.create_session(
+        space or SPACE, strategy, objective, max_iterations=max_iterations, patience=10_000
+    )
+    tuner.optimize(session.session_id)
+    return tuner
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_values_within_bounds_ints_are_ints_and_first_step_is_initial(strategy: TuningStrategy) -> None:
+    tuner = SelfTuner(seed=3)
+    sid = tuner.create_session(SPACE, strategy, max_iterations=40, patience=10_000).session_id
+    seen = []
+    while (values := tuner.step(sid)) is not None:
+        seen.append(values)
+        assert tuner.record_result(sid, values, quadratic(**values))
+    assert seen[0] == {"x": -4.0, "y": 4.0, "n": 18}
+    assert len(seen) == 40
+    for values in seen:
+        assert set(values) == set(SPACE)
+        for name, (lo, hi, _) in SPACE.items():
+            assert lo <= values[name] <= hi
+        assert type(values["n"]) is int
+        assert type(values["x"]) is float
+        assert type(values["y"]) is float
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_reproducible_with_the_same_seed(strategy: TuningStrategy) -> None:
+    def sequence(seed: int) -> list[dict[str, float]]:
+        tuner = SelfTuner(seed=seed)
+        sid = tuner.create_session(SPACE, strategy, max_iterations=25, patience=10_000).session_id
+        out = []
+        while (values := tuner.step(sid)) is not None:
+            out.append(values)
+            tuner.record_result(sid, values, quadratic(**values))
+        return out
+
+    first, second = sequence(11), sequence(11)
+    assert len(first) == 25
+    assert first == second
+    assert sequence(12)[1:] != first[1:]
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_session_seed_overrides_tuner_seed(strategy: TuningStrategy) -> None:
+    def first_proposals(tuner_seed: int) -> list[dict[str, float]]:
+        tuner = SelfTuner(seed=tuner_seed)
+        sid = tuner.create_session(SPACE, strategy, max_iterations=10, seed=99).session_id
+        out = []
+        for _ in range(6):
+            values = tuner.step(sid)
+            assert values is not None
+            out.append(values)
+            tuner.record_result(sid, values, quadratic(**values))
+        return out
+
+    assert first_proposals(1) == first_proposals(2)
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_improves_on_the_starting_point(strategy: TuningStrategy) -> None:
+    tuner = run(strategy, seed=0)
+    session = tuner.list_sessions()[0]
+    assert session.best_score is not None
+    # The initial score is about -62.8; every strategy must get most of the way to 0.
+    assert session.best_score > INITIAL_SCORE + 50.0
+    best = tuner.get_best_parameters(session.session_id)
+    assert best is not None
+    assert quadratic(**best) == pytest.approx(session.best_score)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        TuningStrategy.BAYESIAN,
+        TuningStrategy.GENETIC,
+        TuningStrategy.GRADIENT_DESCENT,
+        TuningStrategy.ADAPTIVE,
+    ],
+)
+def test_model_based_strategies_beat_random_search(strategy: TuningStrategy) -> None:
+    def median_best(kind: TuningStrategy) -> float:
+        scores = [run(kind, seed).list_sessions()[0].best_score for seed in (0, 1, 2)]
+        return statistics.median(s for s in scores if s is not None)
+
+    assert median_best(strategy) > median_best(TuningStrategy.RANDOM_SEARCH)
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_one_dimensional_space_improves(strategy: TuningStrategy) -> None:
+    tuner = run(
+        strategy,
+        seed=4,
+        max_iterations=30,
+        space={"x": (-5.0, 5.0, -4.0)},
+        objective=lambda x: -((x - 1.5) ** 2),
+    )
+    session = tuner.list_sessions()[0]
+    assert session.best_score is not None
+    assert session.best_parameters is not None
+    assert session.best_score > -1.5  # from -30.25: at least 95 % of the loss gone
+    assert abs(session.best_parameters["x"] - 1.5) < 1.25
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_budget_respected_exactly(strategy: TuningStrategy) -> None:
+    tuner = SelfTuner(seed=5)
+    sid = tuner.create_session(SPACE, strategy, max_iterations=30, patience=10_000).session_id
+    handed = 0
+    while (values := tuner.step(sid)) is not None:
+        handed += 1
+        if handed % 7 == 0:
+            assert tuner.record_failure(sid, values, "flaky evaluation")
+        else:
+            assert tuner.record_result(sid, values, quadratic(**values))
+    session = tuner.get_session(sid)
+    assert session is not None
+    assert handed == 30
+    assert session.iterations == 30
+    assert session.status is TuningStatus.CONVERGED
+    assert tuner.step(sid) is None
+    study = tuner.get_study(sid)
+    assert study is not None
+    states = [t.state for t in study.trials if t.user_attrs.get("skipped") is None]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 26
+    assert states.count(optuna.trial.TrialState.FAIL) == 4
+    assert len(states) == 30
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_pending_trials_count_against_the_budget(strategy: TuningStrategy) -> None:
+    tuner = SelfTuner(seed=6)
+    sid = tuner.create_session(SPACE, strategy, max_iterations=5).session_id
+    asked = [tuner.step(sid) for _ in range(5)]
+    assert all(v is not None for v in asked)
+    assert tuner.step(sid) is None  # 0 results + 5 pending = budget
+    for values in reversed(asked):  # told out of order
+        assert values is not None
+        assert tuner.record_result(sid, values, quadratic(**values))
+    session = tuner.get_session(sid)
+    assert session is not None
+    assert session.iterations == 5
+    assert session.status is TuningStatus.CONVERGED
