@@ -1,0 +1,875 @@
+"""The :class:`IntelligentScheduler`: a priority heap over a dependency graph.
+
+A task lives in exactly one of five places:
+
+- *blocked*: some dependency has not completed yet. The task sits in a map
+  with a counter of its unmet dependencies; every dependency keeps a list of
+  its dependents (the reverse edges), so completing a task unblocks its
+  dependents in O(out-degree).
+- *delayed*: all dependencies completed but ``scheduled_time`` (or a retry
+  backoff) lies in the future. A min-heap on time holds these; due tasks move
+  to the ready heap lazily whenever the scheduler is asked for work.
+- *ready*: a min-heap keyed on ``(priority rank, deadline or +inf,
+  scheduled time, insertion sequence)``.
+- *running*: resources allocated, counted against ``max_concurrent_tasks``.
+- *done*: COMPLETED, FAILED or CANCELLED, retained in a bounded history.
+
+Heap entries are deleted lazily: every push stamps the task with a fresh
+token, and an entry whose token or place no longer matches its task is stale
+and dropped when it reaches the top. A heap is rebuilt without its stale
+entries when they outnumber the live ones, which keeps the garbage (and the
+rebuild cost, amortised) linear in the live work.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from heapq import heapify, heappop, heappush
+from itertools import islice
+from typing import Any
+
+from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
+from autoopt._validation import check_callable, check_enum, check_int, check_real
+from autoopt.config import AutomationConfig
+from autoopt.enums import SchedulerPriority, TaskState
+from autoopt.models import ResourcePool, ScheduledTask, new_id
+
+__all__ = ["IntelligentScheduler"]
+
+logger = logging.getLogger(__name__)
+
+# Heaps are rebuilt when they hold more than 2 * live + _COMPACT_SLACK entries.
+_COMPACT_SLACK = 64
+# 2.0 ** 1000 is still a finite float; beyond it the backoff is the cap anyway.
+_MAX_BACKOFF_EXPONENT = 1000
+
+
+class _Where(Enum):
+    """Which structure holds a task."""
+
+    BLOCKED = "blocked"
+    READY = "ready"
+    DELAYED = "delayed"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class _Entry:
+    """The scheduler's private bookkeeping for one task.
+
+    The heap keys and the allocated requirements are copies taken at
+    scheduling time, so edits of the public record (other than
+    ``max_retries``) cannot corrupt the heaps or the resource accounting.
+    """
+
+    __slots__ = (
+        "deadline_ts",
+        "dependents",
+        "rank",
+        "requirements",
+        "scheduled_ts",
+        "seq",
+        "task",
+        "token",
+        "unmet",
+        "where",
+    )
+
+    def __init__(
+        self,
+        task: ScheduledTask,
+        seq: int,
+        rank: int,
+        deadline_ts: float,
+        scheduled_ts: float,
+        requirements: dict[str, float],
+    ) -> None:
+        self.task = task
+        self.seq = seq
+        self.rank = rank
+        self.deadline_ts = deadline_ts
+        self.scheduled_ts = scheduled_ts
+        self.requirements = requirements
+        self.unmet = 0
+        self.dependents: list[_Entry] = []
+        self.where = _Where.BLOCKED
+        self.token = 0
+
+
+# (rank, deadline, scheduled time, insertion sequence, token, entry); the token
+# is unique per push, so tuples never compare their entries.
+_ReadyItem = tuple[int, float, float, int, int, _Entry]
+# (scheduled time, insertion sequence, token, entry)
+_DelayedItem = tuple[float, int, int, _Entry]
+
+
+class IntelligentScheduler:
+    """Priority-, deadline-, dependency- and resource-aware task scheduler.
+
+    Tasks are scheduled with :meth:`schedule_task` and then driven either by
+    hand (:meth:`get_next_task` → :meth:`start_task` → run ``execute_fn`` →
+    :meth:`complete_task`, as in the seed example) or by the thin synchronous
+    driver :meth:`run_pending`, which runs that very loop.
+
+    Parameters
+    ----------
+    config : AutomationConfig, optional
+        Supplies ``max_concurrent_tasks`` (10 by default), read once at
+        construction.
+    resource_pool : ResourcePool, optional
+        The resources tasks compete for; a fresh default pool (100 of each
+        standard resource) if omitted. The pool may be shared with other
+        code, but a task is only accepted if its requirements fit the pool's
+        starting capacity.
+    clock : Clock
+        Zero-argument callable returning POSIX seconds; it decides when a task
+        is due, its backoff and every timestamp on the record.
+    default_max_retries : int
+        ``max_retries`` of new tasks unless :meth:`schedule_task` is given one.
+    retry_backoff_seconds : float
+        Base of the exponential retry backoff; 0 retries immediately.
+    max_backoff_seconds : float
+        Cap of the backoff.
+    history_limit : int
+        Most finished (COMPLETED, FAILED, CANCELLED) tasks retained; the
+        oldest finished are forgotten first. Unfinished tasks are always kept.
+
+    Notes
+    -----
+    **Order.** Among the *ready* tasks (every dependency COMPLETED and
+    ``scheduled_time`` reached) the next task is the one with the smallest
+    ``(priority rank, deadline or +inf, scheduled_time, insertion order)``
+    that fits the currently free resources: a task too big for what is free
+    now does not block a smaller one behind it. There is no reservation, so a
+    steady stream of small tasks can postpone a big one. Deadlines order the
+    queue (earliest deadline first within a priority); they are not enforced.
+
+    **States.** ``PENDING`` means waiting, for dependencies, for its time
+    (including a retry backoff) or for a slot; ``RUNNING``, ``COMPLETED``,
+    ``FAILED`` and ``CANCELLED`` are what they say. ``TaskState.SCHEDULED``
+    and ``TaskState.DEFERRED`` exist in the enum for API compatibility and
+    are never used: a DEFERRED state for tasks in backoff would have to turn
+    PENDING the moment the clock passes their time, which cannot be kept
+    exact without scanning, so a waiting task is always PENDING and
+    :meth:`get_queue_stats` tells the *ready*, *blocked* and *delayed* queues
+    apart.
+
+    **Retries.** ``complete_task(task_id, error=...)`` retries a task while
+    ``task.retries < task.max_retries`` (read from the live record, so
+    changing it takes effect): ``retries`` grows by one and the task becomes
+    due ``min(max_backoff_seconds, retry_backoff_seconds * 2 ** (retries - 1))``
+    seconds later. Otherwise the task FAILS and every task that depends on it,
+    directly or transitively, is CANCELLED with the error
+    ``"dependency <id> (<name>) failed: <error>"``; :meth:`cancel_task`
+    cascades the same way. No task waits forever on a task that cannot
+    complete. A task that COMPLETES after failed attempts has its ``error``
+    reset to None; ``completed_at`` is set on reaching any final state.
+
+    **History.** A new task may only depend on retained tasks: once a
+    finished task is evicted from the history its id is unknown. Depending
+    on a FAILED or CANCELLED task is refused, since such a task could never
+    run.
+
+    **Complexity.** With *n* queued tasks, scheduling costs O(log n + number
+    of dependencies); starting, completing and cancelling cost O(log n)
+    amortised plus O(out-degree) for unblocking or cascading; :meth:`get_next_task` costs O((k + 1) log n) amortised,
+    where *k* is the number of higher-ranked ready tasks that do not fit the
+    free resources (popped and pushed back). Blocked and delayed tasks are
+    never looked at, and nothing scans or sorts all tasks.
+    :meth:`list_tasks` is O(limit) and :meth:`get_queue_stats` reads running
+    counters.
+
+    Thread safety
+    -------------
+    All scheduler state is guarded by one lock, taken by every public method
+    for a short, bounded critical section. The resource pool has its own lock
+    and is only entered while the scheduler lock is held (never the other way
+    round), so the two cannot deadlock. The clock is read under the lock, so
+    operations see it in the order they happen; it must be cheap and must not
+    call into the scheduler. User code, ``execute_fn``, is never called under
+    the lock: :meth:`run_pending` claims a task atomically
+    (select and start in one critical section), releases the lock, runs the
+    task, and reports back through :meth:`complete_task`. Under concurrency
+    the task returned by :meth:`get_next_task` may be taken by another
+    thread before :meth:`start_task` is called; ``start_task`` then returns
+    False and the caller asks again.
+
+    Examples
+    --------
+    >>> from autoopt._clock import ManualClock
+    >>> from autoopt.enums import SchedulerPriority
+    >>> from autoopt.scheduling import IntelligentScheduler
+    >>> clock = ManualClock(1_000.0)
+    >>> sched = IntelligentScheduler(clock=clock)
+    >>> prep = sched.schedule_task("preprocess", lambda: 21, priority=SchedulerPriority.HIGH,
+    ...                            resource_requirements={"cpu": 30.0, "memory": 20.0})
+    >>> train = sched.schedule_task("train", lambda: 2 * prep.result, dependencies=[prep.task_id])
+    >>> sched.get_next_task().name
+    'preprocess'
+    >>> sched.run_pending()
+    2
+    >>> train.state, train.result
+    (<TaskState.COMPLETED: 'completed'>, 42)
+
+    Failures are retried with exponential backoff, read from the clock:
+
+    >>> flaky = sched.schedule_task("flaky", lambda: 1 / 0)
+    >>> flaky.max_retries = 1
+    >>> sched.run_pending()
+    1
+    >>> flaky.state, flaky.retries, flaky.error
+    (<TaskState.PENDING: 'pending'>, 1, 'ZeroDivisionError: division by zero')
+    >>> sched.run_pending()  # due in 1 s; nothing sleeps
+    0
+    >>> _ = clock.advance(1.0)
+    >>> sched.run_pending(), flaky.state
+    (1, <TaskState.FAILED: 'failed'>)
+    """
+
+    def __init__(
+        self,
+        config: AutomationConfig | None = None,
+        *,
+        resource_pool: ResourcePool | None = None,
+        clock: Clock = system_clock,
+        default_max_retries: int = 3,
+        retry_backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 300.0,
+        history_limit: int = 10_000,
+    ) -> None:
+        arg = "IntelligentScheduler() argument"
+        if config is None:
+            config = AutomationConfig()
+        elif not isinstance(config, AutomationConfig):
+            raise TypeError(
+                f"{arg} 'config' must be an AutomationConfig or None; "
+                f"got {config!r} of type {type(config).__name__}."
+            )
+        if resource_pool is None:
+            resource_pool = ResourcePool()
+        elif not isinstance(resource_pool, ResourcePool):
+            raise TypeError(
+                f"{arg} 'resource_pool' must be a ResourcePool or None; "
+                f"got {resource_pool!r} of type {type(resource_pool).__name__}."
+            )
+        check_callable(clock, f"{arg} 'clock'")
+        self._default_max_retries = check_int(default_max_retries, f"{arg} 'default_max_retries'", low=0)
+        self._retry_backoff = check_real(retry_backoff_seconds, f"{arg} 'retry_backoff_seconds'", low=0.0)
+        self._max_backoff = check_real(max_backoff_seconds, f"{arg} 'max_backoff_seconds'", low=0.0)
+        self._history_limit = check_int(history_limit, f"{arg} 'history_limit'", low=0)
+        self._max_concurrent = check_int(
+            config.max_concurrent_tasks, "AutomationConfig.max_concurrent_tasks", low=1
+        )
+        self._config = config
+        self._pool = resource_pool
+        self._clock = clock
+        self._capacity = resource_pool.capacity()
+
+        self._lock = threading.Lock()
+        # Every retained task, oldest first.
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Per state, in the order tasks entered it.
+        self._by_state: dict[TaskState, OrderedDict[str, _Entry]] = {s: OrderedDict() for s in TaskState}
+        # Finished tasks, in the order they finished (eviction order).
+        self._finished: OrderedDict[str, _Entry] = OrderedDict()
+        self._blocked: dict[str, _Entry] = {}
+        self._ready: list[_ReadyItem] = []
+        self._delayed: list[_DelayedItem] = []
+        self._n_ready = 0
+        self._n_delayed = 0
+        self._n_running = 0
+        self._seq = 0
+        self._token = 0
+        self._totals = dict.fromkeys(
+            ("scheduled", "completed", "failed", "cancelled", "retried", "evicted"), 0
+        )
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def config(self) -> AutomationConfig:
+        """The configuration given at construction."""
+        return self._config
+
+    @property
+    def resource_pool(self) -> ResourcePool:
+        """The resource pool tasks allocate from."""
+        return self._pool
+
+    @property
+    def max_concurrent_tasks(self) -> int:
+        """Most tasks RUNNING at once."""
+        return self._max_concurrent
+
+    # ------------------------------------------------------------------ public API
+
+    def schedule_task(
+        self,
+        name: str,
+        execute_fn: Callable[[], Any],
+        priority: SchedulerPriority | str = SchedulerPriority.NORMAL,
+        scheduled_time: datetime | None = None,
+        deadline: datetime | None = None,
+        resource_requirements: dict[str, float] | None = None,
+        dependencies: list[str] | None = None,
+        *,
+        max_retries: int | None = None,
+    ) -> ScheduledTask:
+        """Add a task and return its live record.
+
+        Parameters
+        ----------
+        name : str
+            Non-empty display name.
+        execute_fn : callable
+            Zero-argument callable that does the work.
+        priority : SchedulerPriority or str
+            Most urgent first; ``"high"`` is accepted for ``SchedulerPriority.HIGH``.
+        scheduled_time : datetime, optional
+            Earliest start (naive = UTC); now if omitted.
+        deadline : datetime, optional
+            Orders tasks of equal priority, earliest first; must not precede
+            ``scheduled_time``.
+        resource_requirements : dict of str to float, optional
+            Amounts of pool resources held while the task runs; each must be
+            known to the pool and at most its capacity.
+        dependencies : list of str, optional
+            Ids of retained, not FAILED or CANCELLED tasks that must COMPLETE
+            first; no duplicates.
+        max_retries : int, optional
+            Keyword-only; defaults to the scheduler's ``default_max_retries``.
+
+        Returns
+        -------
+        ScheduledTask
+            The live record, the object :meth:`get_task` returns.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On bad input, naming the argument; nothing is recorded then.
+        """
+        arg = "schedule_task() argument"
+        if not isinstance(name, str):
+            raise TypeError(
+                f"{arg} 'name' must be a non-empty str; got {name!r} of type {type(name).__name__}."
+            )
+        if not name.strip():
+            raise ValueError(f"{arg} 'name' must be a non-empty str; got {name!r}.")
+        check_callable(execute_fn, f"{arg} 'execute_fn'")
+        prio = check_enum(priority, SchedulerPriority, f"{arg} 'priority'")
+        sched_ts = _check_time(scheduled_time, f"{arg} 'scheduled_time'")
+        deadline_ts = _check_time(deadline, f"{arg} 'deadline'")
+        req = self._pool.check_requirements(resource_requirements, f"{arg} 'resource_requirements'")
+        for key, amount in req.items():
+            if amount > self._capacity[key]:
+                raise ValueError(
+                    f"{arg} 'resource_requirements' asks for {amount:g} of {key!r} but the pool's "
+                    f"capacity is {self._capacity[key]:g}; the task could never run."
+                )
+        deps = _check_dependency_ids(dependencies, f"{arg} 'dependencies'")
+        retries_cap = (
+            self._default_max_retries
+            if max_retries is None
+            else check_int(max_retries, f"{arg} 'max_retries'", low=0)
+        )
+        with self._lock:
+            now = self._clock()
+            start_ts = now if sched_ts is None else sched_ts
+            if deadline_ts is not None and deadline_ts < start_ts:
+                raise ValueError(
+                    f"{arg} 'deadline' ({to_datetime(deadline_ts).isoformat()}) must not precede the "
+                    f"scheduled time ({to_datetime(start_ts).isoformat()})."
+                )
+            parents: list[_Entry] = []
+            for dep_id in deps:
+                parent = self._entries.get(dep_id)
+                if parent is None:
+                    raise ValueError(
+                        f"{arg} 'dependencies' names an unknown task id {dep_id!r}; a task can only "
+                        "depend on tasks already scheduled and still retained."
+                    )
+                if parent.task.state in (TaskState.FAILED, TaskState.CANCELLED):
+                    raise ValueError(
+                        f"{arg} 'dependencies' names task {dep_id!r} ({parent.task.name}), which is "
+                        f"{parent.task.state.value}; the task could never run."
+                    )
+                parents.append(parent)
+
+            # Everything is valid: record.
+            self._seq += 1
+            task = ScheduledTask(
+                task_id=new_id(),
+                name=name,
+                priority=prio,
+                state=TaskState.PENDING,
+                execute_fn=execute_fn,
+                scheduled_time=to_datetime(start_ts),
+                deadline=None if deadline_ts is None else to_datetime(deadline_ts),
+                resource_requirements=dict(req),
+                dependencies=list(deps),
+                max_retries=retries_cap,
+                created_at=to_datetime(now),
+            )
+            entry = _Entry(
+                task,
+                self._seq,
+                prio.rank,
+                math.inf if deadline_ts is None else deadline_ts,
+                start_ts,
+                req,
+            )
+            for parent in parents:
+                if parent.task.state is not TaskState.COMPLETED:
+                    entry.unmet += 1
+                    parent.dependents.append(entry)
+            self._entries[task.task_id] = entry
+            self._by_state[TaskState.PENDING][task.task_id] = entry
+            self._totals["scheduled"] += 1
+            self._enqueue(entry, now)
+            where = entry.where
+        logger.debug("scheduled task %s (%s), priority %s, %s", task.task_id, name, prio.value, where.value)
+        return task
+
+    def get_task(self, task_id: str) -> ScheduledTask | None:
+        """The live record of ``task_id``, or None if unknown (or evicted from the history)."""
+        _check_task_id(task_id, "get_task")
+        with self._lock:
+            entry = self._entries.get(task_id)
+        if entry is None:
+            logger.debug("get_task(): unknown task id %r", task_id)
+            return None
+        return entry.task
+
+    def cancel_task(self, task_id: str) -> bool:
+        """Cancel a PENDING task and, transitively, every task waiting on it.
+
+        Dependents are CANCELLED with the error
+        ``"dependency <task_id> (<name>) was cancelled"``.
+
+        Returns
+        -------
+        bool
+            True if the task was PENDING and is now CANCELLED; False for an
+            unknown, RUNNING or finished task.
+        """
+        _check_task_id(task_id, "cancel_task")
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                logger.debug("cancel_task(): unknown task id %r", task_id)
+                return False
+            task = entry.task
+            if task.state is not TaskState.PENDING:
+                logger.debug(
+                    "cancel_task(): task %s (%s) is %s, not pending", task_id, task.name, task.state.value
+                )
+                return False
+            now = self._clock()
+            self._leave_queue(entry)
+            n_cascaded = self._cascade_cancel(entry, f"dependency {task_id} ({task.name}) was cancelled", now)
+            self._finish(entry, TaskState.CANCELLED, now)
+            self._totals["cancelled"] += 1
+        logger.info("cancelled task %s (%s) and %d dependent task(s)", task_id, task.name, n_cascaded)
+        return True
+
+    def get_next_task(self) -> ScheduledTask | None:
+        """Peek at the task that should start next; changes no task's state.
+
+        Returns the highest-ranked ready task that fits the currently free
+        resources, or None when ``max_concurrent_tasks`` tasks are running or
+        no ready task fits. Due delayed tasks are moved to the ready heap on
+        the way (an internal step that changes no state).
+        """
+        with self._lock:
+            self._promote_due(self._clock())
+            if self._n_running >= self._max_concurrent:
+                return None
+            entry = self._select(allocate=False)
+        return None if entry is None else entry.task
+
+    def start_task(self, task_id: str) -> bool:
+        """Start a ready task: allocate its resources and mark it RUNNING.
+
+        Returns
+        -------
+        bool
+            True if the task was PENDING with every dependency COMPLETED, due,
+            within ``max_concurrent_tasks`` and its resources were free (they
+            are now allocated); False otherwise (the reason is logged at DEBUG).
+        """
+        _check_task_id(task_id, "start_task")
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                reason = "unknown task id"
+            elif entry.task.state is not TaskState.PENDING:
+                reason = f"task is {entry.task.state.value}, not pending"
+            else:
+                now = self._clock()
+                self._promote_due(now)
+                if entry.where is _Where.BLOCKED:
+                    reason = f"waiting for {entry.unmet} unfinished dependencies"
+                elif entry.where is _Where.DELAYED:
+                    reason = f"not due before {to_datetime(entry.scheduled_ts).isoformat()}"
+                elif self._n_running >= self._max_concurrent:
+                    reason = f"{self._n_running} tasks running, the maximum"
+                elif not self._pool.try_allocate(entry.requirements):
+                    reason = f"resources {entry.requirements} not available"
+                else:
+                    self._leave_queue(entry)
+                    self._mark_running(entry, now)
+                    return True
+        logger.debug("start_task(%r) refused: %s", task_id, reason)
+        return False
+
+    def complete_task(self, task_id: str, result: Any = None, error: str | None = None) -> bool:
+        """Report the outcome of a RUNNING task and release its resources.
+
+        Parameters
+        ----------
+        task_id : str
+        result : object, optional
+            Stored on success (ignored when ``error`` is given).
+        error : str, optional
+            None for success: the task COMPLETES and unblocks its dependents.
+            Otherwise the task is retried (see the class notes) or FAILS,
+            cancelling its transitive dependents.
+
+        Returns
+        -------
+        bool
+            False for an unknown task or one that is not RUNNING.
+        """
+        _check_task_id(task_id, "complete_task")
+        if error is not None and not isinstance(error, str):
+            raise TypeError(
+                "complete_task() argument 'error' must be a str or None; "
+                f"got {error!r} of type {type(error).__name__}."
+            )
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None or entry.task.state is not TaskState.RUNNING:
+                state = "unknown" if entry is None else entry.task.state.value
+                logger.debug("complete_task(%r) refused: task is %s, not running", task_id, state)
+                return False
+            now = self._clock()
+            task = entry.task
+            self._pool.release(entry.requirements)
+            self._n_running -= 1
+            if error is None:
+                task.result = result
+                task.error = None
+                self._finish(entry, TaskState.COMPLETED, now)
+                self._totals["completed"] += 1
+                for child in entry.dependents:
+                    if child.where is _Where.BLOCKED:
+                        child.unmet -= 1
+                        if child.unmet == 0:
+                            del self._blocked[child.task.task_id]
+                            self._enqueue(child, now)
+                entry.dependents = []
+                outcome = "completed"
+            else:
+                task.error = error
+                if task.retries < self._live_max_retries(task):
+                    task.retries += 1
+                    entry.scheduled_ts = now + self._backoff(task.retries)
+                    task.scheduled_time = to_datetime(entry.scheduled_ts)
+                    task.result = None
+                    self._set_state(entry, TaskState.PENDING)
+                    self._totals["retried"] += 1
+                    self._enqueue(entry, now)
+                    outcome = f"failed; retry {task.retries}/{task.max_retries} due {task.scheduled_time.isoformat()}"
+                else:
+                    n_cascaded = self._cascade_cancel(
+                        entry, f"dependency {task_id} ({task.name}) failed: {error}", now
+                    )
+                    self._finish(entry, TaskState.FAILED, now)
+                    self._totals["failed"] += 1
+                    outcome = f"failed for good after {task.retries} retries; cancelled {n_cascaded} dependent task(s)"
+        if error is None:
+            logger.debug("task %s (%s) %s", task_id, task.name, outcome)
+        else:
+            logger.info("task %s (%s) %s: %s", task_id, task.name, outcome, error)
+        return True
+
+    def get_queue_stats(self) -> dict[str, Any]:
+        """Counters of the scheduler, from running counts (no scan).
+
+        Returns
+        -------
+        dict
+            ``states`` (tasks retained per :class:`TaskState` value),
+            ``total_tasks`` (retained), the queue sizes ``ready``, ``blocked``,
+            ``delayed`` (these three add up to ``states["pending"]``) and
+            ``running``, ``max_concurrent_tasks``, ``available_resources``,
+            ``resource_capacity``, ``history_limit`` and the lifetime totals
+            ``total_scheduled``, ``total_completed``, ``total_failed``,
+            ``total_cancelled``, ``total_retried`` and ``total_evicted``.
+        """
+        with self._lock:
+            self._promote_due(self._clock())
+            return {
+                "total_tasks": len(self._entries),
+                "states": {state.value: len(tasks) for state, tasks in self._by_state.items()},
+                "ready": self._n_ready,
+                "blocked": len(self._blocked),
+                "delayed": self._n_delayed,
+                "running": self._n_running,
+                "max_concurrent_tasks": self._max_concurrent,
+                "available_resources": self._pool.available(),
+                "resource_capacity": dict(self._capacity),
+                "history_limit": self._history_limit,
+                **{f"total_{key}": value for key, value in self._totals.items()},
+            }
+
+    def list_tasks(self, state: TaskState | str | None = None, limit: int = 100) -> list[ScheduledTask]:
+        """The newest ``limit`` retained tasks, newest first.
+
+        Without ``state``, newest means most recently scheduled; with
+        ``state``, most recently entered that state (for a finished state:
+        most recently finished). O(limit).
+        """
+        wanted = None if state is None else check_enum(state, TaskState, "list_tasks() argument 'state'")
+        n = check_int(limit, "list_tasks() argument 'limit'", low=0)
+        with self._lock:
+            source = self._entries if wanted is None else self._by_state[wanted]
+            return [entry.task for entry in islice(reversed(source.values()), n)]
+
+    def run_pending(self, max_tasks: int | None = None) -> int:
+        """Run ready tasks synchronously until none can start; never sleeps.
+
+        Each round claims the next task atomically (as :meth:`get_next_task`
+        followed by :meth:`start_task`), calls its ``execute_fn`` outside the
+        lock and reports the outcome with :meth:`complete_task`: the return
+        value on success, ``"<ExceptionType>: <message>"`` (logged as a
+        warning) when it raises. Tasks waiting for their time are left for a
+        later call. Safe to call from several threads at once.
+
+        Parameters
+        ----------
+        max_tasks : int, optional
+            Stop after this many executions (retries count); no limit if None.
+
+        Returns
+        -------
+        int
+            The number of executions.
+        """
+        limit = (
+            None if max_tasks is None else check_int(max_tasks, "run_pending() argument 'max_tasks'", low=0)
+        )
+        executed = 0
+        while limit is None or executed < limit:
+            with self._lock:
+                now = self._clock()
+                self._promote_due(now)
+                entry = None if self._n_running >= self._max_concurrent else self._select(allocate=True)
+                if entry is not None:
+                    self._leave_queue(entry)
+                    self._mark_running(entry, now)
+            if entry is None:
+                break
+            task = entry.task
+            executed += 1
+            try:
+                result = task.execute_fn()
+            except BaseException as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
+                self.complete_task(task.task_id, error=message)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                self.complete_task(task.task_id, result=result)
+        return executed
+
+    # ------------------------------------------------------------------ internals (lock held)
+
+    def _select(self, *, allocate: bool) -> _Entry | None:
+        """The best ready task that fits the free resources (allocated if ``allocate``).
+
+        Stale entries on top are dropped; live entries that do not fit are
+        popped and pushed back, O(log n) each.
+        """
+        heap = self._ready
+        skipped: list[_ReadyItem] = []
+        found: _Entry | None = None
+        while heap:
+            item = heap[0]
+            entry = item[5]
+            if entry.where is not _Where.READY or entry.token != item[4]:
+                heappop(heap)
+                continue
+            fits = (
+                self._pool.try_allocate(entry.requirements)
+                if allocate
+                else self._pool.can_allocate(entry.requirements)
+            )
+            if fits:
+                found = entry
+                break
+            skipped.append(heappop(heap))
+        for item in skipped:
+            heappush(heap, item)
+        return found
+
+    def _promote_due(self, now: float) -> None:
+        """Move delayed tasks whose time has come to the ready heap."""
+        heap = self._delayed
+        while heap and heap[0][0] <= now:
+            _, _, token, entry = heappop(heap)
+            if entry.where is _Where.DELAYED and entry.token == token:
+                self._n_delayed -= 1
+                self._push_ready(entry)
+
+    def _enqueue(self, entry: _Entry, now: float) -> None:
+        """Put a PENDING task where it belongs: blocked, ready or delayed."""
+        if entry.unmet > 0:
+            entry.where = _Where.BLOCKED
+            self._blocked[entry.task.task_id] = entry
+        elif entry.scheduled_ts <= now:
+            self._push_ready(entry)
+        else:
+            self._token += 1
+            entry.token = self._token
+            entry.where = _Where.DELAYED
+            heappush(self._delayed, (entry.scheduled_ts, entry.seq, self._token, entry))
+            self._n_delayed += 1
+
+    def _push_ready(self, entry: _Entry) -> None:
+        self._token += 1
+        entry.token = self._token
+        entry.where = _Where.READY
+        heappush(
+            self._ready,
+            (entry.rank, entry.deadline_ts, entry.scheduled_ts, entry.seq, self._token, entry),
+        )
+        self._n_ready += 1
+
+    def _leave_queue(self, entry: _Entry) -> None:
+        """Take a PENDING task out of its queue (heap entries become stale)."""
+        if entry.where is _Where.READY:
+            self._n_ready -= 1
+            if len(self._ready) > 2 * self._n_ready + _COMPACT_SLACK:
+                self._ready = [
+                    it for it in self._ready if it[5].where is _Where.READY and it[5].token == it[4]
+                ]
+                heapify(self._ready)
+        elif entry.where is _Where.DELAYED:
+            self._n_delayed -= 1
+            if len(self._delayed) > 2 * self._n_delayed + _COMPACT_SLACK:
+                self._delayed = [
+                    it for it in self._delayed if it[3].where is _Where.DELAYED and it[3].token == it[2]
+                ]
+                heapify(self._delayed)
+        elif entry.where is _Where.BLOCKED:
+            del self._blocked[entry.task.task_id]
+
+    def _mark_running(self, entry: _Entry, now: float) -> None:
+        entry.where = _Where.RUNNING
+        self._n_running += 1
+        self._set_state(entry, TaskState.RUNNING)
+        entry.task.started_at = to_datetime(now)
+
+    def _set_state(self, entry: _Entry, state: TaskState) -> None:
+        task = entry.task
+        del self._by_state[task.state][task.task_id]
+        task.state = state
+        self._by_state[state][task.task_id] = entry
+
+    def _finish(self, entry: _Entry, state: TaskState, now: float) -> None:
+        """Move a task to a final state and into the bounded history."""
+        entry.where = _Where.DONE
+        self._set_state(entry, state)
+        entry.task.completed_at = to_datetime(now)
+        self._finished[entry.task.task_id] = entry
+        while len(self._finished) > self._history_limit:
+            old_id, old = self._finished.popitem(last=False)
+            del self._entries[old_id]
+            del self._by_state[old.task.state][old_id]
+            self._totals["evicted"] += 1
+
+    def _cascade_cancel(self, root: _Entry, message: str, now: float) -> int:
+        """Cancel every task still waiting on ``root``, transitively; return how many."""
+        stack = list(root.dependents)
+        root.dependents = []
+        n = 0
+        while stack:
+            child = stack.pop()
+            if child.where is not _Where.BLOCKED:
+                continue  # already cancelled through another path
+            del self._blocked[child.task.task_id]
+            stack.extend(child.dependents)
+            child.dependents = []
+            child.task.error = message
+            self._finish(child, TaskState.CANCELLED, now)
+            self._totals["cancelled"] += 1
+            n += 1
+        return n
+
+    def _backoff(self, retries: int) -> float:
+        """``min(max_backoff, base * 2 ** (retries - 1))`` without float overflow."""
+        if self._retry_backoff == 0.0:
+            return 0.0
+        exponent = retries - 1
+        if exponent > _MAX_BACKOFF_EXPONENT:
+            return self._max_backoff
+        return min(self._max_backoff, self._retry_backoff * 2.0**exponent)
+
+    @staticmethod
+    def _live_max_retries(task: ScheduledTask) -> int:
+        value = task.max_retries
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        logger.warning(
+            "task %s (%s) has an invalid max_retries %r (not an int); not retrying it",
+            task.task_id,
+            task.name,
+            value,
+        )
+        return 0
+
+
+# ---------------------------------------------------------------------- validation helpers
+
+
+def _check_time(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime or None; got {value!r} of type {type(value).__name__}.")
+    return to_timestamp(value, name)
+
+
+def _check_dependency_ids(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a list of task ids or None; got {value!r} of type {type(value).__name__}."
+        )
+    ids = tuple(value)
+    seen: set[str] = set()
+    for i, dep in enumerate(ids):
+        if not isinstance(dep, str):
+            raise TypeError(f"{name}[{i}] must be a task id (str); got {dep!r} of type {type(dep).__name__}.")
+        if dep in seen:
+            raise ValueError(f"{name} lists task id {dep!r} more than once.")
+        seen.add(dep)
+    return ids
+
+
+def _check_task_id(value: Any, method: str) -> None:
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{method}() argument 'task_id' must be a str; got {value!r} of type {type(value).__name__}."
+        )
