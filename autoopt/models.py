@@ -636,7 +636,12 @@ def create_load_metrics(
 
 @dataclass
 class Remediation:
-    """The record of one remediation attempt."""
+    """The record of one remediation attempt by :class:`~autoopt.AutoRemediation`.
+
+    ``success`` is False when the handler returned a falsy value, raised (its
+    message is in ``result``) or was not registered; ``duration_ms`` is the
+    handler's measured run time.
+    """
 
     remediation_id: str
     action: RemediationAction

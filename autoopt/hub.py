@@ -1,0 +1,438 @@
+"""IntelligentAutomationHub: the components wired into one automation pipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+from autoopt._clock import Clock, system_clock, to_timestamp
+from autoopt._validation import SeedLike, check_random_state, check_real
+from autoopt.config import AutomationConfig
+from autoopt.decision import DecisionEngine
+from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
+from autoopt.learning import PatternLearner
+from autoopt.load import LoadManager
+from autoopt.models import Decision, LoadMetrics, Prediction, Remediation, jsonable
+from autoopt.prediction import PerformancePredictor
+from autoopt.remediation import AutoRemediation
+from autoopt.scheduling import IntelligentScheduler
+from autoopt.tuning import SelfTuner
+
+__all__ = ["IntelligentAutomationHub", "create_intelligent_automation_hub"]
+
+logger = logging.getLogger(__name__)
+
+# Series the hub forecasts on every sample (and scores when their target time comes).
+_FORECAST = (PredictionType.LOAD, PredictionType.THROUGHPUT)
+
+# Decision types the hub turns into a remediation when a handler is registered.
+_REMEDIATING: dict[DecisionType, RemediationAction] = {
+    DecisionType.REMEDIATE: RemediationAction.RESTART,
+    DecisionType.FAILOVER: RemediationAction.FAILOVER,
+}
+
+
+class IntelligentAutomationHub:
+    """The automation components behind one pipeline.
+
+    :meth:`process_metrics` runs, for each load sample:
+
+    1. **load**: :meth:`LoadManager.record_metrics` classifies the sample
+       (level handlers run) and sets the throttle;
+    2. **prediction** (``config.prediction_enabled``): the sample's
+       utilisation (% of the busier of CPU and memory), request rate, error
+       rate and p99 latency (when non-zero) are recorded at the sample's
+       timestamp, earlier predictions whose target time has come are scored
+       against it, and load and request rate are forecast
+       ``prediction_horizon_minutes`` ahead;
+    3. **decision**: the :class:`DecisionEngine` evaluates a context of the
+       sample's fields plus ``utilization``, ``load_level``,
+       ``throttle_percentage``, ``should_shed`` and the forecasts
+       (``predicted_load``, ``predicted_request_rate`` and their ``_lower``
+       and ``_upper`` interval bounds, None until the predictor has enough
+       history), merged with any ``context`` passed in;
+    4. **remediation** (``config.auto_remediation_enabled``): a REMEDIATE or
+       FAILOVER decision is executed through :class:`AutoRemediation` when a
+       handler for its action (``parameters["action"]``, RESTART or FAILOVER by
+       default) is registered; its outcome teaches the learner;
+    5. **learning** (``config.learning_enabled``): the learner's recommended
+       action for the current load level is reported.
+
+    :meth:`record_decision_outcome` closes the loop: it records feedback on a
+    decision and teaches the learner which decision type worked at which
+    load level.
+
+    Parameters
+    ----------
+    config : AutomationConfig, optional
+    clock : callable, default time.time
+        Shared by every component the hub builds.
+    seed : int, optional
+        Seeds the tuner (and anything else random the hub builds).
+    decision_engine, self_tuner, scheduler, load_manager, predictor, remediation, learner : optional
+        Pre-built components to use instead of default ones.
+    remediation_target : str, default "service"
+        Target of hub-triggered remediations when a decision names none.
+    validation_tolerance_seconds : float, default 300
+        A prediction is scored against the first sample at most this long
+        after its target time, and dropped unscored otherwise (a gap).
+
+    Notes
+    -----
+    Thread safety: each component is thread-safe on its own; the hub's own
+    lock guards only its counters and the queue of predictions awaiting
+    scoring, and is never held while a component or user code runs.
+
+    Examples
+    --------
+    >>> from autoopt import create_intelligent_automation_hub, create_decision_rule
+    >>> from autoopt import create_load_metrics, DecisionType
+    >>> hub = create_intelligent_automation_hub()
+    >>> hub.decision_engine.add_rule(create_decision_rule(
+    ...     "hot", lambda ctx: ctx["utilization"] >= 0.8, DecisionType.SCALE_UP,
+    ...     lambda ctx: {"instances": 1}))
+    >>> out = hub.process_metrics(create_load_metrics(cpu_usage=92.0, memory_usage=40.0))
+    >>> out["load_level"], out["decision"]["decision_type"], round(out["throttle_percentage"], 1)
+    ('critical', 'scale_up', 75.8)
+    >>> hub.get_automation_summary()["decision_stats"]["total_decisions"]
+    1
+    """
+
+    def __init__(
+        self,
+        config: AutomationConfig | None = None,
+        *,
+        clock: Clock = system_clock,
+        seed: SeedLike = None,
+        decision_engine: DecisionEngine | None = None,
+        self_tuner: SelfTuner | None = None,
+        scheduler: IntelligentScheduler | None = None,
+        load_manager: LoadManager | None = None,
+        predictor: PerformancePredictor | None = None,
+        remediation: AutoRemediation | None = None,
+        learner: PatternLearner | None = None,
+        remediation_target: str = "service",
+        validation_tolerance_seconds: float = 300.0,
+    ) -> None:
+        cfg = config if config is not None else AutomationConfig()
+        if not isinstance(cfg, AutomationConfig):
+            raise TypeError(
+                f"IntelligentAutomationHub() argument 'config' must be an AutomationConfig; got {cfg!r}."
+            )
+        if not isinstance(remediation_target, str) or not remediation_target:
+            raise ValueError(
+                f"IntelligentAutomationHub() argument 'remediation_target' must be a non-empty str; "
+                f"got {remediation_target!r}."
+            )
+        self.config = cfg
+        self.remediation_target = remediation_target
+        self.validation_tolerance_seconds = check_real(
+            validation_tolerance_seconds,
+            "IntelligentAutomationHub() argument 'validation_tolerance_seconds'",
+            low=0.0,
+        )
+        self._clock = clock
+        rng = check_random_state(seed, "IntelligentAutomationHub() argument 'seed'")
+        self._decision_engine = decision_engine or DecisionEngine(cfg, clock=clock)
+        self._self_tuner = self_tuner or SelfTuner(cfg, seed=int(rng.integers(2**31)), clock=clock)
+        self._scheduler = scheduler or IntelligentScheduler(cfg, clock=clock)
+        self._load_manager = load_manager or LoadManager(cfg, clock=clock)
+        self._predictor = predictor or PerformancePredictor(cfg, clock=clock)
+        self._remediation = remediation or AutoRemediation(cfg, clock=clock)
+        self._learner = learner or PatternLearner(clock=clock)
+        self._lock = threading.Lock()
+        self._pending: deque[tuple[float, str, PredictionType]] = deque()
+        self._decision_conditions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._processed = 0
+        self._validated = 0
+        self._expired = 0
+        self._remediations = 0
+
+    # -------------------------------------------------------------- components
+
+    @property
+    def decision_engine(self) -> DecisionEngine:
+        """The rule-based :class:`DecisionEngine`."""
+        return self._decision_engine
+
+    @property
+    def self_tuner(self) -> SelfTuner:
+        """The Optuna-backed :class:`SelfTuner`."""
+        return self._self_tuner
+
+    @property
+    def scheduler(self) -> IntelligentScheduler:
+        """The :class:`IntelligentScheduler`."""
+        return self._scheduler
+
+    @property
+    def load_manager(self) -> LoadManager:
+        """The :class:`LoadManager`."""
+        return self._load_manager
+
+    @property
+    def predictor(self) -> PerformancePredictor:
+        """The :class:`PerformancePredictor`."""
+        return self._predictor
+
+    @property
+    def remediation(self) -> AutoRemediation:
+        """The :class:`AutoRemediation`."""
+        return self._remediation
+
+    @property
+    def learner(self) -> PatternLearner:
+        """The :class:`PatternLearner`."""
+        return self._learner
+
+    # ---------------------------------------------------------------- pipeline
+
+    def _score_due_predictions(self, now_ts: float, actual: dict[PredictionType, float]) -> None:
+        due: list[tuple[float, str, PredictionType]] = []
+        with self._lock:
+            while self._pending and self._pending[0][0] <= now_ts:
+                due.append(self._pending.popleft())
+        for target_ts, pid, ptype in due:
+            value = actual.get(ptype)
+            if value is None or now_ts - target_ts > self.validation_tolerance_seconds:
+                with self._lock:
+                    self._expired += 1
+                continue
+            if self._predictor.validate_prediction(pid, value) is not None:
+                with self._lock:
+                    self._validated += 1
+
+    def _predict(self, metrics: LoadMetrics, ts: float) -> dict[PredictionType, Prediction]:
+        observed = {
+            PredictionType.LOAD: 100.0 * metrics.utilization,
+            PredictionType.THROUGHPUT: metrics.request_rate,
+            PredictionType.ERROR_RATE: metrics.error_rate,
+        }
+        if metrics.latency_p99 > 0:
+            observed[PredictionType.LATENCY] = metrics.latency_p99
+        for ptype, value in observed.items():
+            self._predictor.record_observation(ptype, value, timestamp=ts)
+        self._score_due_predictions(ts, observed)
+        out: dict[PredictionType, Prediction] = {}
+        for ptype in _FORECAST:
+            pred = self._predictor.predict(ptype)
+            if pred is not None:
+                out[ptype] = pred
+                with self._lock:
+                    self._pending.append((pred.target_time.timestamp(), pred.prediction_id, ptype))
+        return out
+
+    def _remediate(self, decision: Decision, level: LoadLevel) -> Remediation | None:
+        default = _REMEDIATING.get(decision.decision_type)
+        if default is None or not self.config.auto_remediation_enabled:
+            return None
+        try:
+            action = RemediationAction(decision.parameters.get("action", default))
+        except ValueError:
+            logger.warning(
+                "decision %s names an unknown remediation action %r; not executed",
+                decision.decision_id,
+                decision.parameters.get("action"),
+            )
+            return None
+        if not self._remediation.has_handler(action):
+            return None
+        target = str(decision.parameters.get("target", self.remediation_target))
+        params = {k: v for k, v in decision.parameters.items() if k not in ("action", "target")}
+        result = self._remediation.execute_remediation(action, target, decision.rationale, params)
+        self._decision_engine.mark_executed(decision.decision_id)
+        if self.config.learning_enabled:
+            self._learner.record_observation({"load_level": level.value}, action.value, result.success)
+        with self._lock:
+            self._remediations += 1
+        return result
+
+    def process_metrics(
+        self, metrics: LoadMetrics, *, context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Run one load sample through the pipeline (see the class docstring).
+
+        Parameters
+        ----------
+        metrics : LoadMetrics
+        context : mapping, optional
+            Extra entries for the decision context (they override the
+            computed ones).
+
+        Returns
+        -------
+        dict
+            JSON-serialisable: ``timestamp``, ``load_level``, ``utilization``,
+            ``throttle_percentage``, ``should_shed``, ``predictions`` (by
+            series name: ``load``, ``throughput``), ``decision``, ``remediation`` and
+            ``recommendation`` (``{"action", "confidence"}`` or None).
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a bad sample or context; nothing is recorded.
+        """
+        if not isinstance(metrics, LoadMetrics):
+            raise TypeError(f"process_metrics() argument 'metrics' must be a LoadMetrics; got {metrics!r}.")
+        if context is not None and not isinstance(context, Mapping):
+            raise TypeError(f"process_metrics() argument 'context' must be a mapping; got {context!r}.")
+        metrics.validate()
+        ts = to_timestamp(metrics.timestamp)
+        level = self._load_manager.record_metrics(metrics)
+        throttle = self._load_manager.get_throttle_percentage()
+        predictions = self._predict(metrics, ts) if self.config.prediction_enabled else {}
+
+        ctx: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(LoadMetrics)}
+        ctx.update(
+            utilization=metrics.utilization,
+            load_level=level.value,
+            throttle_percentage=throttle,
+            should_shed=throttle > 0.0,
+        )
+        for ptype, key in ((PredictionType.LOAD, "load"), (PredictionType.THROUGHPUT, "request_rate")):
+            pred = predictions.get(ptype)
+            ctx[f"predicted_{key}"] = None if pred is None else pred.predicted_value
+            ctx[f"predicted_{key}_lower"] = None if pred is None else pred.confidence_interval[0]
+            ctx[f"predicted_{key}_upper"] = None if pred is None else pred.confidence_interval[1]
+        if context:
+            ctx.update(context)
+        decision = self._decision_engine.evaluate(ctx)
+        remediation = None
+        if decision is not None:
+            with self._lock:
+                self._decision_conditions[decision.decision_id] = {"load_level": level.value}
+                if len(self._decision_conditions) > self._decision_engine.history_size:
+                    self._decision_conditions.popitem(last=False)
+            remediation = self._remediate(decision, level)
+        recommendation = None
+        if self.config.learning_enabled:
+            rec = self._learner.get_recommended_action({"load_level": level.value})
+            if rec is not None:
+                recommendation = {"action": rec[0], "confidence": rec[1]}
+        with self._lock:
+            self._processed += 1
+        return {
+            "timestamp": metrics.timestamp.isoformat(),
+            "load_level": level.value,
+            "utilization": metrics.utilization,
+            "throttle_percentage": throttle,
+            "should_shed": throttle > 0.0,
+            "predictions": {t.value: p.to_dict() for t, p in predictions.items()},
+            "decision": None if decision is None else decision.to_dict(),
+            "remediation": None if remediation is None else remediation.to_dict(),
+            "recommendation": recommendation,
+        }
+
+    def record_decision_outcome(self, decision_id: str, outcome: str, score: float) -> Decision | None:
+        """Record feedback on a decision and teach the learner.
+
+        The learner observes the decision type as the action taken at the
+        load level the decision was made at, successful when ``score >= 0.5``.
+
+        Returns
+        -------
+        Decision or None
+            As :meth:`DecisionEngine.record_feedback`.
+        """
+        decision = self._decision_engine.record_feedback(decision_id, outcome, score)
+        if decision is None:
+            return None
+        with self._lock:
+            conditions = self._decision_conditions.get(decision_id)
+        if conditions is not None and self.config.learning_enabled:
+            self._learner.record_observation(conditions, decision.decision_type.value, score >= 0.5)
+        return decision
+
+    def get_automation_summary(self) -> dict[str, Any]:
+        """A JSON-serialisable snapshot of every component's state and statistics."""
+        sessions = self._self_tuner.list_sessions()
+        by_status: dict[str, int] = {}
+        for s in sessions:
+            by_status[s.status.value] = by_status.get(s.status.value, 0) + 1
+        with self._lock:
+            hub_stats = {
+                "metrics_processed": self._processed,
+                "predictions_validated": self._validated,
+                "predictions_expired": self._expired,
+                "predictions_awaiting_validation": len(self._pending),
+                "remediations_triggered": self._remediations,
+            }
+        current = self._load_manager.get_current_load()
+        return jsonable(
+            {
+                "current_load": None if current is None else current.value,
+                "throttle_percentage": self._load_manager.get_throttle_percentage(),
+                "should_shed": self._load_manager.should_shed_load(),
+                "hub": hub_stats,
+                "decision_stats": self._decision_engine.get_decision_stats(),
+                "tuning": {"sessions": len(sessions), "by_status": by_status},
+                "scheduler": self._scheduler.get_queue_stats(),
+                "load": self._load_manager.get_load_stats(),
+                "prediction_accuracy": {
+                    t.value: self._predictor.get_prediction_accuracy(t) for t in PredictionType
+                },
+                "remediation_stats": self._remediation.get_remediation_stats(),
+                "learning_stats": self._learner.get_learning_stats(),
+                "config": self.config.to_dict(),
+            }
+        )
+
+
+_HUB_KWARGS = {
+    "clock",
+    "seed",
+    "decision_engine",
+    "self_tuner",
+    "scheduler",
+    "load_manager",
+    "predictor",
+    "remediation",
+    "learner",
+    "remediation_target",
+    "validation_tolerance_seconds",
+}
+
+
+def create_intelligent_automation_hub(
+    decision_cooldown_seconds: int = 60,
+    max_concurrent_tasks: int = 10,
+    **kwargs: Any,
+) -> IntelligentAutomationHub:
+    """Build a hub with a validated config.
+
+    Keyword arguments naming :class:`AutomationConfig` fields set the config
+    (``load_threshold_high=0.7``); ``config=`` passes a whole config instead;
+    the others go to :class:`IntelligentAutomationHub` (``clock``, ``seed``,
+    components...). An unknown keyword raises :class:`TypeError`.
+
+    Examples
+    --------
+    >>> from autoopt import create_intelligent_automation_hub
+    >>> hub = create_intelligent_automation_hub(decision_cooldown_seconds=5, load_threshold_high=0.7, seed=0)
+    >>> hub.config.load_threshold_high, hub.decision_engine.cooldown_seconds
+    (0.7, 5.0)
+    """
+    config_fields = {f.name for f in fields(AutomationConfig)}
+    config = kwargs.pop("config", None)
+    cfg_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in config_fields}
+    unknown = sorted(set(kwargs) - _HUB_KWARGS)
+    if unknown:
+        raise TypeError(
+            f"create_intelligent_automation_hub() got unknown keyword argument(s) {unknown}; "
+            f"valid are AutomationConfig fields {sorted(config_fields)} and {sorted(_HUB_KWARGS)}."
+        )
+    if config is None:
+        config = AutomationConfig(
+            decision_cooldown_seconds=decision_cooldown_seconds,
+            max_concurrent_tasks=max_concurrent_tasks,
+            **cfg_kwargs,
+        )
+    elif cfg_kwargs:
+        raise TypeError(
+            "create_intelligent_automation_hub(): pass either config= or AutomationConfig fields, not both."
+        )
+    return IntelligentAutomationHub(config, **kwargs)
