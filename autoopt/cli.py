@@ -1,0 +1,184 @@
+"""The ``autoopt`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from autoopt import __version__
+
+__all__ = ["format_summary", "main"]
+
+
+def _table(title: str, rows: list[tuple[str, Any]]) -> list[str]:
+    width = max(len(k) for k, _ in rows) if rows else 0
+    lines = [title, "-" * len(title)]
+    lines += [f"  {k:<{width}}  {v}" for k, v in rows]
+    return lines
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """Render :func:`autoopt.sim.run_demo`'s summary as plain-text tables."""
+    tr, dec, lv, sh = (
+        summary["trace"],
+        summary["decisions"],
+        summary["load_levels_minutes"],
+        summary["shedding"],
+    )
+    fc, cap, rem, slo = summary["forecast_30min"], summary["capacity"], summary["remediation"], summary["slo"]
+    total_min = max(1, sum(lv.values()))
+    out: list[str] = []
+    out += _table(
+        "Trace",
+        [
+            ("period", f"{tr['start'][:16]} .. {tr['end'][:16]}"),
+            ("minutes replayed", f"{tr['minutes_replayed']:,}"),
+            ("missing minutes (skipped, not zero)", f"{tr['minutes_missing_skipped']:,}"),
+            ("outage minutes", f"{tr['outage_minutes']:,}"),
+            ("peak offered load", f"{tr['peak_offered_rps']:,} req/s"),
+        ],
+    )
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(dec["by_type"].items())) or "none"
+    by_conf = ", ".join(f"{k} {v}" for k, v in sorted(dec["by_confidence"].items())) or "none"
+    avg = dec["average_feedback_score"]
+    out += [
+        "",
+        *_table(
+            "Decisions",
+            [
+                ("total", dec["total"]),
+                ("by type", by_type),
+                ("by confidence", by_conf),
+                (
+                    "feedback received",
+                    f"{dec['feedback_count']} (mean score {'n/a' if avg is None else f'{avg:.2f}'})",
+                ),
+                ("remediations (successful)", f"{rem['attempts']} ({rem['successful']})"),
+            ],
+        ),
+    ]
+    out += [
+        "",
+        *_table(
+            "Load levels (minutes)",
+            [(lvl, f"{n:>6,}  {100 * n / total_min:5.1f} %") for lvl, n in lv.items()],
+        ),
+    ]
+    out += [
+        "",
+        *_table(
+            "Load shedding",
+            [
+                ("minutes shedding", f"{sh['minutes_shedding']:,}"),
+                ("mean throttle while shedding", f"{sh['mean_throttle_pct_when_shedding']:.1f} %"),
+                ("requests shed", f"{sh['requests_shed_pct']:.3f} %"),
+                ("requests dropped by overload", f"{sh['requests_dropped_pct']:.3f} %"),
+            ],
+        ),
+    ]
+    rows = []
+    for name, acc in (("request rate", fc["request_rate"]), ("utilisation", fc["load"])):
+        mape = "n/a" if acc["mape_pct"] is None else f"{acc['mape_pct']:.1f} %"
+        rows.append(
+            (
+                name,
+                f"MAPE {mape}, coverage {_pct(acc['coverage'])} (nominal {_pct(acc['nominal_coverage'])}), "
+                f"n={acc['validated']:,}",
+            )
+        )
+    out += ["", *_table("Forecasts 30 min ahead (scored when due)", rows)]
+    out += [
+        "",
+        *_table(
+            "Capacity",
+            [
+                ("mean / peak instances", f"{cap['mean_instances']:.2f} / {cap['peak_instances']}"),
+                ("instance-hours (autoscaled)", f"{cap['instance_hours']:,}"),
+                ("instance-hours (static fleet for peak)", f"{cap['static_peak_fleet_instance_hours']:,}"),
+                (
+                    "minutes over SLO (p99 > 500 ms or > 1 % dropped)",
+                    f"{slo['minutes_p99_over_500ms_or_drops_over_1pct']:,} of {slo['minutes_serving']:,}",
+                ),
+            ],
+        ),
+    ]
+    recs = summary.get("learned_recommendations") or {}
+    if recs:
+        out += [
+            "",
+            *_table(
+                "Learned: best action by load level",
+                [(lvl, f"{r['action']} (success {r['success_rate']:.2f})") for lvl, r in recs.items()],
+            ),
+        ]
+    return "\n".join(out)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from autoopt.sim import run_demo
+
+    plot = not args.no_plot
+    if plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print(
+                "matplotlib is not installed; skipping the plot (pip install 'autoopt[plot]')",
+                file=sys.stderr,
+            )
+            plot = False
+    start = time.perf_counter()
+    report = run_demo(args.output, days=args.days, seed=args.seed, progress=not args.quiet, plot=plot)
+    elapsed = time.perf_counter() - start
+    print(format_summary(report.summary))
+    print()
+    print(f"summary:  {report.summary_path}")
+    print(f"timeline: {report.output_dir / 'timeline.csv.gz'}")
+    if report.plot_path is not None:
+        print(f"plot:     {report.plot_path}")
+    print(f"finished in {elapsed:.1f} s")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="autoopt", description="autoopt: self-tuning automation toolkit")
+    parser.add_argument("--version", action="version", version=f"autoopt {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser(
+        "demo",
+        help="replay the NASA-HTTP 1995 trace through the automation hub",
+        description="Replay the shipped NASA-HTTP 1995 request trace through an autoscaling simulation "
+        "driven by the automation hub; print a summary and write a plot.",
+    )
+    demo.add_argument(
+        "-o", "--output", default="autoopt-demo-output", help="output folder (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--days", type=float, default=None, help="replay only the first DAYS days (default: all 62)"
+    )
+    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    demo.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``autoopt`` console script."""
+    args = _parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

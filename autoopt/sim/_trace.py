@@ -1,0 +1,65 @@
+"""Real request traces for replay.
+
+The package ships the NASA Kennedy Space Center WWW trace (July-August 1995,
+requests per minute); see ``autoopt/data/LICENSE-DATA.md`` for its licence
+and citation.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["NASA_TRACE_CITATION", "load_nasa_trace"]
+
+NASA_TRACE_CITATION = (
+    "NASA-HTTP trace (Internet Traffic Archive); M. Arlitt and C. Williamson, "
+    '"Web Server Workload Characterization: The Search for Invariants", SIGMETRICS 1996.'
+)
+_STATUSES = ("ok", "outage", "missing", "partial")
+
+
+def load_nasa_trace(path: str | Path | None = None) -> pd.DataFrame:
+    """Load the NASA-HTTP per-minute request trace.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A CSV with columns ``timestamp,requests,status``; the copy shipped
+        with the package by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by a timezone-aware ``DatetimeIndex`` (UTC-04:00), with
+        ``requests`` (float; NaN where ``status == "missing"``: the minute was
+        not logged, which is not zero load) and ``status`` (categorical:
+        ``ok``, ``outage``, ``missing``, ``partial``).
+
+    Examples
+    --------
+    >>> trace = load_nasa_trace()
+    >>> len(trace), int(trace["requests"].max())
+    (89280, 405)
+    >>> trace["status"].value_counts()["missing"], bool(trace.loc[trace.status == "missing", "requests"].isna().all())
+    (np.int64(4947), True)
+    """
+    import pandas as pd
+
+    if path is None:
+        with resources.files("autoopt.data").joinpath("nasa_http_1995_per_minute.csv.gz").open("rb") as fh:
+            frame = pd.read_csv(fh, compression="gzip")
+    else:
+        frame = pd.read_csv(path)
+    missing_cols = {"timestamp", "requests", "status"} - set(frame.columns)
+    if missing_cols:
+        raise ValueError(f"trace is missing column(s) {sorted(missing_cols)}")
+    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp")), name="timestamp")
+    frame["requests"] = frame["requests"].astype(float)
+    frame.loc[frame["status"] == "missing", "requests"] = float("nan")
+    frame["status"] = pd.Categorical(frame["status"], categories=_STATUSES)
+    return frame
