@@ -7,7 +7,7 @@ from typing import Any
 
 from autoopt._validation import check_int, check_real
 
-__all__ = ["AutomationConfig", "create_automation_config"]
+__all__ = ["AutomationConfig", "check_config", "create_automation_config"]
 
 
 @dataclass
@@ -127,3 +127,18 @@ def create_automation_config(
         max_concurrent_tasks=max_concurrent_tasks,
         **kwargs,
     )
+
+
+def check_config(config: AutomationConfig | None, owner: str) -> AutomationConfig:
+    """Return ``config``, or the default config for None; :class:`TypeError` for anything else.
+
+    ``owner`` names the constructor in the message, e.g. ``"LoadManager()"``.
+    """
+    if config is None:
+        return AutomationConfig()
+    if not isinstance(config, AutomationConfig):
+        raise TypeError(
+            f"{owner} argument 'config' must be an AutomationConfig or None; "
+            f"got {config!r} of type {type(config).__name__}."
+        )
+    return config

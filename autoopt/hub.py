@@ -11,7 +11,7 @@ from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_timestamp
 from autoopt._validation import SeedLike, check_random_state, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import DecisionEngine
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
 from autoopt.learning import PatternLearner
@@ -118,11 +118,7 @@ class IntelligentAutomationHub:
         remediation_target: str = "service",
         validation_tolerance_seconds: float = 300.0,
     ) -> None:
-        cfg = config if config is not None else AutomationConfig()
-        if not isinstance(cfg, AutomationConfig):
-            raise TypeError(
-                f"IntelligentAutomationHub() argument 'config' must be an AutomationConfig; got {cfg!r}."
-            )
+        cfg = check_config(config, "IntelligentAutomationHub()")
         if not isinstance(remediation_target, str) or not remediation_target:
             raise ValueError(
                 f"IntelligentAutomationHub() argument 'remediation_target' must be a non-empty str; "

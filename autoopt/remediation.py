@@ -27,7 +27,7 @@ import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
 from autoopt._validation import check_callable, check_enum, check_int, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import RemediationAction
 from autoopt.models import Remediation, new_id
 
@@ -199,12 +199,7 @@ class AutoRemediation:
         sleep: Callable[[float], Any] = time.sleep,
         max_backoff_seconds: float = 300.0,
     ) -> None:
-        if config is not None and not isinstance(config, AutomationConfig):
-            raise TypeError(
-                f"AutoRemediation() argument 'config' must be an AutomationConfig or None; "
-                f"got {config!r} of type {type(config).__name__}."
-            )
-        self.config = config if config is not None else AutomationConfig()
+        self.config = check_config(config, "AutoRemediation()")
         self._clock = check_callable(clock, "AutoRemediation() argument 'clock'")
         self._timer = check_callable(timer, "AutoRemediation() argument 'timer'")
         self._sleep = check_callable(sleep, "AutoRemediation() argument 'sleep'")

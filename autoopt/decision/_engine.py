@@ -14,7 +14,7 @@ from scipy.special import betaincinv
 
 from autoopt._clock import Clock, system_clock, to_datetime
 from autoopt._validation import check_int, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import DecisionConfidence, DecisionType
 from autoopt.models import Decision, DecisionRule, new_id
 
@@ -180,7 +180,7 @@ class DecisionEngine:
         clock: Clock = system_clock,
         history_size: int = 1000,
     ) -> None:
-        self.config = config if config is not None else AutomationConfig()
+        self.config = check_config(config, "DecisionEngine()")
         self.history_size = check_int(history_size, "DecisionEngine() argument 'history_size'", low=1)
         self._clock = clock
         self._lock = threading.Lock()

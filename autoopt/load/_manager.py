@@ -13,7 +13,7 @@ import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
 from autoopt._validation import check_callable, check_enum, check_int, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.core import TimeWindowSums
 from autoopt.enums import LoadLevel
 from autoopt.models import LoadMetrics, classify_load
@@ -158,12 +158,7 @@ class LoadManager:
         clock: Clock = system_clock,
         history_size: int = 10_000,
     ) -> None:
-        if config is not None and not isinstance(config, AutomationConfig):
-            raise TypeError(
-                f"LoadManager() argument 'config' must be an AutomationConfig or None; "
-                f"got {config!r} of type {type(config).__name__}."
-            )
-        self.config = config if config is not None else AutomationConfig()
+        self.config = check_config(config, "LoadManager()")
         self._clock = check_callable(clock, "LoadManager() argument 'clock'")
         self.history_size = check_int(history_size, "LoadManager() argument 'history_size'", low=1)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
 from autoopt._validation import check_enum, check_int, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
 from autoopt.enums import PredictionType
@@ -205,7 +205,7 @@ class PerformancePredictor:
         max_predictions: int = 1000,
         clock: Clock = system_clock,
     ) -> None:
-        self.config = config if config is not None else AutomationConfig()
+        self.config = check_config(config, "PerformancePredictor()")
         self.window = check_int(window, "PerformancePredictor() argument 'window'", low=3)
         self.min_observations = check_int(
             min_observations, "PerformancePredictor() argument 'min_observations'", low=3

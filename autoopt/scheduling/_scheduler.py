@@ -37,7 +37,7 @@ from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
 from autoopt._validation import check_callable, check_enum, check_int, check_real
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask, new_id
 
@@ -245,13 +245,7 @@ class IntelligentScheduler:
         history_limit: int = 10_000,
     ) -> None:
         arg = "IntelligentScheduler() argument"
-        if config is None:
-            config = AutomationConfig()
-        elif not isinstance(config, AutomationConfig):
-            raise TypeError(
-                f"{arg} 'config' must be an AutomationConfig or None; "
-                f"got {config!r} of type {type(config).__name__}."
-            )
+        config = check_config(config, "IntelligentScheduler()")
         if resource_pool is None:
             resource_pool = ResourcePool()
         elif not isinstance(resource_pool, ResourcePool):

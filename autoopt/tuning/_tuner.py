@@ -20,7 +20,7 @@ from autoopt._validation import (
     check_random_state,
     check_real,
 )
-from autoopt.config import AutomationConfig
+from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import TuningStatus, TuningStrategy
 from autoopt.models import TuningParameter, TuningSession, new_id
 
@@ -237,12 +237,7 @@ class SelfTuner:
         clock: Clock = system_clock,
         max_sessions: int = 1000,
     ) -> None:
-        if config is not None and not isinstance(config, AutomationConfig):
-            raise TypeError(
-                f"SelfTuner() argument 'config' must be an AutomationConfig or None; "
-                f"got {config!r} of type {type(config).__name__}."
-            )
-        self.config = config
+        self.config = None if config is None else check_config(config, "SelfTuner()")
         self._rng = check_random_state(seed, "SelfTuner() argument 'seed'")
         self._clock = check_callable(clock, "SelfTuner() argument 'clock'")
         self._max_sessions = check_int(max_sessions, "SelfTuner() argument 'max_sessions'", low=1)
