@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler, TPESampler
+from optuna.samplers import BaseSampler, TPESampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt._validation import check_callable, check_int, check_real
-from autoopt.tuning._space import UnitBox
+from autoopt.tuning._space import UnitBox, UnitBoxSampler
 
 __all__ = [
     "PortfolioSampler",
@@ -248,7 +248,7 @@ class PortfolioSampler(BaseSampler):
 # -------------------------------------------------------------------- members
 
 
-class SobolSampler(BaseSampler):
+class SobolSampler(UnitBoxSampler):
     """A scrambled Sobol' design over a bounded search space.
 
     Each trial the sampler serves takes the next point of one scrambled
@@ -284,13 +284,12 @@ class SobolSampler(BaseSampler):
     """
 
     def __init__(self, search_space: Mapping[str, BaseDistribution], *, seed: int | None = None) -> None:
-        self._box = UnitBox(search_space)
+        super().__init__(search_space, seed)
         self._seed = seed
         self._engine: Any = None
         self._points = np.empty((0, self._box.dim))
         self._generated = 0
         self._next = 0
-        self._independent = RandomSampler(seed=seed)
         self._lock = threading.Lock()
 
     def _next_point(self) -> np.ndarray:
@@ -308,28 +307,13 @@ class SobolSampler(BaseSampler):
         self._next += 1
         return point
 
-    def reseed_rng(self) -> None:
-        self._independent.reseed_rng()
-
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._box.space)
-
-    def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if self._box.dim == 0 or not self._box.matches(search_space):
-            return {}
+    def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         with self._lock:
             point = self._next_point()
         return self._box.from_unit(point, integers="floor")
 
-    def sample_independent(
-        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
-    ) -> Any:
-        return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
-
-class WarmStartCmaSampler(BaseSampler):
+class WarmStartCmaSampler(UnitBoxSampler):
     """CMA-ES (``cmaes.CMA``) in the unit box, started at the study's best trial.
 
     Meant to take over from a global sampler: on its first trial it centres
@@ -377,7 +361,7 @@ class WarmStartCmaSampler(BaseSampler):
         popsize: int | None = None,
         seed: int | None = None,
     ) -> None:
-        self._box = UnitBox(search_space)
+        super().__init__(search_space, seed)
         if self._box.dim < 2:
             raise ValueError(
                 "WarmStartCmaSampler() argument 'search_space' must have at least two free "
@@ -390,7 +374,6 @@ class WarmStartCmaSampler(BaseSampler):
             None if popsize is None else check_int(popsize, "WarmStartCmaSampler() argument 'popsize'", low=2)
         )
         self._rng = np.random.default_rng(seed)
-        self._independent = RandomSampler(seed=seed)
         self._optimizer: Any = None
         self._generation = 0
         self._results: list[tuple[np.ndarray, float]] = []
@@ -422,27 +405,15 @@ class WarmStartCmaSampler(BaseSampler):
     def reseed_rng(self) -> None:
         with self._lock:
             self._rng = np.random.default_rng()
-        self._independent.reseed_rng()
+        super().reseed_rng()
 
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._box.space)
-
-    def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if not self._box.matches(search_space):
-            return {}
+    def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         with self._lock:
             if self._optimizer is None:
                 self._start(study)
             x = np.asarray(self._optimizer.ask(), dtype=float)
             self._asked[trial.number] = (self._generation, x)
         return self._box.from_unit(x)
-
-    def sample_independent(
-        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
-    ) -> Any:
-        return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None

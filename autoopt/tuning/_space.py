@@ -11,13 +11,17 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.study import Study
+from optuna.trial import FrozenTrial
 
-__all__ = ["UnitBox"]
+__all__ = ["UnitBox", "UnitBoxSampler"]
 
 
 class UnitBox:
@@ -131,3 +135,40 @@ class UnitBox:
             else:
                 out[name] = float(min(max(lo + u[i] * span, lo), hi))
         return out
+
+
+class UnitBoxSampler(BaseSampler):
+    """Base of the samplers that propose whole points of a :class:`UnitBox` themselves.
+
+    Optuna calls :meth:`sample_relative` with the trial's relative search
+    space; when it is this sampler's box, :meth:`_sample_box` proposes the
+    point. Anything else (parameters outside the box, or a different space)
+    is sampled by a seeded :class:`~optuna.samplers.RandomSampler`.
+    Subclasses set up their own state after calling ``super().__init__``.
+    """
+
+    def __init__(self, search_space: Mapping[str, BaseDistribution], seed: int | None) -> None:
+        self._box = UnitBox(search_space)
+        self._independent = RandomSampler(seed=seed)
+
+    @abstractmethod
+    def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
+        """Propose the values of the box's parameters for ``trial``."""
+
+    def reseed_rng(self) -> None:
+        self._independent.reseed_rng()
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return dict(self._box.space)
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if self._box.dim == 0 or not self._box.matches(search_space):
+            return {}
+        return self._sample_box(study, trial)
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)

@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 from optuna.distributions import BaseDistribution
-from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt._validation import check_int, check_real
-from autoopt.tuning._space import UnitBox
+from autoopt.tuning._space import UnitBoxSampler
 
 __all__ = ["SPSASampler"]
 
@@ -54,7 +53,7 @@ class _Pair:
     failures: int = 0
 
 
-class SPSASampler(BaseSampler):
+class SPSASampler(UnitBoxSampler):
     """Maximise (or minimise) a smooth objective with SPSA.
 
     The sampler works in the unit box ``[0, 1]^d`` of the free parameters and
@@ -152,7 +151,7 @@ class SPSASampler(BaseSampler):
         seed: int | None = None,
     ) -> None:
         where = "SPSASampler() argument"
-        self._box = UnitBox(search_space)
+        super().__init__(search_space, seed)
         n_iterations = check_int(n_iterations, f"{where} 'n_iterations'", low=1)
         first_step = check_real(first_step, f"{where} 'first_step'", low=0.0, high=1.0, low_open=True)
         self._c = check_real(perturbation, f"{where} 'perturbation'", low=0.0, high=0.5, low_open=True)
@@ -170,7 +169,6 @@ class SPSASampler(BaseSampler):
         self._a = first_step * (1.0 + self._stability) ** _ALPHA
         self._min_half_width = self._box.unit_resolution
         self._rng = np.random.default_rng(seed)
-        self._independent = RandomSampler(seed=seed)
         self._k = 0
         self._scale = 0.0
         self._pairs: dict[int, _Pair] = {}
@@ -197,16 +195,9 @@ class SPSASampler(BaseSampler):
     def reseed_rng(self) -> None:
         with self._lock:
             self._rng = np.random.default_rng()
-        self._independent.reseed_rng()
+        super().reseed_rng()
 
-    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-        return dict(self._box.space)
-
-    def sample_relative(
-        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        if self._box.dim == 0 or not self._box.matches(search_space):
-            return {}
+    def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         with self._lock:
             if not self._to_hand and self._center_due:
                 self._center_due = False
@@ -214,11 +205,6 @@ class SPSASampler(BaseSampler):
             slot = self._to_hand.popleft() if self._to_hand else self._open_pair()
             self._slot_of_trial[trial.number] = slot
             return dict(self._pairs[slot[0]].values[slot[1]])
-
-    def sample_independent(
-        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
-    ) -> Any:
-        return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
     def after_trial(
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
