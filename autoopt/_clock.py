@@ -50,10 +50,14 @@ def to_timestamp(value: Any, name: str = "timestamp") -> float:
         If ``value`` is a non-finite number.
     """
     if isinstance(value, datetime):
+        if value != value:  # pandas.NaT is a datetime that is not equal to itself
+            raise ValueError(f"{name} must be a time; got a missing time ({value!r}).")
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value.timestamp()
     if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise ValueError(f"{name} must be a time; got a missing time ({value!r}).")
         return float(value.astype("datetime64[ns]").astype(np.int64)) / 1e9
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         x = float(value)

@@ -15,7 +15,9 @@ gives:
 
 where ``s^2 = SSR / (n - 2)``. Rounding drift of the running moments is
 removed by recomputing them exactly from the window every ``window``
-removals, which costs O(1) amortised.
+removals, which costs O(1) amortised. The moments are of ``x - shift`` with
+the shift moved to the window's start at each recompute, so precision does
+not decay as ``x`` (say, minutes of uptime) grows.
 
 When every ``x`` in the window is equal the slope is not identified; the
 model then falls back to the mean (``b = 0``, ``n - 1`` degrees of freedom).
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["OLSPrediction", "SlidingOLS", "t_quantile"]
+
+_EPS = float(np.finfo(np.float64).eps)
+_IDENT_ULPS = 1e3  # margin, in units of rounding error, before a spread of x counts as real
 
 
 @lru_cache(maxsize=4096)
@@ -124,6 +129,7 @@ class SlidingOLS:
         self.window = window
         self._buf = RingBuffer(window, width=2)
         self._n = 0
+        self._shift: float | None = None  # moments are of x - shift, for precision at large |x|
         self._mx = 0.0
         self._my = 0.0
         self._sxx = 0.0
@@ -144,6 +150,9 @@ class SlidingOLS:
             ox, oy = self._buf[0]
             self._remove(float(ox), float(oy))
         self._buf.append((x, y))
+        if self._shift is None:
+            self._shift = x
+        x = x - self._shift
         n = self._n + 1
         dx = x - self._mx
         dy = y - self._my
@@ -160,7 +169,10 @@ class SlidingOLS:
         if n == 1:
             self._n = 0
             self._mx = self._my = self._sxx = self._sxy = self._syy = 0.0
+            self._shift = None
             return
+        assert self._shift is not None
+        x = x - self._shift
         mx_new = (n * self._mx - x) / (n - 1)
         my_new = (n * self._my - y) / (n - 1)
         self._sxx -= (x - mx_new) * (x - self._mx)
@@ -176,7 +188,8 @@ class SlidingOLS:
         data = self._buf.view()
         if skip_oldest:
             data = data[1:]
-        x, y = data[:, 0], data[:, 1]
+        self._shift = float(data[0, 0])
+        x, y = data[:, 0] - self._shift, data[:, 1]
         self._n = len(x)
         self._mx = float(x.mean())
         self._my = float(y.mean())
@@ -194,8 +207,10 @@ class SlidingOLS:
 
     @property
     def _identified(self) -> bool:
-        # Slope identified when x has spread beyond rounding noise.
-        return self._sxx > 1e-12 * max(1.0, self._mx * self._mx) * self._n
+        # The slope is identified when x spreads beyond its own rounding noise: each x carries an
+        # error of about eps * |x|, so Sxx below n * (k * eps * |x|)^2 is indistinguishable from 0.
+        noise = _IDENT_ULPS * _EPS * max(1.0, abs(self._mx + (self._shift or 0.0)))
+        return self._sxx > self._n * noise * noise
 
     @property
     def slope(self) -> float:
@@ -207,7 +222,7 @@ class SlidingOLS:
     @property
     def intercept(self) -> float:
         """The OLS intercept ``a`` at ``x = 0`` (NaN when empty)."""
-        return self._my - self.slope * self._mx if self._n else math.nan
+        return self._my - self.slope * (self._mx + (self._shift or 0.0)) if self._n else math.nan
 
     @property
     def dof(self) -> int:
@@ -246,7 +261,7 @@ class SlidingOLS:
             raise ValueError(f"need at least 3 points to predict with intervals; have {self._n}.")
         x0 = np.asarray(x, dtype=np.float64)
         s2 = self.ssr / dof
-        d = x0 - self._mx
+        d = (x0 - (self._shift or 0.0)) - self._mx
         if self._identified:
             mean = self._my + (self._sxy / self._sxx) * d
             var_mean = s2 * (1.0 / self._n + d * d / self._sxx)

@@ -136,12 +136,13 @@ class TimeWindowSums:
 
     def _compact(self) -> None:
         keep = self.capacity - 1
-        lo = self._end - keep
-        # Rebase: subtract the exclusive prefix of the first kept row.
-        base = self._p[lo] - self._v[lo]
-        self._t[:keep] = self._t[lo : self._end]
-        self._v[:keep] = self._v[lo : self._end]
-        self._p[:keep] = self._p[lo : self._end] - base
+        if keep > 0:
+            lo = self._end - keep
+            # Rebase: subtract the exclusive prefix of the first kept row.
+            base = self._p[lo] - self._v[lo]
+            self._t[:keep] = self._t[lo : self._end]
+            self._v[:keep] = self._v[lo : self._end]
+            self._p[:keep] = self._p[lo : self._end] - base
         self._start, self._end = 0, keep
 
     def append(self, t: float, row: ArrayLike) -> None:

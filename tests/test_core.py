@@ -1,0 +1,128 @@
+"""core/: ring buffers, windowed sums, exponentially weighted statistics, sliding OLS."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autoopt import AutomationConfig, ResourcePool
+from autoopt._clock import to_timestamp
+from autoopt.core import EWMean, EWVar, RingBuffer, SlidingOLS, TimeWindowSums
+
+
+@pytest.mark.parametrize("days", [0, 100, 400, 36_500])
+def test_sliding_ols_matches_statsmodels_at_any_uptime(days):
+    """x = minutes of uptime: precision and identifiability do not decay as x grows."""
+    rng = np.random.default_rng(days)
+    ols = SlidingOLS(100)
+    x = days * 1440.0 + np.arange(1000) / 60.0  # one point per second
+    y = 5 * np.arange(1000) / 60 + rng.normal(0, 1, 1000)
+    for a, b in zip(x, y, strict=True):
+        ols.update(a, b)
+    xs, ys = x[-100:], y[-100:]
+    c = xs.mean()  # a well-conditioned reference: statsmodels on centred x
+    ref = sm.OLS(ys, sm.add_constant(xs - c)).fit().get_prediction(np.array([[1.0, xs[-1] + 30 - c]]))
+    frame = ref.summary_frame(alpha=0.05)
+    pred = ols.predict(xs[-1] + 30)
+    assert ols.dof == 98
+    for col in ("mean", "mean_se", "obs_ci_lower", "obs_ci_upper"):
+        assert float(np.asarray(getattr(pred, col))) == pytest.approx(frame[col].iloc[0], rel=1e-9)
+
+
+def test_sliding_ols_constant_x_falls_back_to_the_mean():
+    ols = SlidingOLS(10)
+    for i in range(10):
+        ols.update(1e6, float(i))
+    assert ols.dof == 9
+    assert ols.slope == 0.0
+    pred = ols.predict(2e6)
+    assert float(pred.mean) == pytest.approx(4.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    capacity=st.integers(1, 20),
+    values=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=120),
+    since=st.integers(0, 130),
+)
+def test_time_window_sums_equal_brute_force(capacity, values, since):
+    w = TimeWindowSums(capacity, 1)
+    for t, v in enumerate(values):
+        w.append(float(t), [v])
+    times = np.arange(len(values), dtype=float)[-capacity:]
+    kept = np.asarray(values)[-capacity:]
+    sel = kept[times >= since]
+    count, total = w.window_sum(float(since))
+    assert count == len(sel)
+    assert total[0] == pytest.approx(sel.sum(), abs=1e-6 * max(1.0, np.abs(kept).sum()))
+
+
+def test_ring_buffer_keeps_the_newest():
+    buf = RingBuffer(4, width=2)
+    for i in range(11):
+        buf.append((i, -i))
+    assert buf.view()[:, 0].tolist() == [7, 8, 9, 10]
+    assert buf.last(2)[:, 1].tolist() == [-9, -10]
+    assert buf[-1].tolist() == [10, -10]
+    assert buf.total_appended == 11
+    with pytest.raises(ValueError, match="read-only"):
+        buf.view()[0, 0] = 1.0
+
+
+def test_ew_mean_is_the_normalised_weighted_mean():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=50)
+    m = EWMean(alpha=0.2)
+    for v in x:
+        m.update(v)
+    w = 0.8 ** np.arange(49, -1, -1)
+    assert m.get() == pytest.approx(np.sum(w * x) / np.sum(w), rel=1e-12)
+
+
+def test_ew_var_precise_for_large_mean_small_spread():
+    rng = np.random.default_rng(2)
+    x = 1e9 + rng.normal(0, 1e-3, 2000)
+    v = EWVar(alpha=0.05)
+    for value in x:
+        v.update(value)
+    w = 0.95 ** np.arange(len(x) - 1, -1, -1)
+    mean = np.sum(w * (x - 1e9)) / np.sum(w) + 1e9
+    ref = np.sum(w * (x - mean) ** 2) / np.sum(w)
+    assert v.get() == pytest.approx(ref, rel=1e-3)
+    assert v.get() > 0
+
+
+@pytest.mark.parametrize("bad", [pd.NaT, np.datetime64("NaT")])
+def test_missing_times_are_rejected(bad):
+    with pytest.raises(ValueError, match="missing time"):
+        to_timestamp(bad, "timestamp")
+
+
+def test_config_assignment_is_validated_and_atomic():
+    cfg = AutomationConfig()
+    with pytest.raises(ValueError, match="load_threshold_high"):
+        cfg.load_threshold_high = 0.95  # above critical
+    assert cfg.load_threshold_high == 0.75
+    with pytest.raises(TypeError, match="tuning_enabled"):
+        cfg.tuning_enabled = "no"
+    cfg.max_concurrent_tasks = np.int64(3)
+    assert type(cfg.max_concurrent_tasks) is int
+
+
+def test_resource_pool_copies_and_pickles():
+    pool = ResourcePool(custom={"gpu": 2})
+    pool.allocate({"gpu": 1, "cpu": 10})
+    for clone in (copy.deepcopy(pool), pickle.loads(pickle.dumps(pool))):
+        assert clone.available() == pool.available()
+        assert clone.capacity() == pool.capacity()
+        assert clone.try_allocate({"gpu": 1})
+        assert pool.available()["gpu"] == 1.0  # independent of the original
+    assert math.isclose(pool.available()["cpu"], 90.0)
