@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+import numpy as np
 
 from autoopt._validation import check_int, check_real
 
@@ -19,11 +22,18 @@ class AutomationConfig:
     CPU is HIGH and one at 92 % is CRITICAL. They must satisfy
     ``0 < low < moderate < high < critical <= 1``.
 
+    Components read the config live. Assigning a field re-validates the whole
+    config, so an assignment that would make it inconsistent raises and
+    changes nothing.
+
     Parameters
     ----------
     decision_cooldown_seconds : int
         Minimum time between two decisions of the same rule.
-    tuning_enabled, prediction_enabled, auto_remediation_enabled, learning_enabled : bool
+    tuning_enabled : bool
+        A kill switch for self-tuning: while False, :meth:`~autoopt.SelfTuner.step`
+        proposes nothing (results of trials already handed out are still recorded).
+    prediction_enabled, auto_remediation_enabled, learning_enabled : bool
         Switch the corresponding stage of
         :meth:`~autoopt.IntelligentAutomationHub.process_metrics` on or off.
     max_concurrent_tasks : int
@@ -46,6 +56,12 @@ class AutomationConfig:
     Traceback (most recent call last):
     ...
     ValueError: AutomationConfig.load_threshold_high must be a finite number in (0, 1]; got 1.5.
+    >>> cfg.load_threshold_high = 0.95
+    Traceback (most recent call last):
+    ...
+    ValueError: AutomationConfig.load_threshold_high (0.95) must be below AutomationConfig.load_threshold_critical (0.9).
+    >>> cfg.load_threshold_high
+    0.7
     """
 
     decision_cooldown_seconds: int = 60
@@ -61,34 +77,58 @@ class AutomationConfig:
     load_threshold_low: float = 0.25
 
     def __post_init__(self) -> None:
-        check_int(self.decision_cooldown_seconds, "AutomationConfig.decision_cooldown_seconds", low=0)
-        check_int(self.max_concurrent_tasks, "AutomationConfig.max_concurrent_tasks", low=1)
-        check_int(self.prediction_horizon_minutes, "AutomationConfig.prediction_horizon_minutes", low=1)
-        for name in ("tuning_enabled", "prediction_enabled", "auto_remediation_enabled", "learning_enabled"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise TypeError(f"AutomationConfig.{name} must be a bool; got {value!r}.")
-        names = (
-            "load_threshold_low",
-            "load_threshold_moderate",
-            "load_threshold_high",
-            "load_threshold_critical",
-        )
-        values = [
-            check_real(getattr(self, n), f"AutomationConfig.{n}", low=0.0, high=1.0, low_open=True)
-            for n in names
-        ]
-        for (n1, v1), (n2, v2) in zip(
-            zip(names, values, strict=False), zip(names[1:], values[1:], strict=False), strict=False
-        ):
-            if not v1 < v2:
-                raise ValueError(
-                    f"AutomationConfig.{n1} ({v1!r}) must be below AutomationConfig.{n2} ({v2!r})."
-                )
+        for name, value in _validated(self.__dict__).items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_checked", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # After construction an assignment re-validates the whole config, so the components that read
+        # it live never see an inconsistent one (e.g. a high threshold above the critical one).
+        if self.__dict__.get("_checked", False) and name in _FIELDS:
+            value = _validated({**self.__dict__, name: value})[name]
+        object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-serialisable dict."""
         return asdict(self)
+
+
+_FIELDS = frozenset(f.name for f in fields(AutomationConfig))
+_SWITCHES = ("tuning_enabled", "prediction_enabled", "auto_remediation_enabled", "learning_enabled")
+_THRESHOLDS = (
+    "load_threshold_low",
+    "load_threshold_moderate",
+    "load_threshold_high",
+    "load_threshold_critical",
+)
+
+
+def _validated(values: dict[str, Any]) -> dict[str, Any]:
+    """Check a config's field values together; return them as plain Python ints, floats and bools."""
+    out: dict[str, Any] = {
+        "decision_cooldown_seconds": check_int(
+            values["decision_cooldown_seconds"], "AutomationConfig.decision_cooldown_seconds", low=0
+        ),
+        "max_concurrent_tasks": check_int(
+            values["max_concurrent_tasks"], "AutomationConfig.max_concurrent_tasks", low=1
+        ),
+        "prediction_horizon_minutes": check_int(
+            values["prediction_horizon_minutes"], "AutomationConfig.prediction_horizon_minutes", low=1
+        ),
+    }
+    for name in _SWITCHES:
+        value = values[name]
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"AutomationConfig.{name} must be a bool; got {value!r}.")
+        out[name] = bool(value)
+    for name in _THRESHOLDS:
+        out[name] = check_real(values[name], f"AutomationConfig.{name}", low=0.0, high=1.0, low_open=True)
+    for lower, upper in itertools.pairwise(_THRESHOLDS):
+        if not out[lower] < out[upper]:
+            raise ValueError(
+                f"AutomationConfig.{lower} ({out[lower]!r}) must be below AutomationConfig.{upper} ({out[upper]!r})."
+            )
+    return out
 
 
 def create_automation_config(

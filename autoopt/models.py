@@ -6,7 +6,8 @@ their values, datetimes as ISO-8601 strings, callables by name).
 
 Records validate what they are given at construction, so a
 :class:`LoadMetrics` with NaN CPU or a :class:`ResourcePool` with negative
-memory cannot exist.
+memory cannot be built. They are mutable dataclasses, so the components
+re-validate a record when it is handed to them (``LoadMetrics.validate``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def jsonable(obj: Any) -> Any:
     Enums become their values, datetimes ISO-8601 strings, NumPy scalars and
     arrays Python numbers and lists, objects with ``to_dict`` their dict,
     callables their qualified name, and anything else its ``repr``.
-    Non-finite floats become ``None`` (JSON has no NaN).
+    Non-finite floats become ``None`` (JSON has no NaN). An object whose own
+    ``to_dict`` or ``repr`` raises becomes a placeholder string naming the
+    error, so serialising user data never raises.
     """
     if isinstance(obj, Enum):  # before str: StrEnum members are strs
         return jsonable(obj.value)
@@ -84,14 +87,17 @@ def jsonable(obj: Any) -> Any:
         return {str(jsonable(k)): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [jsonable(x) for x in obj]
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict) and not isinstance(obj, type):
-        return jsonable(to_dict())
-    if callable(obj):
-        return getattr(obj, "__qualname__", None) or repr(obj)
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return {f: jsonable(getattr(obj, f)) for f in obj.__dataclass_fields__}
-    return repr(obj)
+    try:
+        to_dict = getattr(obj, "to_dict", None)
+        if callable(to_dict) and not isinstance(obj, type):
+            return jsonable(to_dict())
+        if callable(obj):
+            return getattr(obj, "__qualname__", None) or repr(obj)
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return {f: jsonable(getattr(obj, f)) for f in obj.__dataclass_fields__}
+        return repr(obj)
+    except Exception as exc:  # user objects: a broken to_dict/repr must not break serialisation
+        return f"<unserialisable {type(obj).__name__}: {type(exc).__name__}: {exc}>"
 
 
 def _record_dict(obj: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -423,9 +429,20 @@ class ResourcePool:
                 raise ValueError(f"ResourcePool.custom has an invalid resource name {key!r}.")
             custom[key] = check_real(value, f"ResourcePool.custom[{key!r}]", low=0.0)
         self.custom = custom
-        # Not dataclass fields, so asdict()/copy never see the lock.
+        # Not dataclass fields, so asdict() never sees the lock (copy and pickle: __getstate__).
         object.__setattr__(self, "_lock", threading.RLock())
         object.__setattr__(self, "_capacity", self.available())
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:  # type: ignore[attr-defined]
+            state = dict(self.__dict__)
+            state["custom"] = dict(self.custom)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "_lock", threading.RLock())
 
     def available(self) -> dict[str, float]:
         """What is free now, per resource."""
@@ -667,7 +684,8 @@ class Prediction:
 
     ``confidence_interval`` is the ``(lower, upper)`` prediction interval for
     the observation at ``target_time`` and ``confidence`` its nominal
-    coverage probability (0.95 for ``alpha=0.05``).
+    coverage probability (0.95 for ``alpha=0.05``). ``series`` names the
+    series of the metric it forecasts (None: the metric's main series).
     """
 
     prediction_id: str
@@ -679,6 +697,7 @@ class Prediction:
     model_version: str
     timestamp: datetime
     actual_value: float | None = None
+    series: str | None = None
 
     @property
     def covered(self) -> bool | None:
