@@ -98,6 +98,15 @@ def create_decision_rule(
     )
 
 
+def _cooling(last_fired: float | None, now: float, cooldown: float) -> bool:
+    """Whether a rule that fired at ``last_fired`` is still cooling down at ``now``.
+
+    A clock that stepped backwards (``now < last_fired``) ends the cooldown
+    instead of freezing the rule until the clock catches up.
+    """
+    return last_fired is not None and 0.0 <= now - last_fired < cooldown
+
+
 @dataclass
 class _RuleState:
     """Per-rule bookkeeping: cooldown, feedback record and error counts."""
@@ -152,9 +161,10 @@ class DecisionEngine:
 
     Thread safety: one lock guards the engine's state. ``evaluate`` reads an
     immutable snapshot of the rule order and calls ``condition`` and
-    ``parameters_fn`` *without* holding the lock; it re-checks the cooldown
-    under the lock before committing, so two threads never both fire a rule
-    inside one cooldown.
+    ``parameters_fn`` *without* holding the lock; it then reads the clock
+    again and re-checks the cooldown under the lock before committing, so two
+    threads never both fire a rule inside one cooldown, however long the
+    condition takes. The clock is never called with the lock held.
 
     Examples
     --------
@@ -287,8 +297,7 @@ class DecisionEngine:
             if not rule.enabled or state.rule.rule_id not in self._rules:
                 continue
             cooldown = default_cooldown if rule.cooldown_seconds is None else rule.cooldown_seconds
-            now = self._clock()
-            if state.last_fired is not None and now - state.last_fired < cooldown:
+            if _cooling(state.last_fired, self._clock(), cooldown):
                 with self._lock:
                     self._cooldown_skips += 1
                 continue
@@ -309,8 +318,9 @@ class DecisionEngine:
                     state, "parameters_fn", f"returned {type(params).__name__}, expected dict"
                 )
                 continue
+            now = self._clock()  # again: the user's condition may have taken a while
             with self._lock:
-                if state.last_fired is not None and now - state.last_fired < cooldown:
+                if _cooling(state.last_fired, now, cooldown):
                     self._cooldown_skips += 1  # another thread fired it meanwhile
                     continue
                 state.last_fired = now

@@ -104,6 +104,37 @@ def test_rule_cooldown_overrides_config(clock):
         create_decision_rule("bad", lambda c: True, DecisionType.ALERT, lambda c: {}, cooldown_seconds=-1)
 
 
+def test_slow_condition_cannot_fire_twice_in_a_cooldown(clock):
+    """The cooldown is checked at commit time, not at the time the condition started."""
+    engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=60), clock=clock)
+    started, release = threading.Event(), threading.Event()
+
+    def slow(ctx):
+        if ctx.get("slow"):
+            started.set()
+            release.wait(5)
+        return True
+
+    engine.add_rule(_rule("r", slow))
+    results = []
+    t = threading.Thread(target=lambda: results.append(engine.evaluate({"slow": True})))
+    t.start()
+    started.wait(5)
+    clock.advance(100)  # the slow evaluation finishes 100 s after it started
+    release.set()
+    t.join()
+    assert results[0].timestamp.timestamp() == clock()  # stamped when it was committed
+    assert engine.evaluate({}) is None  # so the rule is cooling down now
+
+
+def test_clock_stepping_back_does_not_freeze_rules(clock):
+    engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=60), clock=clock)
+    engine.add_rule(_rule("r", lambda c: True))
+    assert engine.evaluate({}) is not None
+    clock._now -= 3600  # a wall clock stepped back an hour
+    assert engine.evaluate({}) is not None
+
+
 def test_failing_condition_and_parameters_are_isolated(clock, caplog):
     engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=0), clock=clock)
 
