@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -141,14 +143,25 @@ class IntelligentAutomationHub:
         self._remediation = remediation or AutoRemediation(cfg, clock=clock)
         self._learner = learner or PatternLearner(clock=clock)
         self._lock = threading.Lock()
-        self._pending: deque[tuple[float, str, PredictionType]] = deque()
-        self._decision_conditions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Forecasts awaiting their target time: a heap of (target, seq, prediction). The hub holds the
+        # objects, so they are scored however many predictions the predictor has made (and evicted) since.
+        self._pending: list[tuple[float, int, Prediction]] = []
+        self._seq = itertools.count()
+        # Per decision: the conditions it was made under, and whether its outcome was already learned.
+        self._decision_conditions: OrderedDict[str, tuple[dict[str, Any], bool]] = OrderedDict()
         self._processed = 0
         self._validated = 0
         self._expired = 0
         self._remediations = 0
+        self._remediation_errors = 0
+        self._last_remediation_error: str | None = None
 
     # -------------------------------------------------------------- components
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the hub and the components it built read."""
+        return self._clock
 
     @property
     def decision_engine(self) -> DecisionEngine:
@@ -188,19 +201,22 @@ class IntelligentAutomationHub:
     # ---------------------------------------------------------------- pipeline
 
     def _score_due_predictions(self, now_ts: float, actual: dict[PredictionType, float]) -> None:
-        due: list[tuple[float, str, PredictionType]] = []
+        due: list[tuple[float, int, Prediction]] = []
         with self._lock:
             while self._pending and self._pending[0][0] <= now_ts:
-                due.append(self._pending.popleft())
-        for target_ts, pid, ptype in due:
-            value = actual.get(ptype)
+                due.append(heapq.heappop(self._pending))
+        scored = expired = 0
+        for target_ts, _, pred in due:
+            value = actual.get(pred.prediction_type)
             if value is None or now_ts - target_ts > self.validation_tolerance_seconds:
-                with self._lock:
-                    self._expired += 1
+                expired += 1
                 continue
-            if self._predictor.validate_prediction(pid, value) is not None:
-                with self._lock:
-                    self._validated += 1
+            self._predictor.score_prediction(pred, value)
+            scored += 1
+        if due:
+            with self._lock:
+                self._validated += scored
+                self._expired += expired
 
     def _predict(self, metrics: LoadMetrics, ts: float) -> dict[PredictionType, Prediction]:
         observed = {
@@ -219,7 +235,7 @@ class IntelligentAutomationHub:
             if pred is not None:
                 out[ptype] = pred
                 with self._lock:
-                    self._pending.append((pred.target_time.timestamp(), pred.prediction_id, ptype))
+                    heapq.heappush(self._pending, (pred.target_time.timestamp(), next(self._seq), pred))
         return out
 
     def _remediate(self, decision: Decision, level: LoadLevel) -> Remediation | None:
@@ -237,14 +253,28 @@ class IntelligentAutomationHub:
             return None
         if not self._remediation.has_handler(action):
             return None
-        target = str(decision.parameters.get("target", self.remediation_target))
+        target = decision.parameters.get("target", self.remediation_target)
         params = {k: v for k, v in decision.parameters.items() if k not in ("action", "target")}
-        result = self._remediation.execute_remediation(action, target, decision.rationale, params)
+        try:
+            result = self._remediation.execute_remediation(action, target, decision.rationale, params)
+        except (TypeError, ValueError) as exc:  # the rule's parameters_fn gave a bad target or parameters
+            message = (
+                f"decision {decision.decision_id}: remediation not executed: {type(exc).__name__}: {exc}"
+            )
+            logger.warning("%s", message)
+            with self._lock:
+                self._remediation_errors += 1
+                self._last_remediation_error = message
+            return None
         self._decision_engine.mark_executed(decision.decision_id)
         if self.config.learning_enabled:
             self._learner.record_observation({"load_level": level.value}, action.value, result.success)
         with self._lock:
             self._remediations += 1
+            conditions, _ = self._decision_conditions.get(
+                decision.decision_id, ({"load_level": level.value}, False)
+            )
+            self._decision_conditions[decision.decision_id] = (conditions, True)
         return result
 
     def process_metrics(
@@ -300,7 +330,7 @@ class IntelligentAutomationHub:
         remediation = None
         if decision is not None:
             with self._lock:
-                self._decision_conditions[decision.decision_id] = {"load_level": level.value}
+                self._decision_conditions[decision.decision_id] = ({"load_level": level.value}, False)
                 if len(self._decision_conditions) > self._decision_engine.history_size:
                     self._decision_conditions.popitem(last=False)
             remediation = self._remediate(decision, level)
@@ -327,7 +357,9 @@ class IntelligentAutomationHub:
         """Record feedback on a decision and teach the learner.
 
         The learner observes the decision type as the action taken at the
-        load level the decision was made at, successful when ``score >= 0.5``.
+        load level the decision was made at, successful when ``score >= 0.5``;
+        a decision the hub executed as a remediation was already learned
+        under its remediation action and is not learned twice.
 
         Returns
         -------
@@ -338,9 +370,11 @@ class IntelligentAutomationHub:
         if decision is None:
             return None
         with self._lock:
-            conditions = self._decision_conditions.get(decision_id)
-        if conditions is not None and self.config.learning_enabled:
-            self._learner.record_observation(conditions, decision.decision_type.value, score >= 0.5)
+            entry = self._decision_conditions.get(decision_id)
+            if entry is not None and not entry[1]:
+                self._decision_conditions[decision_id] = (entry[0], True)
+        if entry is not None and not entry[1] and self.config.learning_enabled:
+            self._learner.record_observation(entry[0], decision.decision_type.value, score >= 0.5)
         return decision
 
     def get_automation_summary(self) -> dict[str, Any]:
@@ -356,6 +390,8 @@ class IntelligentAutomationHub:
                 "predictions_expired": self._expired,
                 "predictions_awaiting_validation": len(self._pending),
                 "remediations_triggered": self._remediations,
+                "remediation_errors": self._remediation_errors,
+                "last_remediation_error": self._last_remediation_error,
             }
         current = self._load_manager.get_current_load()
         return jsonable(
@@ -427,7 +463,7 @@ def create_intelligent_automation_hub(
             max_concurrent_tasks=max_concurrent_tasks,
             **cfg_kwargs,
         )
-    elif cfg_kwargs:
+    elif cfg_kwargs or (decision_cooldown_seconds, max_concurrent_tasks) != (60, 10):
         raise TypeError(
             "create_intelligent_automation_hub(): pass either config= or AutomationConfig fields, not both."
         )

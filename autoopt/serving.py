@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from autoopt._clock import Clock, system_clock
+from autoopt._clock import Clock
 from autoopt._validation import SeedLike, check_enum, check_int, check_random_state
 from autoopt.enums import PredictionType, RemediationAction
 from autoopt.exceptions import LoadShedError
@@ -111,7 +111,9 @@ class AutomatedProvider(Generic[R]):
        propagate unchanged.
     3. **Report**: the measured latency (ms) is recorded as a
        ``LATENCY`` observation and the outcome (0 ok, 1 error) as an
-       ``ERROR_RATE`` observation of the hub's predictor, and the learner
+       ``ERROR_RATE`` observation of the hub's predictor, in the series
+       named after the provider (``series=name``: per-call measurements stay
+       apart from the monitor's p99 latency and error fraction), and the learner
        observes action ``"serve"`` under ``{"provider", "load_level"}``
        conditions. After ``failure_threshold`` consecutive errors, and when
        a handler for ``remediation_action`` is registered and
@@ -133,8 +135,8 @@ class AutomatedProvider(Generic[R]):
         ``fn``'s qualified name.
     seed : int, optional
         Seeds the shedding draws.
-    clock : callable, default time.time
-        Timestamps of the recorded observations.
+    clock : callable, optional
+        Timestamps of the recorded observations; the hub's clock by default.
     timer : callable, default time.perf_counter
         Monotonic timer for latencies.
     failure_threshold : int, default 5
@@ -155,7 +157,7 @@ class AutomatedProvider(Generic[R]):
     >>> provider = AutomatedProvider(model, hub, name="doubler", seed=0)
     >>> asyncio.run(provider(21))
     42
-    >>> provider.get_stats()["calls"], hub.predictor.observation_count("latency")
+    >>> provider.get_stats()["calls"], hub.predictor.observation_count("latency", series="doubler")
     (1, 1)
     """
 
@@ -166,7 +168,7 @@ class AutomatedProvider(Generic[R]):
         *,
         name: str | None = None,
         seed: SeedLike = None,
-        clock: Clock = system_clock,
+        clock: Clock | None = None,
         timer: Callable[[], float] = time.perf_counter,
         failure_threshold: int = 5,
         remediation_action: RemediationAction = RemediationAction.RESTART,
@@ -181,7 +183,7 @@ class AutomatedProvider(Generic[R]):
         self.hub = hub
         self.name = name if name is not None else getattr(fn, "__qualname__", repr(fn))
         self._rng = check_random_state(seed, "AutomatedProvider() argument 'seed'")
-        self._clock = clock
+        self._clock = hub.clock if clock is None else clock
         self._timer = timer
         self.failure_threshold = check_int(
             failure_threshold, "AutomatedProvider() argument 'failure_threshold'", low=1
@@ -220,9 +222,11 @@ class AutomatedProvider(Generic[R]):
         hub = self.hub
         now = self._clock()
         if hub.config.prediction_enabled:
-            hub.predictor.record_observation(PredictionType.LATENCY, latency_ms, timestamp=now)
             hub.predictor.record_observation(
-                PredictionType.ERROR_RATE, 0.0 if error is None else 1.0, timestamp=now
+                PredictionType.LATENCY, latency_ms, timestamp=now, series=self.name
+            )
+            hub.predictor.record_observation(
+                PredictionType.ERROR_RATE, 0.0 if error is None else 1.0, timestamp=now, series=self.name
             )
         if hub.config.learning_enabled:
             level = hub.load_manager.get_current_load()

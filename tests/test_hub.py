@@ -238,3 +238,62 @@ def test_thread_hammer(clock):
     assert hub.predictor.observation_count(PredictionType.LOAD) == 1600
     expected = sum(1 for k in range(8) for i in range(200) if (40.0 + (i + k) % 30) / 100 > 0.5)
     assert s["decision_stats"]["total_decisions"] == expected
+
+
+def test_scoring_survives_many_outstanding_predictions():
+    """At 1 Hz with a 30-minute horizon, 3,600 forecasts are outstanding: all are still scored."""
+    t0 = T0.timestamp()
+    clock = ManualClock(t0)
+    hub = create_intelligent_automation_hub(clock=clock)
+    n = 3600 + 600
+    for i in range(n):
+        clock.set(t0 + i)
+        hub.process_metrics(
+            create_load_metrics(50.0 + (i % 7), 30.0, timestamp=datetime.fromtimestamp(t0 + i, tz=UTC))
+        )
+    acc = hub.predictor.get_prediction_accuracy(PredictionType.LOAD)
+    # Forecasts from second 9 on; those made before second n - 1800 have come due.
+    assert acc["count"] == n - 1800 - 9
+    assert hub.predictor.max_predictions < acc["count"]  # more than the predictor itself retains
+    assert hub.get_automation_summary()["hub"]["predictions_expired"] == 0
+
+
+def test_bad_remediation_parameters_do_not_break_the_pipeline(clock):
+    hub = create_intelligent_automation_hub(clock=clock)
+    hub.remediation.register_handler(RemediationAction.RESTART, lambda target, params: True)
+    hub.decision_engine.add_rule(
+        create_decision_rule("r", lambda c: True, DecisionType.REMEDIATE, lambda c: {"target": ""})
+    )
+    out = hub.process_metrics(metrics_at(0, 10.0))
+    assert out["decision"]["decision_type"] == "remediate"
+    assert out["remediation"] is None
+    s = hub.get_automation_summary()["hub"]
+    assert s["metrics_processed"] == 1
+    assert s["remediation_errors"] == 1
+    assert "target" in s["last_remediation_error"]
+
+
+def test_unserialisable_parameters_still_give_json(clock):
+    class Weird:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    hub = create_intelligent_automation_hub(clock=clock)
+    hub.decision_engine.add_rule(
+        create_decision_rule("r", lambda c: True, DecisionType.ALERT, lambda c: {"x": Weird()})
+    )
+    out = hub.process_metrics(metrics_at(0, 10.0))
+    assert "unserialisable" in json.dumps(out)
+
+
+def test_remediation_outcome_is_learned_once(clock):
+    hub = create_intelligent_automation_hub(clock=clock, decision_cooldown_seconds=0)
+    hub.remediation.register_handler(RemediationAction.RESTART, lambda target, params: True)
+    hub.decision_engine.add_rule(
+        create_decision_rule("r", lambda c: True, DecisionType.REMEDIATE, lambda c: {})
+    )
+    d = hub.process_metrics(metrics_at(0, 10.0))["decision"]
+    hub.record_decision_outcome(d["decision_id"], "restarted", 1.0)
+    stats = hub.learner.get_learning_stats()
+    assert stats["total_observations"] == 1  # learned as "restart", not again as "remediate"
+    assert hub.decision_engine.get_decision_stats()["feedback_count"] == 1

@@ -332,4 +332,4 @@ def test_automated_provider_example(capsys):
     assert ns["result"].summary == "a 640x480 PNG image"
     assert capsys.readouterr().out.strip().splitlines() == ["Current load: None", "Decisions made: 0"]
     assert ns["provider"].provider_name == "automated_png_header"
-    assert ns["hub"].predictor.observation_count("latency") == 1
+    assert ns["hub"].predictor.observation_count("latency", series="png_header") == 1

@@ -58,9 +58,10 @@ def test_measures_latency_and_outcome():
     model = Model()
     provider = AutomatedProvider(model, hub, name="m", timer=FakeTimer(0.025), seed=0)
     assert asyncio.run(provider(1)) == 2
-    _times, values = hub.predictor.get_series(PredictionType.LATENCY)
+    times, values = hub.predictor.get_series(PredictionType.LATENCY, series="m")
     assert values.tolist() == [pytest.approx(25.0)]  # one timer step between start and end: 25 ms
-    assert hub.predictor.get_series(PredictionType.ERROR_RATE)[1].tolist() == [0.0]
+    assert times.tolist() == [1_000.0]  # stamped by the hub's clock
+    assert hub.predictor.get_series(PredictionType.ERROR_RATE, series="m")[1].tolist() == [0.0]
     stats_ = provider.get_stats()
     assert stats_["calls"] == 1
     assert stats_["errors"] == 0
@@ -75,7 +76,7 @@ def test_model_errors_propagate_unchanged():
     with pytest.raises(KeyError, match="bad input 3") as info:
         asyncio.run(provider(3))
     assert type(info.value) is KeyError
-    assert hub.predictor.get_series(PredictionType.ERROR_RATE)[1].tolist() == [1.0]
+    assert hub.predictor.get_series(PredictionType.ERROR_RATE, series="m")[1].tolist() == [1.0]
     assert provider.get_stats()["errors"] == 1
 
 
@@ -208,5 +209,30 @@ def test_thread_hammer_counts_exact():
     for t in threads:
         t.join()
     assert provider.get_stats()["calls"] == 800
-    assert hub.predictor.observation_count(PredictionType.LATENCY) == 800
+    assert hub.predictor.observation_count(PredictionType.LATENCY, series=provider.name) == 800
     assert hub.learner.get_learning_stats()["total_observations"] == 800
+
+
+def test_provider_does_not_mix_with_the_monitors_series():
+    """Per-call latencies stay out of the series the hub fills from the monitor's p99 (and share its clock)."""
+    from datetime import UTC, datetime, timedelta
+
+    t0 = datetime(1995, 7, 1, tzinfo=UTC)
+    clock = ManualClock(t0.timestamp())
+    hub = create_intelligent_automation_hub(clock=clock)
+    provider = AutomatedProvider(Model(), hub, name="m", timer=FakeTimer(0.001))
+    for i in range(20):
+        clock.set((t0 + timedelta(minutes=i)).timestamp())
+        hub.process_metrics(
+            create_load_metrics(50.0, 30.0, latency_p99=500.0, timestamp=t0 + timedelta(minutes=i))
+        )
+        asyncio.run(provider(i))
+    times, p99 = hub.predictor.get_series(PredictionType.LATENCY)
+    assert p99.tolist() == [500.0] * 20
+    assert times[-1] == (t0 + timedelta(minutes=19)).timestamp()  # replay time, not the wall clock
+    assert (
+        hub.predictor.get_series(PredictionType.LATENCY, series="m")[1].tolist() == [pytest.approx(1.0)] * 20
+    )
+    pred = hub.predictor.predict(PredictionType.LATENCY, 30)
+    assert pred.predicted_value == pytest.approx(500.0)
+    assert pred.target_time == t0 + timedelta(minutes=49)

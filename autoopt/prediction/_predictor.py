@@ -24,11 +24,14 @@ from autoopt.models import Prediction, new_id
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PerformancePredictor"]
+__all__ = ["ALL_SERIES", "PerformancePredictor"]
 
 logger = logging.getLogger(__name__)
 
 _MODEL_VERSION = "sliding-ols/1"
+
+ALL_SERIES: Any = object()
+"""Default of ``get_prediction_accuracy(series=...)``: aggregate every series of the metric."""
 
 # Feasible range of each metric; values outside it are rejected and forecasts are truncated to it.
 _BOUNDS: dict[PredictionType, tuple[float, float]] = {
@@ -127,7 +130,9 @@ class _PredictionStore:
 class PerformancePredictor:
     """Forecast metric series by a sliding-window linear trend with exact prediction intervals.
 
-    Each :class:`~autoopt.PredictionType` is its own series. The trend is the
+    Each :class:`~autoopt.PredictionType` is its own series; ``series=``
+    names further series of a metric (say, per-call latency of one served
+    model beside the monitor's p99), kept apart so they never mix. The trend is the
     ordinary least-squares line through the last ``window`` observations,
     regressed on time; it is maintained incrementally with running centred
     moments, so :meth:`record_observation` and :meth:`predict` cost O(1)
@@ -173,8 +178,8 @@ class PerformancePredictor:
     ``horizon_minutes`` past the metric's latest observation.
 
     Thread safety: one lock guards all state; every method holds it for
-    O(1) work (O(limit) for :meth:`get_predictions`) and no user code runs
-    under it.
+    O(1) work (O(limit) for :meth:`get_predictions`); neither user code nor
+    the injected clock is called under it.
 
     Examples
     --------
@@ -222,15 +227,20 @@ class PerformancePredictor:
         )
         self._clock = clock
         self._lock = threading.Lock()
-        self._series: dict[PredictionType, _Series] = {}
+        self._series: dict[tuple[PredictionType, str | None], _Series] = {}
         self._predictions = _PredictionStore(self.max_predictions)
-        self._accuracy: dict[PredictionType, _Accuracy] = {}
+        self._accuracy: dict[tuple[PredictionType, str | None], _Accuracy] = {}
         self._n_predictions = 0
 
     # ------------------------------------------------------------- observations
 
     def record_observation(
-        self, prediction_type: PredictionType, value: float, timestamp: Any = None
+        self,
+        prediction_type: PredictionType,
+        value: float,
+        timestamp: Any = None,
+        *,
+        series: str | None = None,
     ) -> None:
         """Record one observation of a metric.
 
@@ -241,14 +251,18 @@ class PerformancePredictor:
             Finite and non-negative (``ERROR_RATE`` in [0, 1]).
         timestamp : datetime or float, optional
             When it was observed (naive datetimes are UTC); by default one
-            ``sample_interval`` after the previous observation.
+            ``sample_interval`` after the previous observation of the series.
+        series : str, optional
+            A named series of this metric (say, one per served model), kept
+            apart from the metric's main series (``None``).
 
         Raises
         ------
         ValueError, TypeError
-            On a bad type, value or timestamp; nothing is recorded.
+            On a bad type, value, timestamp or series name; nothing is recorded.
         """
         ptype = check_enum(prediction_type, PredictionType, "record_observation() argument 'prediction_type'")
+        key = (ptype, _check_series(series, "record_observation"))
         lo, hi = _BOUNDS[ptype]
         y = check_real(
             value,
@@ -261,44 +275,48 @@ class PerformancePredictor:
             if timestamp is None
             else to_timestamp(timestamp, "record_observation() argument 'timestamp'")
         )
+        start = ts if ts is not None else self._clock()  # used only if this is the series' first observation
         with self._lock:
-            series = self._series.get(ptype)
-            if series is None:
-                start = ts if ts is not None else self._clock()
-                series = self._series[ptype] = _Series(self.window, self.history_size, start)
+            state = self._series.get(key)
+            if state is None:
+                state = self._series[key] = _Series(self.window, self.history_size, start)
                 t = start
             elif ts is None:
-                t = series.last_ts + self.sample_interval
+                t = state.last_ts + self.sample_interval
             else:
-                if ts < series.last_ts:
+                if ts < state.last_ts:
                     logger.debug(
                         "%s observation at %r precedes the previous one at %r; using the latter",
                         ptype.value,
                         ts,
-                        series.last_ts,
+                        state.last_ts,
                     )
-                t = max(ts, series.last_ts)
-            series.ols.update((t - series.origin) / 60.0, y)
-            series.history.append((t, y))
-            series.last_ts = t
-            series.n_total += 1
+                t = max(ts, state.last_ts)
+            state.ols.update((t - state.origin) / 60.0, y)
+            state.history.append((t, y))
+            state.last_ts = t
+            state.n_total += 1
 
-    def get_series(self, prediction_type: PredictionType) -> tuple[np.ndarray, np.ndarray]:
-        """``(timestamps, values)`` retained for a metric (POSIX seconds; copies)."""
+    def get_series(
+        self, prediction_type: PredictionType, *, series: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(timestamps, values)`` retained for a series (POSIX seconds; copies)."""
         ptype = check_enum(prediction_type, PredictionType, "get_series() argument 'prediction_type'")
+        key = (ptype, _check_series(series, "get_series"))
         with self._lock:
-            series = self._series.get(ptype)
-            if series is None:
+            state = self._series.get(key)
+            if state is None:
                 return np.empty(0), np.empty(0)
-            data = series.history.view().copy()
+            data = state.history.view().copy()
         return data[:, 0], data[:, 1]
 
-    def observation_count(self, prediction_type: PredictionType) -> int:
-        """Observations ever recorded for a metric."""
+    def observation_count(self, prediction_type: PredictionType, *, series: str | None = None) -> int:
+        """Observations ever recorded for a series."""
         ptype = check_enum(prediction_type, PredictionType, "observation_count() argument 'prediction_type'")
+        key = (ptype, _check_series(series, "observation_count"))
         with self._lock:
-            series = self._series.get(ptype)
-            return 0 if series is None else series.n_total
+            state = self._series.get(key)
+            return 0 if state is None else state.n_total
 
     # ---------------------------------------------------------------- predictions
 
@@ -308,7 +326,11 @@ class PerformancePredictor:
         return check_real(horizon_minutes, "predict() argument 'horizon_minutes'", low=0.0, low_open=True)
 
     def predict(
-        self, prediction_type: PredictionType, horizon_minutes: int | None = None
+        self,
+        prediction_type: PredictionType,
+        horizon_minutes: int | None = None,
+        *,
+        series: str | None = None,
     ) -> Prediction | None:
         """Forecast a metric ``horizon_minutes`` past its latest observation.
 
@@ -317,39 +339,46 @@ class PerformancePredictor:
         prediction_type : PredictionType or str
         horizon_minutes : float, optional
             Defaults to ``config.prediction_horizon_minutes``.
+        series : str, optional
+            The named series to forecast (the metric's main series by default).
 
         Returns
         -------
         Prediction or None
-            None until ``min_observations`` observations of the metric exist.
+            None until ``min_observations`` observations of the series exist.
         """
         ptype = check_enum(prediction_type, PredictionType, "predict() argument 'prediction_type'")
+        key = (ptype, _check_series(series, "predict"))
         horizon = self._horizon(horizon_minutes)
+        made_at = to_datetime(self._clock())
         with self._lock:
-            series = self._series.get(ptype)
-            if series is None or series.n_total < self.min_observations:
+            state = self._series.get(key)
+            if state is None or state.n_total < self.min_observations:
                 return None
-            x0 = (series.last_ts - series.origin) / 60.0 + horizon
-            res = series.ols.predict(x0, self.alpha)
+            x0 = (state.last_ts - state.origin) / 60.0 + horizon
+            res = state.ols.predict(x0, self.alpha)
             lo_b, hi_b = _BOUNDS[ptype]
-            mean = float(np.clip(res.mean, lo_b, hi_b))
-            lower = float(np.clip(res.obs_ci_lower, lo_b, hi_b))
-            upper = float(np.clip(res.obs_ci_upper, lo_b, hi_b))
             pred = Prediction(
                 prediction_id=new_id(),
                 prediction_type=ptype,
-                target_time=to_datetime(series.last_ts + 60.0 * horizon),
-                predicted_value=mean,
-                confidence_interval=(lower, upper),
+                target_time=to_datetime(state.last_ts + 60.0 * horizon),
+                predicted_value=float(np.clip(res.mean, lo_b, hi_b)),
+                confidence_interval=(
+                    float(np.clip(res.obs_ci_lower, lo_b, hi_b)),
+                    float(np.clip(res.obs_ci_upper, lo_b, hi_b)),
+                ),
                 confidence=1.0 - self.alpha,
                 model_version=_MODEL_VERSION,
-                timestamp=to_datetime(self._clock()),
+                timestamp=made_at,
+                series=key[1],
             )
             self._predictions.add(pred)
             self._n_predictions += 1
         return pred
 
-    def predict_frame(self, prediction_type: PredictionType, horizons_minutes: Any) -> pd.DataFrame | None:
+    def predict_frame(
+        self, prediction_type: PredictionType, horizons_minutes: Any, *, series: str | None = None
+    ) -> pd.DataFrame | None:
         """Forecasts at several horizons as a statsmodels-style ``summary_frame``.
 
         Columns: ``mean, mean_se, mean_ci_lower, mean_ci_upper, obs_ci_lower,
@@ -357,53 +386,82 @@ class PerformancePredictor:
         truncated and nothing is stored. None before ``min_observations``.
         """
         ptype = check_enum(prediction_type, PredictionType, "predict_frame() argument 'prediction_type'")
+        key = (ptype, _check_series(series, "predict_frame"))
         h = np.atleast_1d(np.asarray(horizons_minutes, dtype=np.float64))
         if h.ndim != 1 or h.size == 0 or not np.all(np.isfinite(h)) or np.any(h <= 0):
             raise ValueError(
-                f"predict_frame() argument 'horizons_minutes' must be finite positive numbers; got {horizons_minutes!r}."
+                "predict_frame() argument 'horizons_minutes' must be finite positive numbers; "
+                f"got {horizons_minutes!r}."
             )
         with self._lock:
-            series = self._series.get(ptype)
-            if series is None or series.n_total < self.min_observations:
+            state = self._series.get(key)
+            if state is None or state.n_total < self.min_observations:
                 return None
-            x0 = (series.last_ts - series.origin) / 60.0 + h
-            res = series.ols.predict(x0, self.alpha)
+            x0 = (state.last_ts - state.origin) / 60.0 + h
+            res = state.ols.predict(x0, self.alpha)
         frame = res.summary_frame()
         frame.index = h
         frame.index.name = "horizon_minutes"
         return frame
 
     def validate_prediction(self, prediction_id: str, actual_value: float) -> Prediction | None:
-        """Record the realised value of a prediction and fold it into the accuracy figures.
+        """Record the realised value of a retained prediction and fold it into the accuracy figures.
 
         Validating the same prediction again replaces its earlier actual value.
 
         Returns
         -------
         Prediction or None
-            The updated prediction; None for an unknown (or evicted) id.
+            The updated prediction; None for an unknown id, or one evicted
+            after ``max_predictions`` newer ones (hold the object and use
+            :meth:`score_prediction` to score any number of them).
         """
-        actual = check_real(actual_value, "validate_prediction() argument 'actual_value'", low=0.0)
         with self._lock:
             pred = self._predictions.items.get(prediction_id)
-            if pred is None:
-                logger.debug("validate_prediction: unknown prediction id %r", prediction_id)
-                return None
-            hi = _BOUNDS[pred.prediction_type][1]
-            if actual > hi:
-                raise ValueError(
-                    f"validate_prediction() argument 'actual_value' for {pred.prediction_type.value} "
-                    f"must be a finite number in [0, {hi:g}]; got {actual_value!r}."
-                )
-            acc = self._accuracy.setdefault(pred.prediction_type, _Accuracy())
-            if pred.actual_value is not None:
-                acc.add(pred, -1)
-            pred.actual_value = actual
-            acc.add(pred, +1)
-        return pred
+        if pred is None:
+            check_real(actual_value, "validate_prediction() argument 'actual_value'", low=0.0)
+            logger.debug("validate_prediction: unknown prediction id %r", prediction_id)
+            return None
+        return self.score_prediction(pred, actual_value, _method="validate_prediction")
 
-    def get_prediction_accuracy(self, prediction_type: PredictionType | None = None) -> dict[str, float]:
-        """Accuracy of validated predictions, for one metric or all.
+    def score_prediction(
+        self, prediction: Prediction, actual_value: float, *, _method: str = "score_prediction"
+    ) -> Prediction:
+        """Record the realised value of a prediction this predictor made, retained or not.
+
+        Like :meth:`validate_prediction`, but takes the :class:`~autoopt.Prediction`
+        itself, so it works however many predictions were made since.
+        Scoring the same prediction again replaces its earlier actual value.
+        """
+        if not isinstance(prediction, Prediction):
+            raise TypeError(f"{_method}() argument 'prediction' must be a Prediction; got {prediction!r}.")
+        hi = _BOUNDS[prediction.prediction_type][1]
+        actual = check_real(
+            actual_value,
+            f"{_method}() argument 'actual_value' for {prediction.prediction_type.value}",
+            low=0.0,
+            high=None if math.isinf(hi) else hi,
+        )
+        with self._lock:
+            acc = self._accuracy.setdefault((prediction.prediction_type, prediction.series), _Accuracy())
+            if prediction.actual_value is not None:
+                acc.add(prediction, -1)
+            prediction.actual_value = actual
+            acc.add(prediction, +1)
+        return prediction
+
+    def get_prediction_accuracy(
+        self, prediction_type: PredictionType | None = None, *, series: str | object | None = ALL_SERIES
+    ) -> dict[str, float]:
+        """Accuracy of scored predictions, for one metric or all.
+
+        Parameters
+        ----------
+        prediction_type : PredictionType, optional
+            One metric; all metrics when None.
+        series : str or None, optional
+            One series of the metric (None: its main series); all its series
+            by default.
 
         Returns
         -------
@@ -413,17 +471,20 @@ class PerformancePredictor:
             interval; ``mean_interval_width``. NaN where undefined (no
             validations yet).
         """
+        ptype = (
+            None
+            if prediction_type is None
+            else check_enum(
+                prediction_type, PredictionType, "get_prediction_accuracy() argument 'prediction_type'"
+            )
+        )
+        wanted = series if series is ALL_SERIES else _check_series(series, "get_prediction_accuracy")
+        total = _Accuracy()
         with self._lock:
-            if prediction_type is None:
-                total = _Accuracy()
-                for acc in self._accuracy.values():
+            for (t, name), acc in self._accuracy.items():
+                if (ptype is None or t is ptype) and (wanted is ALL_SERIES or name == wanted):
                     total = total.merged(acc)
-            else:
-                ptype = check_enum(
-                    prediction_type, PredictionType, "get_prediction_accuracy() argument 'prediction_type'"
-                )
-                total = self._accuracy.get(ptype, _Accuracy())
-            return total.report()
+        return total.report()
 
     def get_predictions(self, limit: int = 100) -> list[Prediction]:
         """The newest ``limit`` retained predictions, oldest first."""
@@ -432,16 +493,27 @@ class PerformancePredictor:
             return self._predictions.newest(n)
 
     def get_stats(self) -> dict[str, Any]:
-        """Counts per metric and overall, as JSON-serialisable data."""
+        """Counts per series and overall, as JSON-serialisable data."""
         with self._lock:
             return {
                 "predictions_made": self._n_predictions,
                 "predictions_held": len(self._predictions.items),
                 "series": {
-                    t.value: {"observations": s.n_total, "in_window": s.ols.n}
-                    for t, s in self._series.items()
+                    t.value + ("" if name is None else f"[{name}]"): {
+                        "observations": s.n_total,
+                        "in_window": s.ols.n,
+                    }
+                    for (t, name), s in self._series.items()
                 },
                 "window": self.window,
                 "alpha": self.alpha,
                 "model_version": _MODEL_VERSION,
             }
+
+
+def _check_series(series: Any, method: str) -> str | None:
+    if series is None:
+        return None
+    if not isinstance(series, str) or not series:
+        raise TypeError(f"{method}() argument 'series' must be a non-empty str or None; got {series!r}.")
+    return series
