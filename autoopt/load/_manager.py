@@ -95,6 +95,8 @@ class LoadManager:
     history_size : int
         Most samples held, both for :meth:`get_metrics_history` and for
         windowed means; older samples fall off.
+    stale_after_seconds : float or None, default 300
+        With no sample for this long the throttle reads 0 (None: never).
 
     Attributes
     ----------
@@ -157,10 +159,19 @@ class LoadManager:
         *,
         clock: Clock = system_clock,
         history_size: int = 10_000,
+        stale_after_seconds: float | None = 300.0,
     ) -> None:
         self.config = check_config(config, "LoadManager()")
         self._clock = check_callable(clock, "LoadManager() argument 'clock'")
         self.history_size = check_int(history_size, "LoadManager() argument 'history_size'", low=1)
+        self.stale_after_seconds = (
+            None
+            if stale_after_seconds is None
+            else check_real(
+                stale_after_seconds, "LoadManager() argument 'stale_after_seconds'", low=0.0, low_open=True
+            )
+        )
+        self._recorded_at: float | None = None  # clock() when the latest sample arrived
 
         self._lock = threading.Lock()
         self._history: deque[LoadMetrics] = deque(maxlen=self.history_size)
@@ -227,6 +238,7 @@ class LoadManager:
                 f"got {metrics!r} of type {type(metrics).__name__}."
             )
         metrics.validate()
+        arrived = self._clock()
         ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
         utilization = metrics.utilization
         level = classify_load(utilization, self.config)
@@ -250,6 +262,7 @@ class LoadManager:
             self._level_counts[level] += 1
             self._current_level = level
             self._throttle = throttle
+            self._recorded_at = arrived
             handlers = self._handlers[level]
         for handler in handlers:
             self._run_handler(handler, level, metrics)
@@ -331,9 +344,24 @@ class LoadManager:
         monotonically to 100 at ``u = 1``. It falls back to 0 as soon as a
         sample at or below ``h`` is recorded, and is 0 before any sample.
         O(1): the value is computed when the sample is recorded.
+
+        A throttle goes *stale*: when no sample has arrived for
+        ``stale_after_seconds`` (by the injected clock), it reads 0, so a
+        monitor that stops reporting cannot keep shedding traffic forever.
         """
+        now = self._clock()
         with self._lock:
-            return self._throttle
+            throttle, arrived = self._throttle, self._recorded_at
+        if throttle > 0.0 and self._is_stale(arrived, now):
+            return 0.0
+        return throttle
+
+    def _is_stale(self, arrived: float | None, now: float) -> bool:
+        return (
+            self.stale_after_seconds is not None
+            and arrived is not None
+            and now - arrived > self.stale_after_seconds
+        )
 
     def should_shed_load(self) -> bool:
         """Whether :meth:`get_throttle_percentage` is above 0."""
@@ -347,7 +375,8 @@ class LoadManager:
         (level value -> samples ever recorded at it), ``handlers``
         (level value -> registered handlers), ``handler_errors`` (level value
         -> handler exceptions), ``handler_last_errors`` (level value -> last
-        message), ``throttle_percentage`` and ``should_shed_load``.
+        message), ``throttle_percentage``, ``should_shed_load`` and
+        ``throttle_stale`` (a throttle that went stale reads 0).
         """
         with self._lock:
             total = self._total
@@ -358,6 +387,10 @@ class LoadManager:
             errors = {lvl.value: n for lvl, n in self._handler_errors.items()}
             last_errors = {lvl.value: msg for lvl, msg in self._handler_last_error.items()}
             throttle = self._throttle
+            arrived = self._recorded_at
+        stale = throttle > 0.0 and self._is_stale(arrived, self._clock())
+        if stale:
+            throttle = 0.0
         return {
             "total_samples": total,
             "samples_held": held,
@@ -368,4 +401,5 @@ class LoadManager:
             "handler_last_errors": last_errors,
             "throttle_percentage": throttle,
             "should_shed_load": throttle > 0.0,
+            "throttle_stale": stale,
         }

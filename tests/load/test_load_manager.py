@@ -542,3 +542,45 @@ def test_thread_hammer() -> None:
     assert {LoadLevel(k): v for k, v in stats["level_counts"].items()} == expected
     assert calls == expected
     assert len(lm.get_metrics_history(limit=10_000)) == 2000
+
+
+def test_throttle_goes_stale_when_the_monitor_stops():
+    from autoopt._clock import ManualClock
+    from autoopt.load import LoadManager
+    from autoopt.models import LoadMetrics
+
+    clock = ManualClock(0.0)
+    lm = LoadManager(clock=clock, stale_after_seconds=120)
+    lm.record_metrics(LoadMetrics(cpu_usage=95.0, memory_usage=10.0))
+    assert lm.should_shed_load()
+    clock.advance(120)
+    assert lm.get_throttle_percentage() > 0  # exactly at the limit: still fresh
+    clock.advance(1)
+    assert lm.get_throttle_percentage() == 0.0
+    assert not lm.should_shed_load()
+    assert lm.get_load_stats()["throttle_stale"] is True
+    lm.record_metrics(LoadMetrics(cpu_usage=95.0, memory_usage=10.0))
+    assert lm.should_shed_load()
+    never = LoadManager(clock=clock, stale_after_seconds=None)
+    never.record_metrics(LoadMetrics(cpu_usage=95.0, memory_usage=10.0))
+    clock.advance(10**6)
+    assert never.should_shed_load()
+
+
+def test_history_size_one_keeps_working():
+    from datetime import UTC, datetime, timedelta
+
+    from autoopt._clock import ManualClock
+    from autoopt.load import LoadManager
+    from autoopt.models import LoadMetrics
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = ManualClock(t0.timestamp())
+    lm = LoadManager(clock=clock, history_size=1)
+    for i in range(10):
+        lm.record_metrics(
+            LoadMetrics(cpu_usage=float(i), memory_usage=1.0, timestamp=t0 + timedelta(seconds=i))
+        )
+    clock.set((t0 + timedelta(seconds=9)).timestamp())
+    assert lm.get_average_metrics(60).cpu_usage == 9.0
+    assert [m.cpu_usage for m in lm.get_metrics_history()] == [9.0]
