@@ -136,8 +136,8 @@ class SelfTuner:
     Parameters
     ----------
     config : AutomationConfig, optional
-        The hub's configuration, kept as :attr:`config` (``tuning_enabled``
-        is the hub's business, not the tuner's).
+        The hub's configuration, kept as :attr:`config`. While its
+        ``tuning_enabled`` is False, :meth:`step` proposes nothing.
     seed : int, numpy.random.Generator or None
         Seeds every session created without a seed of its own, so two tuners
         with the same seed propose the same values given the same results.
@@ -544,12 +544,17 @@ class SelfTuner:
         """Propose the next values to evaluate (Optuna's ``ask``).
 
         Starts an ``IDLE`` session. Returns ``None`` for an unknown id, a
-        finished session, or when the budget (counting pending trials) or
-        the grid is used up.
+        finished session, when the budget (counting pending trials) or the
+        grid is used up, or while ``config.tuning_enabled`` is False (the
+        kill switch: nothing new is proposed; the session is left as it is
+        and resumes when tuning is enabled again).
         """
         with self._lock:
             st = self._get(session_id, "step")
         if st is None:
+            return None
+        if self.config is not None and not self.config.tuning_enabled:
+            logger.debug("step(): tuning is disabled by the config; session %s proposes nothing.", session_id)
             return None
         with st.lock:
             s = st.session

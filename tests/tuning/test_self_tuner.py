@@ -726,3 +726,18 @@ def test_sessions_are_independent_under_threads() -> None:
         t.join()
     assert errors == []
     assert all(tuner.get_session(sid).iterations == 60 for sid in ids)  # type: ignore[union-attr]
+
+
+def test_tuning_enabled_is_a_kill_switch():
+    from autoopt.config import AutomationConfig
+
+    cfg = AutomationConfig()
+    tuner = SelfTuner(cfg, seed=0)
+    session = tuner.create_session({"x": (0.0, 1.0, 0.5)}, max_iterations=10)
+    values = tuner.step(session.session_id)
+    cfg.tuning_enabled = False
+    assert tuner.step(session.session_id) is None
+    assert tuner.record_result(session.session_id, values, 1.0)  # a trial already handed out is still told
+    assert session.status not in ("converged", "failed")
+    cfg.tuning_enabled = True
+    assert tuner.step(session.session_id) is not None
