@@ -81,6 +81,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 ("mean throttle while shedding", f"{sh['mean_throttle_pct_when_shedding']:.1f} %"),
                 ("requests shed", f"{sh['requests_shed_pct']:.3f} %"),
                 ("requests dropped by overload", f"{sh['requests_dropped_pct']:.3f} %"),
+                ("minutes shedding over half of demand", f"{sh['minutes_shedding_over_half']:,}"),
+                ("worst minute", f"{sh['worst_minute_shed_pct']:.1f} % shed"),
             ],
         ),
     ]
@@ -104,8 +106,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 ("instance-hours (autoscaled)", f"{cap['instance_hours']:,}"),
                 ("instance-hours (static fleet for peak)", f"{cap['static_peak_fleet_instance_hours']:,}"),
                 (
-                    "minutes over SLO (p99 > 500 ms or > 1 % dropped)",
-                    f"{slo['minutes_p99_over_500ms_or_drops_over_1pct']:,} of {slo['minutes_serving']:,}",
+                    "minutes over SLO (p99 > 500 ms or > 1 % shed or dropped)",
+                    f"{slo['minutes_p99_over_500ms_or_failed_over_1pct']:,} of {slo['minutes_serving']:,}",
                 ),
             ],
         ),

@@ -98,9 +98,18 @@ def test_demo_skips_missing_minutes(tmp_path):
     assert s["trace"]["minutes_replayed"] == 2700
     assert len(report.timeline) == 2700
     assert not report.timeline.index.isin(trace.index[1000:1300]).any()
-    # No forecast is scored against a minute that was never observed.
-    fc = s["forecast_30min"]["request_rate"]
-    assert fc["validated"] <= 2700 - 30
+    # Each forecast is scored at the first observed minute at or after its target, if that comes within the
+    # hub's 300 s tolerance; forecasts aimed into the gap beyond that are dropped, never scored against zeros.
+    observed = np.array([t.timestamp() for t in trace.index[trace["status"] != "missing"]])
+    made = observed[9:]  # forecasts start at the 10th observation (min_observations)
+    targets = made + 1800
+    first_seen = np.searchsorted(observed, targets, side="left")
+    seen = first_seen < len(observed)
+    lag = observed[np.minimum(first_seen, len(observed) - 1)] - targets
+    expected = int(np.sum(seen & (lag <= 300)))
+    assert s["forecast_30min"]["request_rate"]["validated"] == expected
+    # Unscored: the 30 forecasts aimed into the gap (none are made inside it) and the last 30, aimed past the end.
+    assert expected == len(made) - 60
     assert json.loads(report.summary_path.read_text()) == s
 
 

@@ -361,7 +361,9 @@ def _summarise(
     peak_needed = math.ceil(
         float(timeline["offered_rps"].max()) / (capacity_rps * hub.config.load_threshold_high)
     )
-    slo_bad = int(((served["p99_ms"] > 500) | (served["dropped_rps"] > 0.01 * served["offered_rps"])).sum())
+    failed = served["dropped_rps"] + served["shed_rps"]  # refused at the front door or dropped by queues
+    slo_bad = int(((served["p99_ms"] > 500) | (failed > 0.01 * served["offered_rps"])).sum())
+    shed_share = served["shed_rps"] / served["offered_rps"]
     throughput = {**_fmt_accuracy(hub.predictor.get_prediction_accuracy(PredictionType.THROUGHPUT))}
     load = {**_fmt_accuracy(hub.predictor.get_prediction_accuracy(PredictionType.LOAD))}
     nominal = round(1.0 - hub.predictor.alpha, 4)
@@ -406,6 +408,8 @@ def _summarise(
             "requests_dropped_pct": round(100.0 * float(timeline["dropped_rps"].sum()) / offered, 3)
             if offered
             else 0.0,
+            "minutes_shedding_over_half": int((shed_share > 0.5).sum()),
+            "worst_minute_shed_pct": round(100.0 * float(shed_share.max()), 1) if len(served) else 0.0,
         },
         "forecast_30min": {"request_rate": throughput, "load": load},
         "remediation": {
@@ -420,7 +424,7 @@ def _summarise(
             "static_peak_fleet_instance_hours": round(peak_needed * minutes / 60.0, 1),
             "final_instances": sim.instances,
         },
-        "slo": {"minutes_p99_over_500ms_or_drops_over_1pct": slo_bad, "minutes_serving": len(served)},
+        "slo": {"minutes_p99_over_500ms_or_failed_over_1pct": slo_bad, "minutes_serving": len(served)},
         "learned_recommendations": recs,
     }
 
