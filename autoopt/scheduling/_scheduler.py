@@ -8,17 +8,24 @@ A task lives in exactly one of five places:
   dependents in O(out-degree).
 - *delayed*: all dependencies completed but ``scheduled_time`` (or a retry
   backoff) lies in the future. A min-heap on time holds these; due tasks move
-  to the ready heap lazily whenever the scheduler is asked for work.
-- *ready*: a min-heap keyed on ``(priority rank, deadline or +inf,
-  scheduled time, insertion sequence)``.
+  to the ready heaps lazily whenever the scheduler is asked for work.
+- *ready*: grouped by *requirement shape*, the sorted tuple of a task's
+  ``(resource, amount)`` requirements (tasks without requirements share the
+  empty shape). Each shape has a min-heap keyed on ``(priority rank,
+  deadline or +inf, scheduled time, insertion sequence)`` and a count of its
+  live tasks; a shape's heap is dropped, garbage and all, when its last
+  ready task leaves. Whether a task fits the free resources depends only on
+  its shape, so selection checks one task per shape: the best task of each
+  shape, in key order, until one fits.
 - *running*: resources allocated, counted against ``max_concurrent_tasks``.
 - *done*: COMPLETED, FAILED or CANCELLED, retained in a bounded history.
 
 Heap entries are deleted lazily: every push stamps the task with a fresh
 token, and an entry whose token or place no longer matches its task is stale
 and dropped when it reaches the top. A heap is rebuilt without its stale
-entries when they outnumber the live ones, which keeps the garbage (and the
-rebuild cost, amortised) linear in the live work.
+entries when they outnumber the live ones (each shape's heap on its own),
+which keeps the garbage (and the rebuild cost, amortised) linear in the live
+work.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ class _Entry:
         "requirements",
         "scheduled_ts",
         "seq",
+        "shape",
         "task",
         "token",
         "unmet",
@@ -97,6 +105,7 @@ class _Entry:
         self.deadline_ts = deadline_ts
         self.scheduled_ts = scheduled_ts
         self.requirements = requirements
+        self.shape: _ShapeKey = tuple(sorted(requirements.items()))
         self.unmet = 0
         self.dependents: list[_Entry] = []
         self.where = _Where.BLOCKED
@@ -108,6 +117,23 @@ class _Entry:
 _ReadyItem = tuple[int, float, float, int, int, _Entry]
 # (scheduled time, insertion sequence, token, entry)
 _DelayedItem = tuple[float, int, int, _Entry]
+# The sorted (resource, amount) items of a task's requirements.
+_ShapeKey = tuple[tuple[str, float], ...]
+
+
+class _Shape:
+    """The ready tasks of one requirement shape: a lazy-deletion heap and its live count.
+
+    Invariant: a shape is in the scheduler's map only while ``live > 0``, and
+    every live (READY) task of the shape has exactly one heap item whose token
+    matches its own, so the heap's top live item always exists.
+    """
+
+    __slots__ = ("heap", "live")
+
+    def __init__(self) -> None:
+        self.heap: list[_ReadyItem] = []
+        self.live = 0
 
 
 class IntelligentScheduler:
@@ -121,8 +147,9 @@ class IntelligentScheduler:
     Parameters
     ----------
     config : AutomationConfig, optional
-        Supplies ``max_concurrent_tasks`` (10 by default), read once at
-        construction.
+        Supplies ``max_concurrent_tasks`` (10 by default), read live: a
+        change to the config applies to the next task started (tasks already
+        running are not stopped).
     resource_pool : ResourcePool, optional
         The resources tasks compete for; a fresh default pool (100 of each
         standard resource) if omitted. The pool may be shared with other
@@ -179,10 +206,16 @@ class IntelligentScheduler:
 
     **Complexity.** With *n* queued tasks, scheduling costs O(log n + number
     of dependencies); starting, completing and cancelling cost O(log n)
-    amortised plus O(out-degree) for unblocking or cascading; :meth:`get_next_task` costs O((k + 1) log n) amortised,
-    where *k* is the number of higher-ranked ready tasks that do not fit the
-    free resources (popped and pushed back). Blocked and delayed tasks are
-    never looked at, and nothing scans or sorts all tasks.
+    amortised plus O(out-degree) for unblocking or cascading.
+    :meth:`get_next_task` and each round of :meth:`run_pending` cost
+    O(S + k log S) plus amortised O(log n) for dropping stale heap items,
+    with at most S resource checks, where *S* is the number of distinct
+    requirement shapes among the ready tasks and *k* the number of shapes
+    whose best task ranks higher than the chosen one but does not fit: ready
+    tasks that do not fit are never popped, however many there are. S is
+    small in practice (tasks come in a few sizes); the worst case is S = n,
+    when every ready task asks for different amounts. Blocked and delayed
+    tasks are never looked at, and nothing scans or sorts all tasks.
     :meth:`list_tasks` is O(limit) and :meth:`get_queue_stats` reads running
     counters.
 
@@ -258,9 +291,6 @@ class IntelligentScheduler:
         self._retry_backoff = check_real(retry_backoff_seconds, f"{arg} 'retry_backoff_seconds'", low=0.0)
         self._max_backoff = check_real(max_backoff_seconds, f"{arg} 'max_backoff_seconds'", low=0.0)
         self._history_limit = check_int(history_limit, f"{arg} 'history_limit'", low=0)
-        self._max_concurrent = check_int(
-            config.max_concurrent_tasks, "AutomationConfig.max_concurrent_tasks", low=1
-        )
         self._config = config
         self._pool = resource_pool
         self._clock = clock
@@ -274,7 +304,8 @@ class IntelligentScheduler:
         # Finished tasks, in the order they finished (eviction order).
         self._finished: OrderedDict[str, _Entry] = OrderedDict()
         self._blocked: dict[str, _Entry] = {}
-        self._ready: list[_ReadyItem] = []
+        # Ready tasks by requirement shape; only shapes with a live task.
+        self._shapes: dict[_ShapeKey, _Shape] = {}
         self._delayed: list[_DelayedItem] = []
         self._n_ready = 0
         self._n_delayed = 0
@@ -299,8 +330,8 @@ class IntelligentScheduler:
 
     @property
     def max_concurrent_tasks(self) -> int:
-        """Most tasks RUNNING at once."""
-        return self._max_concurrent
+        """Most tasks RUNNING at once (the config's live value)."""
+        return self._config.max_concurrent_tasks
 
     # ------------------------------------------------------------------ public API
 
@@ -479,12 +510,12 @@ class IntelligentScheduler:
 
         Returns the highest-ranked ready task that fits the currently free
         resources, or None when ``max_concurrent_tasks`` tasks are running or
-        no ready task fits. Due delayed tasks are moved to the ready heap on
+        no ready task fits. Due delayed tasks are moved to the ready heaps on
         the way (an internal step that changes no state).
         """
         with self._lock:
             self._promote_due(self._clock())
-            if self._n_running >= self._max_concurrent:
+            if self._n_running >= self._config.max_concurrent_tasks:
                 return None
             entry = self._select(allocate=False)
         return None if entry is None else entry.task
@@ -513,7 +544,7 @@ class IntelligentScheduler:
                     reason = f"waiting for {entry.unmet} unfinished dependencies"
                 elif entry.where is _Where.DELAYED:
                     reason = f"not due before {to_datetime(entry.scheduled_ts).isoformat()}"
-                elif self._n_running >= self._max_concurrent:
+                elif self._n_running >= self._config.max_concurrent_tasks:
                     reason = f"{self._n_running} tasks running, the maximum"
                 elif not self._pool.try_allocate(entry.requirements):
                     reason = f"resources {entry.requirements} not available"
@@ -618,7 +649,7 @@ class IntelligentScheduler:
                 "blocked": len(self._blocked),
                 "delayed": self._n_delayed,
                 "running": self._n_running,
-                "max_concurrent_tasks": self._max_concurrent,
+                "max_concurrent_tasks": self._config.max_concurrent_tasks,
                 "available_resources": self._pool.available(),
                 "resource_capacity": dict(self._capacity),
                 "history_limit": self._history_limit,
@@ -666,7 +697,11 @@ class IntelligentScheduler:
             with self._lock:
                 now = self._clock()
                 self._promote_due(now)
-                entry = None if self._n_running >= self._max_concurrent else self._select(allocate=True)
+                entry = (
+                    None
+                    if self._n_running >= self._config.max_concurrent_tasks
+                    else self._select(allocate=True)
+                )
                 if entry is not None:
                     self._leave_queue(entry)
                     self._mark_running(entry, now)
@@ -691,33 +726,39 @@ class IntelligentScheduler:
     def _select(self, *, allocate: bool) -> _Entry | None:
         """The best ready task that fits the free resources (allocated if ``allocate``).
 
-        Stale entries on top are dropped; live entries that do not fit are
-        popped and pushed back, O(log n) each.
+        Tasks of one shape fit or not together, so only the top live task of
+        each shape is a candidate: the candidates are taken in key order and
+        the first that fits wins. One resource check per shape at most; the
+        non-fitting tasks under a shape's top are never touched.
         """
-        heap = self._ready
-        skipped: list[_ReadyItem] = []
-        found: _Entry | None = None
-        while heap:
+        shapes = self._shapes
+        if not shapes:
+            return None
+        check = self._pool.try_allocate if allocate else self._pool.can_allocate
+        if len(shapes) == 1:
+            entry = self._top(next(iter(shapes.values())))[5]
+            return entry if check(entry.requirements) else None
+        candidates = [self._top(shape) for shape in shapes.values()]
+        heapify(candidates)
+        while candidates:
+            entry = heappop(candidates)[5]
+            if check(entry.requirements):
+                return entry
+        return None
+
+    @staticmethod
+    def _top(shape: _Shape) -> _ReadyItem:
+        """The best live item of ``shape``, dropping stale items above it."""
+        heap = shape.heap
+        while True:
             item = heap[0]
             entry = item[5]
-            if entry.where is not _Where.READY or entry.token != item[4]:
-                heappop(heap)
-                continue
-            fits = (
-                self._pool.try_allocate(entry.requirements)
-                if allocate
-                else self._pool.can_allocate(entry.requirements)
-            )
-            if fits:
-                found = entry
-                break
-            skipped.append(heappop(heap))
-        for item in skipped:
-            heappush(heap, item)
-        return found
+            if entry.where is _Where.READY and entry.token == item[4]:
+                return item
+            heappop(heap)
 
     def _promote_due(self, now: float) -> None:
-        """Move delayed tasks whose time has come to the ready heap."""
+        """Move delayed tasks whose time has come to the ready heaps."""
         heap = self._delayed
         while heap and heap[0][0] <= now:
             _, _, token, entry = heappop(heap)
@@ -743,22 +784,33 @@ class IntelligentScheduler:
         self._token += 1
         entry.token = self._token
         entry.where = _Where.READY
+        shape = self._shapes.get(entry.shape)
+        if shape is None:
+            shape = self._shapes[entry.shape] = _Shape()
         heappush(
-            self._ready,
+            shape.heap,
             (entry.rank, entry.deadline_ts, entry.scheduled_ts, entry.seq, self._token, entry),
         )
+        shape.live += 1
         self._n_ready += 1
 
     def _leave_queue(self, entry: _Entry) -> None:
-        """Take a PENDING task out of its queue (heap entries become stale)."""
+        """Take a PENDING task out of its queue (its heap items become stale at once).
+
+        The caller moves the task on (sets ``where``) right after.
+        """
         if entry.where is _Where.READY:
+            entry.token = 0  # tokens handed out start at 1: no item matches now
             self._n_ready -= 1
-            if len(self._ready) > 2 * self._n_ready + _COMPACT_SLACK:
-                self._ready = [
-                    it for it in self._ready if it[5].where is _Where.READY and it[5].token == it[4]
-                ]
-                heapify(self._ready)
+            shape = self._shapes[entry.shape]
+            shape.live -= 1
+            if shape.live == 0:
+                del self._shapes[entry.shape]
+            elif len(shape.heap) > 2 * shape.live + _COMPACT_SLACK:
+                shape.heap = [it for it in shape.heap if it[5].where is _Where.READY and it[5].token == it[4]]
+                heapify(shape.heap)
         elif entry.where is _Where.DELAYED:
+            entry.token = 0
             self._n_delayed -= 1
             if len(self._delayed) > 2 * self._n_delayed + _COMPACT_SLACK:
                 self._delayed = [

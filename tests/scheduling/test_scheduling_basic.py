@@ -727,3 +727,17 @@ def test_deadline_defaults_against_now() -> None:
     assert sched.schedule_task("b", noop, scheduled_time=at(5), deadline=at(5) + timedelta(0)).deadline == at(
         5
     )
+
+
+def test_max_concurrent_tasks_is_read_live_from_the_config() -> None:
+    from autoopt.config import AutomationConfig
+
+    cfg = AutomationConfig(max_concurrent_tasks=1)
+    sched = IntelligentScheduler(cfg)
+    a = sched.schedule_task("a", lambda: 1)
+    b = sched.schedule_task("b", lambda: 2)
+    assert sched.start_task(a.task_id)
+    assert sched.get_next_task() is None
+    cfg.max_concurrent_tasks = 2
+    assert sched.max_concurrent_tasks == 2
+    assert sched.start_task(b.task_id)

@@ -7,13 +7,16 @@ takes the first that fits the free resources. Hypothesis generates random
 interleavings of scheduling, starting, completing (with failures and
 retries), cancelling and clock advances; after every step the scheduler's
 choices, task states, retries, resources and counters must agree with the
-reference.
+reference. A second test keeps many tasks per requirement shape and lets
+outside code allocate from and release to the shared pool, and checks every
+choice of ``get_next_task`` and ``run_pending`` against a full scan.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +26,7 @@ from hypothesis import given, settings
 from autoopt._clock import ManualClock, to_datetime
 from autoopt.config import AutomationConfig
 from autoopt.enums import SchedulerPriority, TaskState
-from autoopt.models import ResourcePool
+from autoopt.models import ResourcePool, ScheduledTask
 from autoopt.scheduling import IntelligentScheduler
 
 T0 = 1_700_000_000.0
@@ -248,3 +251,103 @@ def test_scheduler_matches_brute_force_reference(ops: list[tuple[Any, ...]]) -> 
     # Running tasks occupy slots in both models; run_pending only runs what can start.
     assert sched.run_pending() == len(expected_order)
     assert executed == expected_order
+
+
+# Requirement shapes: two spellings of one shape, an explicit zero, a custom resource.
+REQ_CHOICES: list[dict[str, float]] = [
+    {},
+    {"cpu": 0.0},
+    {"cpu": 10.0},
+    {"cpu": 30.0},
+    {"cpu": 30.0, "memory": 10.0},
+    {"memory": 10.0, "cpu": 30.0},
+    {"memory": 60.0},
+    {"gpu": 1.0},
+    {"cpu": 70.0, "gpu": 2.0},
+]
+req_index = st.integers(0, len(REQ_CHOICES) - 1)
+SHAPE_OPS = st.one_of(
+    st.tuples(st.just("peek")),
+    st.tuples(st.just("start")),
+    st.tuples(st.just("run_one")),
+    st.tuples(st.just("complete"), st.integers(0, 1_000)),
+    st.tuples(st.just("cancel"), st.integers(0, 1_000)),
+    st.tuples(st.just("external_allocate"), req_index),
+    st.tuples(st.just("external_release")),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tasks=st.lists(
+        st.tuples(
+            st.sampled_from(list(SchedulerPriority)), st.one_of(st.none(), st.integers(0, 5)), req_index
+        ),
+        max_size=40,
+    ),
+    ops=st.lists(SHAPE_OPS, max_size=60),
+)
+def test_selection_by_shape_matches_a_full_scan_with_a_shared_pool(
+    tasks: list[tuple[SchedulerPriority, int | None, int]], ops: list[tuple[Any, ...]]
+) -> None:
+    """Many tasks per shape, a pool also used by outside code: the choice is the full scan's."""
+    pool = ResourcePool(custom={"gpu": 2.0})
+    sched = IntelligentScheduler(
+        AutomationConfig(max_concurrent_tasks=50), resource_pool=pool, clock=ManualClock(T0)
+    )
+    executed: list[str] = []
+    keyed: list[tuple[tuple[int, float, int], ScheduledTask]] = []
+    for i, (prio, dl, r) in enumerate(tasks):
+        task = sched.schedule_task(
+            f"t{i}",
+            functools.partial(executed.append, f"t{i}"),
+            priority=prio,
+            deadline=None if dl is None else to_datetime(T0 + dl),
+            resource_requirements=REQ_CHOICES[r],
+        )
+        keyed.append(((RANK[prio], math.inf if dl is None else T0 + dl, i), task))
+    keyed.sort(key=lambda kt: kt[0])
+    held: list[dict[str, float]] = []
+
+    def expected() -> ScheduledTask | None:
+        return next(
+            (
+                t
+                for _, t in keyed
+                if t.state is TaskState.PENDING and pool.can_allocate(t.resource_requirements)
+            ),
+            None,
+        )
+
+    for op in ops:
+        kind = op[0]
+        want = expected()
+        assert sched.get_next_task() is want
+        if kind == "start" and want is not None:
+            assert sched.start_task(want.task_id)
+        elif kind == "run_one":
+            assert sched.run_pending(max_tasks=1) == (want is not None)
+            if want is not None:
+                assert executed[-1] == want.name
+                assert want.state is TaskState.COMPLETED
+        elif kind == "complete":
+            running = sched.list_tasks(TaskState.RUNNING)
+            if running:
+                assert sched.complete_task(running[op[1] % len(running)].task_id)
+        elif kind == "cancel" and keyed:
+            task = keyed[op[1] % len(keyed)][1]
+            was_pending = task.state is TaskState.PENDING
+            assert sched.cancel_task(task.task_id) == was_pending
+            if was_pending:
+                assert task.state is TaskState.CANCELLED
+        elif kind == "external_allocate":
+            if pool.try_allocate(REQ_CHOICES[op[1]]):
+                held.append(REQ_CHOICES[op[1]])
+        elif kind == "external_release" and held:
+            pool.release(held.pop())
+        # One heap per distinct shape among the ready tasks, with exact live counts.
+        pending = [t for _, t in keyed if t.state is TaskState.PENDING]
+        shapes = Counter(tuple(sorted(t.resource_requirements.items())) for t in pending)
+        assert {key: shape.live for key, shape in sched._shapes.items()} == dict(shapes)
+        assert sched.get_queue_stats()["ready"] == len(pending)
+    assert sched.get_next_task() is expected()

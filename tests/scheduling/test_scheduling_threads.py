@@ -79,6 +79,10 @@ def check_counters(sched: IntelligentScheduler) -> None:
     assert stats["states"] == counts
     assert stats["ready"] + stats["blocked"] + stats["delayed"] == counts["pending"]
     assert stats["running"] == counts["running"]
+    # One ready heap per requirement shape with a ready task; drained shapes are dropped.
+    lives = [shape.live for shape in sched._shapes.values()]
+    assert all(live > 0 for live in lives)
+    assert sum(lives) == stats["ready"]
 
 
 def test_hammer_manual_protocol_every_task_completes_exactly_once() -> None:
