@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -101,6 +102,14 @@ def naive_next_task(tasks: list[tuple[int, float, int, str]]) -> str | None:
     return pending[0][3] if pending else None
 
 
+def naive_next_fitting_task(
+    tasks: list[tuple[int, float, int, str, float, str]], free_cpu: float
+) -> str | None:
+    """Scan and sort every pending task, then take the best whose CPU fits what is free."""
+    pending = sorted(t for t in tasks if t[5] == "pending")
+    return next((t[3] for t in pending if t[4] <= free_cpu), None)
+
+
 def naive_average(metrics: list[LoadMetrics], since: datetime) -> float:
     recent = [m for m in metrics if m.timestamp >= since]
     return sum(m.cpu_usage for m in recent) / len(recent)
@@ -170,6 +179,41 @@ def case_get_next_task(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
     return sched.get_next_task, (lambda: naive_next_task(naive_tasks))
 
 
+def case_get_next_task_constrained(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """A task holds 80 of 100 CPU; n higher-ranked ready tasks need 30 CPU, one task needs 10."""
+    clock = ManualClock(T0.timestamp())
+    sched = IntelligentScheduler(AutomationConfig(max_concurrent_tasks=10), clock=clock)
+    hog = sched.schedule_task(
+        "hog", lambda: None, priority=SchedulerPriority.CRITICAL, resource_requirements={"cpu": 80.0}
+    )
+    if not sched.start_task(hog.task_id):
+        raise RuntimeError("get_next_task_constrained: the 80-CPU task did not start")
+    prios = list(SchedulerPriority)[:-1]  # every big task outranks the small BACKGROUND one
+    rng = np.random.default_rng(2)
+    naive_tasks = [(SchedulerPriority.CRITICAL.rank, T0.timestamp(), -1, "hog", 80.0, "running")]
+    for i in range(n):
+        p = prios[int(rng.integers(len(prios)))]
+        sched.schedule_task(
+            f"t{i}", lambda: None, priority=p, scheduled_time=T0, resource_requirements={"cpu": 30.0}
+        )
+        naive_tasks.append((p.rank, T0.timestamp(), i, f"t{i}", 30.0, "pending"))
+    sched.schedule_task(
+        "small",
+        lambda: None,
+        priority=SchedulerPriority.BACKGROUND,
+        scheduled_time=T0,
+        resource_requirements={"cpu": 10.0},
+    )
+    naive_tasks.append((SchedulerPriority.BACKGROUND.rank, T0.timestamp(), n, "small", 10.0, "pending"))
+    free_cpu = sched.resource_pool.available()["cpu"]  # 20
+    ours = sched.get_next_task
+    chosen = ours()
+    expected = naive_next_fitting_task(naive_tasks, free_cpu)
+    if chosen is None or chosen.name != expected or expected != "small":
+        raise RuntimeError(f"get_next_task_constrained: autoopt chose {chosen}, the reference {expected!r}")
+    return ours, (lambda: naive_next_fitting_task(naive_tasks, free_cpu))
+
+
 def case_get_average_metrics(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
     clock = ManualClock(T0.timestamp())
     lm = LoadManager(clock=clock, history_size=n)
@@ -187,23 +231,30 @@ def case_record_feedback(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
     clock = ManualClock(0.0)
     engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=0), clock=clock, history_size=n)
     engine.add_rule(create_decision_rule("r", lambda c: True, DecisionType.ALERT, lambda c: {}))
-    ids = [engine.evaluate({}).decision_id for _ in range(n)]
+    decisions = [engine.evaluate({}) for _ in range(n)]
+    ids = [d.decision_id for d in decisions if d is not None]
+    assert len(ids) == n
     naive = [{"id": i, "score": None} for i in ids]
     mid = ids[n // 2]
     return (lambda: engine.record_feedback(mid, "ok", 1.0)), (lambda: naive_feedback(naive, mid, 1.0))
 
 
+def _above(k: int, ctx: dict[str, Any]) -> bool:
+    return bool(ctx["x"] > k)
+
+
+def _no_params(ctx: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
 def case_evaluate(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]:
     clock = ManualClock(0.0)
     engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=60), clock=clock, history_size=n)
-    rules = []
+    rules: list[tuple[int, Callable[[dict[str, Any]], bool], str]] = []
     for k in range(10):
-        engine.add_rule(
-            create_decision_rule(
-                f"r{k}", lambda c, k=k: c["x"] > k, DecisionType.ALERT, lambda c: {}, priority=k
-            )
-        )
-        rules.append((k, (lambda c, k=k: c["x"] > k), f"r{k}"))
+        cond = functools.partial(_above, k)
+        engine.add_rule(create_decision_rule(f"r{k}", cond, DecisionType.ALERT, _no_params, priority=k))
+        rules.append((k, cond, f"r{k}"))
     history = []
     for _i in range(n):  # fill the history: one decision per minute
         clock.advance(61)
@@ -218,6 +269,7 @@ CASES = [
     Case("predict", case_predict, 2000),
     Case("record_observation", case_record_observation, 5000),
     Case("get_next_task", case_get_next_task, 2000),
+    Case("get_next_task_constrained", case_get_next_task_constrained, 2000),
     Case("get_average_metrics", case_get_average_metrics, 2000),
     Case("record_feedback", case_record_feedback, 5000),
     Case("evaluate", case_evaluate, 2000),
@@ -243,6 +295,7 @@ def predictor_vs_statsmodels(points: int = 1000) -> dict[str, float]:
     ours = per_call(lambda: pred.predict(PredictionType.LOAD, 30), 2000)
     ref = per_call(refit, 50)
     p = pred.predict(PredictionType.LOAD, 30)
+    assert p is not None
     f = refit()
     rel = max(
         abs(p.confidence_interval[0] - f["obs_ci_lower"].iloc[0]) / abs(f["obs_ci_lower"].iloc[0]),
@@ -277,14 +330,15 @@ def run(small: int, large: int, calls_scale: float = 1.0) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     s, l_ = result["small"], result["large"]
+    w = max([20, *(len(r["hot_path"]) for r in result["rows"])])
     head = (
-        f"{'hot path':<20} {'autoopt ' + str(s):>13} {'autoopt ' + str(l_):>15} {'growth':>7}"
+        f"{'hot path':<{w}} {'autoopt ' + str(s):>13} {'autoopt ' + str(l_):>15} {'growth':>7}"
         f" {'naive growth':>13} {'speed-up@' + str(s):>15} {'speed-up@' + str(l_):>17}"
     )
     lines = [head, "-" * len(head)]
     for r in result["rows"]:
         lines.append(
-            f"{r['hot_path']:<20} {r['autoopt_small_us']:>10.2f} us {r['autoopt_large_us']:>12.2f} us"
+            f"{r['hot_path']:<{w}} {r['autoopt_small_us']:>10.2f} us {r['autoopt_large_us']:>12.2f} us"
             f" {r['autoopt_growth']:>6.2f}x {r['naive_growth']:>12.1f}x {r['speedup_small']:>14.1f}x"
             f" {r['speedup_large']:>16.1f}x"
         )

@@ -36,6 +36,7 @@ def test_hot_path_benchmark_runs(tmp_path):
         "predict",
         "record_observation",
         "get_next_task",
+        "get_next_task_constrained",
         "get_average_metrics",
         "record_feedback",
         "evaluate",
