@@ -68,7 +68,7 @@ def jsonable(obj: Any) -> Any:
     arrays Python numbers and lists, objects with ``to_dict`` their dict,
     callables their qualified name, and anything else its ``repr``.
     Non-finite floats become ``None`` (JSON has no NaN). An object whose own
-    ``to_dict`` or ``repr`` raises becomes a placeholder string naming the
+    ``to_dict`` or ``repr`` raises becomes a string naming the type and the
     error, so serialising user data never raises.
     """
     if isinstance(obj, Enum):  # before str: StrEnum members are strs
