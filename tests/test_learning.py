@@ -25,30 +25,6 @@ def ew_reference(outcomes: list[bool], alpha: float) -> float:
     return float(np.dot(w, np.array(outcomes, dtype=float)) / w.sum())
 
 
-# ----------------------------------------------------------------- seed example
-
-
-def test_seed_example_pattern_learning(capsys: pytest.CaptureFixture[str]) -> None:
-    # The seed's "Pattern Learning" example with hub.learner built directly.
-    learner = PatternLearner()
-
-    for _ in range(20):
-        learner.record_observation(
-            conditions={"load": "high", "time": "peak"},
-            action="scale_up",
-            success=True,
-        )
-
-    recommendation = learner.get_recommended_action({"load": "high", "time": "peak"})
-    assert recommendation is not None
-    action, confidence = recommendation
-    print(f"Recommended: {action} (confidence: {confidence:.2f})")
-
-    assert action == "scale_up"
-    assert confidence == 1.0  # exactly: normalised weights
-    assert "Recommended: scale_up (confidence: 1.00)" in capsys.readouterr().out
-
-
 # ------------------------------------------------------------------------ keys
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.text(max_size=5))

@@ -45,44 +45,6 @@ def make(**kw: Any) -> tuple[AutoRemediation, FakeSleep]:
     return AutoRemediation(sleep=sleep, **kw), sleep
 
 
-# ----------------------------------------------------------------- seed example
-
-
-def test_seed_example_auto_remediation(capsys: pytest.CaptureFixture[str]) -> None:
-    # The seed's "Auto-Remediation" example with hub.remediation built directly.
-    remediation = AutoRemediation()
-    seen: list[tuple[str, dict[str, Any]]] = []
-
-    def restart_service(target: str, params: dict[str, Any]) -> bool:
-        seen.append((target, params))
-        print(f"Restarting {target}...")
-        return True
-
-    remediation.register_handler(RemediationAction.RESTART, restart_service)
-
-    result = remediation.execute_remediation(
-        action=RemediationAction.RESTART,
-        target="vision-service",
-        reason="High error rate detected",
-        parameters={"graceful": True},
-    )
-    print(f"Remediation success: {result.success}")
-
-    out = capsys.readouterr().out
-    assert "Restarting vision-service..." in out
-    assert "Remediation success: True" in out
-    assert seen == [("vision-service", {"graceful": True})]
-    assert isinstance(result, Remediation)
-    assert result.success is True
-    assert result.action is RemediationAction.RESTART
-    assert result.target == "vision-service"
-    assert result.reason == "High error rate detected"
-    assert result.parameters == {"graceful": True}
-    assert result.result == "handler returned True"
-    assert result.duration_ms >= 0.0
-    assert len(result.remediation_id) == 32
-
-
 # ---------------------------------------------------------------- outcomes
 
 

@@ -229,8 +229,13 @@ print(f"Decisions made: {summary['decision_stats']['total_decisions']}")
 
 
 def test_decision_example(capsys):
-    run_snippet(DECISION, {})
+    ns = run_snippet(DECISION, {})
     assert capsys.readouterr().out.strip() == "Decision: scale_up, Params: {'instances': 2}"
+    decision, rule, engine = ns["decision"], ns["rule"], ns["hub"].decision_engine
+    assert decision.rule_id == rule.rule_id
+    assert "High CPU Scale" in decision.rationale
+    assert engine.get_rule(rule.rule_id) is rule
+    assert engine.evaluate({"cpu_usage": 50}) is None
 
 
 def test_tuning_example(capsys):
@@ -243,9 +248,18 @@ def test_tuning_example(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Best parameters: {")
     best = ns["best"]
-    assert isinstance(best["batch_size"], int)
+    session = ns["session"]
+    assert set(best) == {"learning_rate", "batch_size"}
+    assert type(best["batch_size"]) is int
+    assert all(type(v) is int and 16 <= v <= 128 for v, _ in session.parameters["batch_size"].history)
+    assert all(0.001 <= v <= 0.1 for v, _ in session.parameters["learning_rate"].history)
+    assert session.best_score == pytest.approx(evaluate_model(**best))
     start = evaluate_model(0.01, 32)
     assert evaluate_model(**best) > start + 0.15  # clearly better than the initial values
+    assert 0.012 < best["learning_rate"] < 0.075  # within a factor 2.5 of the optimum 0.03
+    assert 40 <= best["batch_size"] <= 90  # around the optimum 64
+    assert session.status in ("exploiting", "converged")
+    assert len(session.parameters["batch_size"].history) == session.iterations
     session = ns["hub"].self_tuner.get_session(ns["session"].session_id)
     # 50 steps, unless the session converged earlier (no improvement > 1e-4 for 25 results).
     assert session.iterations == 50 or (session.status == "converged" and session.iterations < 50)
@@ -265,6 +279,9 @@ def test_scheduling_example():
     ns = run_snippet(SCHEDULING, {"preprocess_data": preprocess_data, "train_model": train_model})
     assert order == ["preprocess", "train"]
     sched = ns["hub"].scheduler
+    assert ns["task1"].state == "completed"
+    assert ns["task2"].state == "completed"
+    assert ns["task1"].completed_at <= ns["task2"].started_at
     assert sched.get_task(ns["task1"].task_id).result == "clean"
     assert sched.get_task(ns["task2"].task_id).result == "model"
     assert sched.resource_pool.available() == sched.resource_pool.capacity()
@@ -289,16 +306,22 @@ def test_prediction_example(capsys):
 
 
 def test_remediation_example(capsys):
-    run_snippet(REMEDIATION, {})
+    ns = run_snippet(REMEDIATION, {})
     assert capsys.readouterr().out.strip().splitlines() == [
         "Restarting vision-service...",
         "Remediation success: True",
     ]
+    result = ns["result"]
+    assert result.action == "restart"
+    assert result.target == "vision-service"
+    assert result.reason == "High error rate detected"
+    assert result.parameters == {"graceful": True}
 
 
 def test_learning_example(capsys):
-    run_snippet(LEARNING, {})
+    ns = run_snippet(LEARNING, {})
     assert capsys.readouterr().out.strip() == "Recommended: scale_up (confidence: 1.00)"
+    assert ns["confidence"] == 1.0  # exactly: the weights are normalised
 
 
 class _Captioner(VisionProvider):

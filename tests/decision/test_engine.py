@@ -32,25 +32,6 @@ def clock():
     return ManualClock(1_000.0)
 
 
-def test_seed_example(clock):
-    engine = DecisionEngine(clock=clock)
-    rule = create_decision_rule(
-        name="High CPU Scale",
-        condition=lambda ctx: ctx.get("cpu_usage", 0) > 80,
-        decision_type=DecisionType.SCALE_UP,
-        parameters_fn=lambda ctx: {"instances": 2},
-        priority=10,
-        description="Scale up when CPU > 80%",
-    )
-    engine.add_rule(rule)
-    decision = engine.evaluate({"cpu_usage": 90, "memory_usage": 70})
-    assert decision.decision_type is DecisionType.SCALE_UP
-    assert decision.parameters == {"instances": 2}
-    assert decision.rule_id == rule.rule_id
-    assert "High CPU Scale" in decision.rationale
-    assert engine.evaluate({"cpu_usage": 50}) is None
-
-
 def test_priority_order_higher_first_ties_by_insertion(clock):
     engine = DecisionEngine(AutomationConfig(decision_cooldown_seconds=0), clock=clock)
     low = _rule("low", lambda c: True, priority=1)

@@ -43,40 +43,6 @@ def smoothstep_reference(u: float, h: float) -> float:
     return 100.0 * (3 * x**2 - 2 * x**3)
 
 
-# --------------------------------------------------------------- seed example
-
-
-def test_seed_example_load_management(capsys: pytest.CaptureFixture[str]) -> None:
-    # The seed's "Load Management" example, with the hub's load_manager built directly
-    # and create_load_metrics(...) spelled as LoadMetrics(...) with the same defaults.
-    load_manager = LoadManager()
-    received = []
-
-    def handle_critical_load(metrics: LoadMetrics) -> None:
-        received.append(metrics)
-        print(f"CRITICAL: CPU={metrics.cpu_usage}%, taking action...")
-
-    load_manager.register_handler(LoadLevel.CRITICAL, handle_critical_load)
-
-    metrics = LoadMetrics(
-        cpu_usage=95.0,
-        memory_usage=90.0,
-        request_rate=1000.0,
-        error_rate=0.05,
-        latency_p99=500.0,
-    )
-    level = load_manager.record_metrics(metrics)
-
-    assert level is LoadLevel.CRITICAL
-    assert received == [metrics]
-    assert received[0] is metrics
-    assert "CRITICAL: CPU=95.0%, taking action..." in capsys.readouterr().out
-    assert load_manager.should_shed_load()
-    throttle = load_manager.get_throttle_percentage()
-    assert throttle == pytest.approx(smoothstep_reference(0.95, 0.75))
-    assert 0.0 < throttle < 100.0
-
-
 # ----------------------------------------------------------------- thresholds
 
 

@@ -1,12 +1,11 @@
-"""Behaviour of the IntelligentScheduler: the seed example, ordering, dependencies,
-retries, resources, history and bad input."""
+"""Behaviour of the IntelligentScheduler: ordering, dependencies, retries, resources, history and
+bad input (the seed example: test_seed_examples.py)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import hypothesis.strategies as st
@@ -52,62 +51,6 @@ def recount(sched: IntelligentScheduler) -> dict[str, int]:
     for task in sched.list_tasks(limit=10**9):
         counts[task.state.value] += 1
     return counts
-
-
-# --------------------------------------------------------------------------- seed example
-
-calls: list[str] = []
-
-
-def preprocess_data() -> dict[str, int]:
-    calls.append("preprocess")
-    return {"rows": 1000}
-
-
-def train_model() -> str:
-    calls.append("train")
-    return "model-v1"
-
-
-def test_seed_example_runs_both_tasks_in_dependency_order() -> None:
-    calls.clear()
-    hub = SimpleNamespace(scheduler=IntelligentScheduler())
-
-    # Schedule tasks with dependencies
-    task1 = hub.scheduler.schedule_task(
-        name="Data Preprocessing",
-        execute_fn=lambda: preprocess_data(),
-        priority=SchedulerPriority.HIGH,
-        resource_requirements={"cpu": 30.0, "memory": 20.0},
-    )
-
-    task2 = hub.scheduler.schedule_task(
-        name="Model Training",
-        execute_fn=lambda: train_model(),
-        priority=SchedulerPriority.HIGH,
-        dependencies=[task1.task_id],
-        resource_requirements={"cpu": 80.0, "memory": 50.0},
-    )
-
-    # Execute tasks
-    while True:
-        task = hub.scheduler.get_next_task()
-        if task is None:
-            break
-        hub.scheduler.start_task(task.task_id)
-        result = task.execute_fn()
-        hub.scheduler.complete_task(task.task_id, result=result)
-
-    assert calls == ["preprocess", "train"]
-    assert task1.state is TaskState.COMPLETED
-    assert task1.result == {"rows": 1000}
-    assert task2.state is TaskState.COMPLETED
-    assert task2.result == "model-v1"
-    assert task1.completed_at is not None
-    assert task2.started_at is not None
-    assert task1.completed_at <= task2.started_at
-    pool = hub.scheduler.resource_pool
-    assert pool.available() == pool.capacity()
 
 
 # --------------------------------------------------------------------------- records

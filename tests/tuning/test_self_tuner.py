@@ -1,4 +1,4 @@
-"""Behaviour of SelfTuner: the seed example, validation, life cycle, failures, threads."""
+"""Behaviour of SelfTuner: validation, life cycle, failures, threads (the seed example: test_seed_examples.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import math
 import subprocess
 import sys
 import threading
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -27,61 +26,6 @@ SPACE = {"x": (-5.0, 5.0, 4.0), "n": (1, 9, 2)}
 
 def score_of(values: dict[str, Any]) -> float:
     return -((values["x"] - 1.0) ** 2) - (values["n"] - 5) ** 2
-
-
-# ------------------------------------------------------------ seed example
-
-
-def evaluate_model(learning_rate: float, batch_size: int) -> float:
-    """A smooth stand-in for validation accuracy: best at lr = 0.03, batch 64."""
-    return 0.9 - 0.2 * (math.log10(learning_rate / 0.03)) ** 2 - 0.1 * ((batch_size - 64) / 64) ** 2
-
-
-def test_seed_usage_example() -> None:
-    hub = SimpleNamespace(self_tuner=SelfTuner(seed=7))
-    TuningStrategy_ = TuningStrategy
-
-    # --- the "Self-Tuning Parameters" example of the seed, verbatim from here on
-    session = hub.self_tuner.create_session(
-        parameters={
-            "learning_rate": (0.001, 0.1, 0.01),
-            "batch_size": (16, 128, 32),
-        },
-        strategy=TuningStrategy_.ADAPTIVE,
-        max_iterations=100,
-    )
-
-    # Start tuning
-    hub.self_tuner.start_session(session.session_id)
-
-    # Iterate
-    batch_sizes = []
-    for _ in range(50):
-        values = hub.self_tuner.step(session.session_id)
-        if values is None:
-            break
-        batch_sizes.append(values["batch_size"])
-        # Evaluate performance with these values
-        score = evaluate_model(**values)
-        hub.self_tuner.record_result(session.session_id, values, score)
-
-    # Get best parameters
-    best = hub.self_tuner.get_best_parameters(session.session_id)
-    # --- end of the example
-
-    assert all(type(b) is int and 16 <= b <= 128 for b in batch_sizes)
-    assert best is not None
-    assert set(best) == {"learning_rate", "batch_size"}
-    assert type(best["batch_size"]) is int
-    assert 0.001 <= best["learning_rate"] <= 0.1
-    initial = evaluate_model(0.01, 32)
-    assert session.best_score == pytest.approx(evaluate_model(**best))
-    assert session.best_score > initial + 0.03  # initial ~0.855, optimum 0.9
-    assert 0.012 < best["learning_rate"] < 0.075  # within a factor 2.5 of 0.03
-    assert 40 <= best["batch_size"] <= 90
-    assert session.status in (TuningStatus.EXPLOITING, TuningStatus.CONVERGED)
-    # every recorded value went into the per-parameter history
-    assert len(session.parameters["batch_size"].history) == session.iterations
 
 
 def test_import_does_not_load_optuna() -> None:
