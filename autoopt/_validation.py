@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
+    "check_str",
     "check_callable",
     "check_enum",
     "check_int",
@@ -147,6 +148,23 @@ def check_enum(value: Any, enum_cls: type[E], name: str) -> E:
         f"{name} must be a {enum_cls.__name__} or its string value; "
         f"got {value!r} of type {type(value).__name__}."
     )
+
+
+def check_str(value: Any, name: str) -> str:
+    """Return ``value`` if it is a string with a non-blank character.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a ``str``.
+    ValueError
+        If it is empty or only whitespace.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a non-empty str; got {value!r} of type {type(value).__name__}.")
+    if not value.strip():
+        raise ValueError(f"{name} must be a non-empty str; got {value!r}.")
+    return value
 
 
 def check_callable(value: Any, name: str) -> Callable[..., Any]:

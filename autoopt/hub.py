@@ -12,7 +12,7 @@ from dataclasses import fields
 from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_timestamp
-from autoopt._validation import SeedLike, check_random_state, check_real
+from autoopt._validation import SeedLike, check_random_state, check_real, check_str
 from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import DecisionEngine
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
@@ -121,11 +121,7 @@ class IntelligentAutomationHub:
         validation_tolerance_seconds: float = 300.0,
     ) -> None:
         cfg = check_config(config, "IntelligentAutomationHub()")
-        if not isinstance(remediation_target, str) or not remediation_target:
-            raise ValueError(
-                f"IntelligentAutomationHub() argument 'remediation_target' must be a non-empty str; "
-                f"got {remediation_target!r}."
-            )
+        check_str(remediation_target, "IntelligentAutomationHub() argument 'remediation_target'")
         self.config = cfg
         self.remediation_target = remediation_target
         self.validation_tolerance_seconds = check_real(

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_callable, check_int, check_real
+from autoopt._validation import check_callable, check_int, check_real, check_str
 from autoopt.core import EWMean
 from autoopt.enums import LearningMode
 from autoopt.models import LearningPattern
@@ -237,13 +237,7 @@ class PatternLearner:
             Nothing is recorded on bad input.
         """
         key, normalised = _canonical(conditions, "record_observation() argument 'conditions'")
-        if not isinstance(action, str):
-            raise TypeError(
-                f"record_observation() argument 'action' must be a non-empty str; "
-                f"got {action!r} of type {type(action).__name__}."
-            )
-        if not action:
-            raise ValueError("record_observation() argument 'action' must be a non-empty str; got ''.")
+        check_str(action, "record_observation() argument 'action'")
         if not isinstance(success, (bool, np.bool_)):
             raise TypeError(
                 f"record_observation() argument 'success' must be a bool; "

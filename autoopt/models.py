@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from autoopt._clock import utcnow
-from autoopt._validation import check_callable, check_enum, check_int, check_random_state, check_real
+from autoopt._validation import (
+    check_callable,
+    check_enum,
+    check_int,
+    check_random_state,
+    check_real,
+    check_str,
+)
 from autoopt.config import AutomationConfig
 from autoopt.enums import (
     DecisionConfidence,
@@ -172,8 +179,7 @@ class DecisionRule:
             self.cooldown_seconds = check_real(
                 self.cooldown_seconds, "DecisionRule.cooldown_seconds", low=0.0
             )
-        if not isinstance(self.rule_id, str) or not self.rule_id:
-            raise ValueError(f"DecisionRule.rule_id must be a non-empty str; got {self.rule_id!r}.")
+        check_str(self.rule_id, "DecisionRule.rule_id")
         if not isinstance(self.name, str):
             raise TypeError(f"DecisionRule.name must be a str; got {self.name!r}.")
         check_callable(self.condition, "DecisionRule.condition")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_callable, check_enum, check_int, check_real
+from autoopt._validation import check_callable, check_enum, check_int, check_real, check_str
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import RemediationAction
 from autoopt.models import Remediation, new_id
@@ -299,13 +299,7 @@ class AutoRemediation:
             On invalid arguments; nothing is called or recorded then.
         """
         act = check_enum(action, RemediationAction, "execute_remediation() argument 'action'")
-        if not isinstance(target, str):
-            raise TypeError(
-                f"execute_remediation() argument 'target' must be a non-empty str; "
-                f"got {target!r} of type {type(target).__name__}."
-            )
-        if not target:
-            raise ValueError("execute_remediation() argument 'target' must be a non-empty str; got ''.")
+        check_str(target, "execute_remediation() argument 'target'")
         if not isinstance(reason, str):
             raise TypeError(
                 f"execute_remediation() argument 'reason' must be a str; "

@@ -126,3 +126,14 @@ def test_resource_pool_copies_and_pickles():
         assert clone.try_allocate({"gpu": 1})
         assert pool.available()["gpu"] == 1.0  # independent of the original
     assert math.isclose(pool.available()["cpu"], 90.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "exc"), [("", ValueError), ("   ", ValueError), (3, TypeError), (None, TypeError)]
+)
+def test_check_str_rejects_blank_and_non_strings(value, exc):
+    from autoopt._validation import check_str
+
+    with pytest.raises(exc, match="'target' must be a non-empty str"):
+        check_str(value, "execute_remediation() argument 'target'")
+    assert check_str("web", "x") == "web"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
-from autoopt._validation import check_enum, check_int, check_real
+from autoopt._validation import check_enum, check_int, check_real, check_str
 from autoopt.config import AutomationConfig, check_config
 from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
@@ -512,8 +512,4 @@ class PerformancePredictor:
 
 
 def _check_series(series: Any, method: str) -> str | None:
-    if series is None:
-        return None
-    if not isinstance(series, str) or not series:
-        raise TypeError(f"{method}() argument 'series' must be a non-empty str or None; got {series!r}.")
-    return series
+    return None if series is None else check_str(series, f"{method}() argument 'series'")

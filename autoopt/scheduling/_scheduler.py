@@ -43,7 +43,7 @@ from itertools import islice
 from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
-from autoopt._validation import check_callable, check_enum, check_int, check_real
+from autoopt._validation import check_callable, check_enum, check_int, check_real, check_str
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask, new_id
@@ -382,12 +382,7 @@ class IntelligentScheduler:
             On bad input, naming the argument; nothing is recorded then.
         """
         arg = "schedule_task() argument"
-        if not isinstance(name, str):
-            raise TypeError(
-                f"{arg} 'name' must be a non-empty str; got {name!r} of type {type(name).__name__}."
-            )
-        if not name.strip():
-            raise ValueError(f"{arg} 'name' must be a non-empty str; got {name!r}.")
+        check_str(name, f"{arg} 'name'")
         check_callable(execute_fn, f"{arg} 'execute_fn'")
         prio = check_enum(priority, SchedulerPriority, f"{arg} 'priority'")
         sched_ts = _check_time(scheduled_time, f"{arg} 'scheduled_time'")
