@@ -290,7 +290,6 @@ class SobolSampler(UnitBoxSampler):
         self._points = np.empty((0, self._box.dim))
         self._generated = 0
         self._next = 0
-        self._lock = threading.Lock()
 
     def _next_point(self) -> np.ndarray:
         if self._next >= len(self._points):
@@ -373,12 +372,10 @@ class WarmStartCmaSampler(UnitBoxSampler):
         self._popsize = (
             None if popsize is None else check_int(popsize, "WarmStartCmaSampler() argument 'popsize'", low=2)
         )
-        self._rng = np.random.default_rng(seed)
         self._optimizer: Any = None
         self._generation = 0
         self._results: list[tuple[np.ndarray, float]] = []
         self._asked: dict[int, tuple[int, np.ndarray]] = {}
-        self._lock = threading.Lock()
 
     @property
     def generation(self) -> int:
@@ -401,11 +398,6 @@ class WarmStartCmaSampler(UnitBoxSampler):
             population_size=self._popsize,
         )
         self._results = []
-
-    def reseed_rng(self) -> None:
-        with self._lock:
-            self._rng = np.random.default_rng()
-        super().reseed_rng()
 
     def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         with self._lock:

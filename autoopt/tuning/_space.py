@@ -11,6 +11,7 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -144,18 +145,24 @@ class UnitBoxSampler(BaseSampler):
     space; when it is this sampler's box, :meth:`_sample_box` proposes the
     point. Anything else (parameters outside the box, or a different space)
     is sampled by a seeded :class:`~optuna.samplers.RandomSampler`.
-    Subclasses set up their own state after calling ``super().__init__``.
+    Subclasses set up their own state after calling ``super().__init__``;
+    ``self._rng`` is their seeded random stream and ``self._lock`` guards it
+    and any state they add.
     """
 
     def __init__(self, search_space: Mapping[str, BaseDistribution], seed: int | None) -> None:
         self._box = UnitBox(search_space)
         self._independent = RandomSampler(seed=seed)
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
 
     @abstractmethod
     def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         """Propose the values of the box's parameters for ``trial``."""
 
     def reseed_rng(self) -> None:
+        with self._lock:
+            self._rng = np.random.default_rng()
         self._independent.reseed_rng()
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:

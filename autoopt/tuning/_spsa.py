@@ -18,7 +18,6 @@ Systems 34(3), 817-823, 1998.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -168,14 +167,12 @@ class SPSASampler(UnitBoxSampler):
         self._stability = max(1.0, 0.1 * n_iterations)
         self._a = first_step * (1.0 + self._stability) ** _ALPHA
         self._min_half_width = self._box.unit_resolution
-        self._rng = np.random.default_rng(seed)
         self._k = 0
         self._scale = 0.0
         self._pairs: dict[int, _Pair] = {}
         self._next_pair = 0
         self._to_hand: deque[tuple[int, int]] = deque()
         self._slot_of_trial: dict[int, tuple[int, int]] = {}
-        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ state
 
@@ -191,11 +188,6 @@ class SPSASampler(UnitBoxSampler):
         return self._k
 
     # -------------------------------------------------------- BaseSampler API
-
-    def reseed_rng(self) -> None:
-        with self._lock:
-            self._rng = np.random.default_rng()
-        super().reseed_rng()
 
     def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
         with self._lock:
