@@ -302,8 +302,9 @@ class IntelligentAutomationHub:
             raise TypeError(f"process_metrics() argument 'metrics' must be a LoadMetrics; got {metrics!r}.")
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"process_metrics() argument 'context' must be a mapping; got {context!r}.")
-        metrics.validate()
-        ts = to_timestamp(metrics.timestamp)
+        ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
+        # The first stage re-validates the (mutable) sample before recording anything, so bad input
+        # still leaves every component untouched.
         level = self._load_manager.record_metrics(metrics)
         throttle = self._load_manager.get_throttle_percentage()
         predictions = self._predict(metrics, ts) if self.config.prediction_enabled else {}
