@@ -203,7 +203,10 @@ class TuningParameter:
 
     A parameter whose bounds and initial value are all ints is an integer
     parameter (``is_integer``); its values are then ints. Scores follow the
-    rule *higher is better*.
+    rule *higher is better*. ``log`` marks a parameter searched on a log
+    scale (``step_size`` is then a step of ``log(value)``). A categorical
+    parameter has ``choices``; its values are the choices themselves and
+    ``min_value``/``max_value`` index them (0 and ``len(choices) - 1``).
 
     Examples
     --------
@@ -227,6 +230,8 @@ class TuningParameter:
     best_score: float | None = None
     history: list[tuple[float, float]] = field(default_factory=list)
     is_integer: bool = False
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
 
     def __post_init__(self) -> None:
         where = f"TuningParameter({self.name!r})"
@@ -234,6 +239,13 @@ class TuningParameter:
         hi = check_real(self.max_value, f"{where}.max_value")
         if lo > hi:
             raise ValueError(f"{where}.min_value ({lo!r}) must be <= max_value ({hi!r}).")
+        if self.choices is not None:
+            self.choices = tuple(self.choices)
+            if self.current_value not in self.choices:
+                raise ValueError(
+                    f"{where}.current_value {self.current_value!r} is not one of {self.choices!r}."
+                )
+            return
         check_real(self.current_value, f"{where}.current_value", low=lo, high=hi)
         check_real(self.step_size, f"{where}.step_size", low=0.0, low_open=hi > lo)
 
@@ -301,29 +313,40 @@ class TuningParameter:
             Randomness for the stochastic rules.
         """
         strategy = check_enum(strategy, TuningStrategy, "strategy")
+        if self.choices is not None:
+            if strategy is TuningStrategy.GRID_SEARCH:
+                return self.choices[(self.choices.index(self.current_value) + 1) % len(self.choices)]
+            return self.choices[int(check_random_state(rng, "rng").integers(len(self.choices)))]
         if self.max_value == self.min_value:
             return self._clip(self.min_value)
+        # Log parameters follow the same rules on log(value), where step_size lives.
+        fwd: Callable[[float], float] = math.log if self.log else float
+        lo, hi, cur = fwd(self.min_value), fwd(self.max_value), fwd(self.current_value)
         if strategy is TuningStrategy.GRID_SEARCH:
-            k = math.floor((self.current_value - self.min_value) / self.step_size + 1e-9) + 1
-            nxt = self.min_value + k * self.step_size
-            return self._clip(nxt if nxt <= self.max_value + 1e-12 else self.min_value)
+            k = math.floor((cur - lo) / self.step_size + 1e-9) + 1
+            nxt = lo + k * self.step_size
+            return self._clip_unit(nxt if nxt <= hi + 1e-12 else lo)
         if strategy is TuningStrategy.GRADIENT_DESCENT:
             direction = 1.0
             for (v1, s1), (v0, s0) in zip(
                 reversed(self.history), list(reversed(self.history))[1:], strict=False
             ):
                 if v1 != v0:
-                    slope = (s1 - s0) / (v1 - v0)
+                    slope = (s1 - s0) / (fwd(v1) - fwd(v0))
                     direction = 1.0 if slope >= 0 else -1.0
                     break
-            return self._clip(self.current_value + direction * self.step_size)
+            return self._clip_unit(cur + direction * self.step_size)
         gen = check_random_state(rng, "rng")
         if strategy is TuningStrategy.RANDOM_SEARCH:
-            if self.is_integer:
+            if self.is_integer and not self.log:
                 return int(gen.integers(int(self.min_value), int(self.max_value) + 1))
-            return float(gen.uniform(self.min_value, self.max_value))
-        centre = self.best_value if self.best_value is not None else self.current_value
-        return self._clip(float(gen.normal(centre, self.step_size)))
+            return self._clip_unit(float(gen.uniform(lo, hi)))
+        centre = fwd(self.best_value if self.best_value is not None else self.current_value)
+        return self._clip_unit(float(gen.normal(centre, self.step_size)))
+
+    def _clip_unit(self, v: float) -> float:
+        # ``v`` is on the search scale (log(value) for log parameters).
+        return self._clip(math.exp(v) if self.log else v)
 
     def to_dict(self) -> dict[str, Any]:
         """The parameter as JSON-serialisable data."""
@@ -350,10 +373,31 @@ class TuningSession:
     completed_at: datetime | None = None
     best_score: float | None = None
     best_parameters: dict[str, float] | None = None
+    _trials_source: Callable[[], Any] | None = field(default=None, repr=False, compare=False, kw_only=True)
+
+    def trials_dataframe(self) -> Any:
+        """One row per trial of the session, as a pandas DataFrame.
+
+        Columns: ``number``, ``state``, ``score``, ``datetime_start``,
+        ``datetime_complete``, ``duration_s``, ``params_<name>`` per
+        parameter, ``message`` (why a trial failed), ``last_intermediate``
+        (the last value reported by a pruned trial) and ``best_score`` (the
+        running best). See :func:`autoopt.tuning.trials_frame`.
+
+        Raises
+        ------
+        RuntimeError
+            If the session was not created by a :class:`~autoopt.SelfTuner`.
+        """
+        if self._trials_source is None:
+            raise RuntimeError(
+                f"TuningSession {self.session_id!r} was not created by a SelfTuner; it has no trials to show."
+            )
+        return self._trials_source()
 
     def to_dict(self) -> dict[str, Any]:
         """The session as JSON-serialisable data."""
-        return _record_dict(self)
+        return _record_dict(self, exclude=("_trials_source",))
 
 
 # -------------------------------------------------------------------- scheduling

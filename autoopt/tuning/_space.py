@@ -11,13 +11,19 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
-from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import Study
 from optuna.trial import FrozenTrial
@@ -25,16 +31,27 @@ from optuna.trial import FrozenTrial
 __all__ = ["UnitBox", "UnitBoxSampler"]
 
 
+_LINEAR, _LOG, _LATTICE, _LOG_INT, _CATEGORY = range(5)
+
+
 class UnitBox:
     """Map the free parameters of a search space to and from the unit cube.
+
+    Every Optuna distribution has a coordinate:
+
+    - linear float: ``x = low + u * (high - low)``;
+    - log float: ``log x`` is linear in ``u``;
+    - stepped float or int (``low + k * step``, ``n`` levels): a *discrete*
+      coordinate, ``k = round(u * (n - 1))`` or ``floor(u * n)``;
+    - log int: ``log x`` linear in ``u``, then rounded to an integer;
+    - categorical with ``n`` choices: a discrete coordinate indexing them
+      (a relaxation: the choices are treated as ordered).
 
     Parameters
     ----------
     search_space : Mapping[str, BaseDistribution]
-        Linear (non-log) :class:`~optuna.distributions.FloatDistribution`
-        without a step, or :class:`~optuna.distributions.IntDistribution`
-        with step 1. Parameters whose distribution is a single point are not
-        part of the box (Optuna fills them in on its own).
+        The distributions. Parameters whose distribution is a single point
+        are not part of the box (Optuna fills them in on its own).
 
     Attributes
     ----------
@@ -53,51 +70,86 @@ class UnitBox:
     [0.25, 0.5]
     >>> box.from_unit(np.array([0.5, 0.26]))
     {'x': 2.0, 'n': 13}
+    >>> lr = UnitBox({"lr": FloatDistribution(1e-4, 1.0, log=True)})
+    >>> round(lr.from_unit(np.array([0.5]))["lr"], 6)
+    0.01
     """
 
     def __init__(self, search_space: Mapping[str, BaseDistribution]) -> None:
         names: list[str] = []
+        kinds: list[int] = []
         lows: list[float] = []
-        highs: list[float] = []
-        ints: list[bool] = []
+        spans: list[float] = []
+        levels: list[int] = []
+        self._choices: dict[int, tuple[Any, ...]] = {}
         for name, dist in search_space.items():
-            if isinstance(dist, FloatDistribution) and not dist.log and dist.step is None:
-                is_int = False
-            elif isinstance(dist, IntDistribution) and not dist.log and dist.step == 1:
-                is_int = True
-            else:
+            if not isinstance(dist, BaseDistribution):
                 raise ValueError(
                     f"UnitBox() argument 'search_space': parameter {name!r} has the unsupported "
-                    f"distribution {dist!r}; only linear floats without step and ints with step 1 are."
+                    f"distribution {dist!r}."
                 )
             if dist.single():
                 continue
+            i = len(names)
+            if isinstance(dist, CategoricalDistribution):
+                kind, lo, span, n = _CATEGORY, 0.0, float(len(dist.choices) - 1), len(dist.choices)
+                self._choices[i] = tuple(dist.choices)
+            elif isinstance(dist, (FloatDistribution, IntDistribution)):
+                is_int = isinstance(dist, IntDistribution)
+                if dist.log:
+                    kind = _LOG_INT if is_int else _LOG
+                    lo, span = math.log(dist.low), math.log(dist.high) - math.log(dist.low)
+                    n = int(dist.high - dist.low) + 1 if is_int else 0
+                elif dist.step is not None:
+                    kind, lo, span = _LATTICE, float(dist.low), float(dist.step)
+                    n = round((dist.high - dist.low) / dist.step) + 1
+                else:
+                    kind, lo, span, n = _LINEAR, float(dist.low), float(dist.high - dist.low), 0
+            else:
+                raise ValueError(
+                    f"UnitBox() argument 'search_space': parameter {name!r} has the unsupported "
+                    f"distribution {dist!r}."
+                )
             names.append(name)
-            lows.append(float(dist.low))
-            highs.append(float(dist.high))
-            ints.append(is_int)
+            kinds.append(kind)
+            lows.append(lo)
+            spans.append(span)
+            levels.append(n)
         self.names: tuple[str, ...] = tuple(names)
         self.space: dict[str, BaseDistribution] = {n: search_space[n] for n in names}
         self.dim = len(names)
+        self._kind = np.asarray(kinds, dtype=int)
         self._low = np.asarray(lows, dtype=float)
-        self._high = np.asarray(highs, dtype=float)
-        self._span = self._high - self._low
-        self._is_int = np.asarray(ints, dtype=bool)
+        self._span = np.asarray(spans, dtype=float)  # the step for lattices
+        self._levels = np.asarray(levels, dtype=int)
+        self._discrete = np.isin(self._kind, (_LATTICE, _LOG_INT, _CATEGORY))
+        self._bounds = [
+            (float(d.low), float(d.high))
+            if isinstance(d, (FloatDistribution, IntDistribution))
+            else (0.0, 0.0)
+            for d in self.space.values()
+        ]
 
     @property
     def is_integer(self) -> np.ndarray:
-        """Boolean mask of the integer coordinates (a copy)."""
-        return self._is_int.copy()
+        """Boolean mask of the discrete coordinates: ints, stepped floats, categoricals (a copy)."""
+        return self._discrete.copy()
 
     @property
     def all_continuous(self) -> bool:
-        """Whether no free parameter is an integer."""
-        return not bool(self._is_int.any())
+        """Whether every free parameter is a float without a step."""
+        return not bool(self._discrete.any())
+
+    @property
+    def has_categorical(self) -> bool:
+        """Whether a free parameter is categorical."""
+        return bool((self._kind == _CATEGORY).any())
 
     @property
     def unit_resolution(self) -> np.ndarray:
-        """Width of one integer step in the unit box per coordinate (0 for floats)."""
-        return np.where(self._is_int, 1.0 / self._span, 0.0)
+        """Width of one discrete step in the unit box per coordinate (0 for continuous ones)."""
+        steps = np.maximum(self._levels - 1, 1).astype(float)
+        return np.where(self._discrete, 1.0 / steps, 0.0)
 
     def matches(self, search_space: Mapping[str, BaseDistribution]) -> bool:
         """Whether ``search_space`` holds this box's parameters with the same distributions."""
@@ -105,12 +157,21 @@ class UnitBox:
 
     def to_unit(self, params: Mapping[str, Any]) -> np.ndarray:
         """The unit-box coordinates of ``params`` (clipped to ``[0, 1]``)."""
-        x = np.fromiter((float(params[n]) for n in self.names), dtype=float, count=self.dim)
-        return np.clip((x - self._low) / self._span, 0.0, 1.0)
+        u = np.empty(self.dim)
+        for i, name in enumerate(self.names):
+            v, kind = params[name], self._kind[i]
+            if kind == _CATEGORY:
+                k = self._choices[i].index(v)
+                u[i] = k / max(len(self._choices[i]) - 1, 1)
+            elif kind in (_LOG, _LOG_INT):
+                u[i] = (math.log(float(v)) - self._low[i]) / self._span[i]
+            elif kind == _LATTICE:
+                u[i] = (float(v) - self._low[i]) / self._span[i] / max(self._levels[i] - 1, 1)
+            else:
+                u[i] = (float(v) - self._low[i]) / self._span[i]
+        return np.clip(u, 0.0, 1.0)
 
-    def from_unit(
-        self, u: np.ndarray, *, integers: Literal["round", "floor"] = "round"
-    ) -> dict[str, float | int]:
+    def from_unit(self, u: np.ndarray, *, integers: Literal["round", "floor"] = "round") -> dict[str, Any]:
         """The parameter values at unit-box point ``u``, inside the bounds.
 
         Parameters
@@ -118,23 +179,37 @@ class UnitBox:
         u : numpy.ndarray
             A point of the cube; coordinates outside ``[0, 1]`` are clipped.
         integers : {"round", "floor"}
-            How integer coordinates become ints. ``"round"`` takes the nearest
-            integer (for local search); ``"floor"`` maps ``[0, 1)`` onto the
-            ``span + 1`` integers in equal cells, so a uniform ``u`` gives
-            uniform integers (for space-filling designs).
+            How discrete coordinates become levels. ``"round"`` takes the
+            nearest level (for local search); ``"floor"`` maps ``[0, 1)``
+            onto the ``n`` levels in equal cells, so a uniform ``u`` gives
+            uniform levels (for space-filling designs).
         """
         u = np.clip(np.asarray(u, dtype=float), 0.0, 1.0)
-        out: dict[str, float | int] = {}
+        out: dict[str, Any] = {}
         for i, name in enumerate(self.names):
-            lo, hi, span = self._low[i], self._high[i], self._span[i]
-            if self._is_int[i]:
+            kind, lo, span, n = self._kind[i], self._low[i], self._span[i], int(self._levels[i])
+            if kind in (_LATTICE, _CATEGORY):
                 if integers == "floor":
-                    k = min(int(np.floor(u[i] * (span + 1.0))), int(span))
+                    k = min(int(np.floor(u[i] * n)), n - 1)
                 else:
-                    k = int(np.rint(u[i] * span))
-                out[name] = int(lo) + k
-            else:
-                out[name] = float(min(max(lo + u[i] * span, lo), hi))
+                    k = int(np.rint(u[i] * (n - 1)))
+                if kind == _CATEGORY:
+                    out[name] = self._choices[i][k]
+                elif isinstance(self.space[name], IntDistribution):
+                    out[name] = round(lo) + k * round(span)
+                else:
+                    low, high = self._bounds[i]
+                    out[name] = float(min(max(lo + k * span, low), high))
+                continue
+            low, high = self._bounds[i]
+            if kind == _LINEAR:
+                out[name] = float(min(max(lo + u[i] * span, low), high))
+            elif kind == _LOG:
+                out[name] = float(min(max(math.exp(lo + u[i] * span), low), high))
+            else:  # log int: uniform in log, then the integer cell it falls in
+                x = math.exp(lo + u[i] * span)
+                k = math.floor(x) if integers == "floor" else round(x)
+                out[name] = int(min(max(k, low), high))
         return out
 
 
