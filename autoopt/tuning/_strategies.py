@@ -6,21 +6,34 @@ points. Builders live in a registry keyed by strategy, so a strategy is one
 function here.
 
 =================  ===========================================================
-strategy           sampler
+strategy           sampler, and when to use it
 =================  ===========================================================
-RANDOM_SEARCH      ``RandomSampler(seed)``
+RANDOM_SEARCH      :class:`~autoopt.tuning.SobolSampler`, a scrambled Sobol'
+                   design. A baseline; embarrassingly parallel; best when the
+                   budget is large against the dimension and the objective is
+                   rough.
 GRID_SEARCH        ``GridSampler`` over per-parameter grids from the bounds and
-                   ``TuningParameter.step_size`` (see :func:`parameter_grids`)
-BAYESIAN           ``TPESampler(multivariate=True, constant_liar=True,
-                   n_startup_trials=n_startup, seed)``
-GENETIC            ``CmaEsSampler(popsize sized to the budget, with_margin
-                   when there are integers)`` for >= 2 free parameters;
-                   ``NSGAIISampler`` for one parameter (CMA-ES needs
-                   at least two dimensions), with polynomial mutation
+                   steps (:func:`parameter_grids`). Few parameters, each with a
+                   handful of meaningful values; exhaustive and reproducible.
+BAYESIAN           Optuna's ``GPSampler`` (a Gaussian process with log-EI)
+                   when PyTorch is installed, the budget is at most
+                   :data:`GP_MAX_TRIALS` trials and there are at most
+                   :data:`GP_MAX_DIM` parameters; multivariate TPE with the
+                   constant liar otherwise. Expensive objectives, small
+                   budgets.
+GENETIC            CMA-ES (``with_margin`` when some parameters are discrete)
+                   for numeric spaces of dimension >= 2; NSGA-II with
+                   polynomial mutation for spaces with categoricals or one
+                   parameter. Populations sized to the budget. Cheap
+                   objectives, larger budgets, continuous landscapes.
 GRADIENT_DESCENT   :class:`~autoopt.tuning.SPSASampler` started at the initial
-                   values
+                   values: two evaluations per step of a simultaneous-
+                   perturbation gradient estimate, with decaying gains.
+                   Smooth, unimodal objectives only: it converges to the local
+                   optimum near the start.
 ADAPTIVE           :func:`~autoopt.tuning.adaptive_portfolio`: Sobol', then
-                   TPE, then (continuous, d >= 2, budget >= 40) CMA-ES
+                   GP while it is affordable, then TPE or CMA-ES. The default;
+                   use it when in doubt.
 =================  ===========================================================
 
 This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
@@ -28,18 +41,19 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import BaseDistribution
 from optuna.samplers import (
     BaseSampler,
     CmaEsSampler,
     GridSampler,
     NSGAIISampler,
-    RandomSampler,
     TPESampler,
 )
 from optuna.samplers.nsgaii import PolynomialMutation
@@ -48,23 +62,39 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.enums import TuningStrategy
 from autoopt.models import TuningParameter
-from autoopt.tuning._portfolio import adaptive_portfolio
+from autoopt.tuning._portfolio import SobolSampler, adaptive_portfolio
 from autoopt.tuning._space import UnitBox
 from autoopt.tuning._spsa import SPSASampler
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "GP_MAX_DIM",
+    "GP_MAX_TRIALS",
     "MAX_GRID_POINTS",
     "AskTellGridSampler",
     "SearchSpec",
     "StrategyPlan",
     "build_plan",
     "default_n_startup",
-    "distributions_for",
+    "gp_available",
+    "use_gp",
     "parameter_grids",
 ]
 
 MAX_GRID_POINTS = 10_000
 """Largest grid handed to ``GridSampler``; finer grids are coarsened (see :func:`parameter_grids`)."""
+
+GP_MAX_TRIALS = 300
+"""Trials up to which the Gaussian process samples (its cost grows with the trials; ~0.2 s at 250)."""
+
+GP_MAX_DIM = 30
+"""Most free parameters for which the Gaussian process is used."""
+
+
+def gp_available() -> bool:
+    """Whether Optuna's ``GPSampler`` can run: PyTorch is installed (the ``rl`` extra)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def default_n_startup(max_iterations: int) -> int:
@@ -82,7 +112,7 @@ class SearchSpec:
 
     parameters: Mapping[str, TuningParameter]
     distributions: Mapping[str, BaseDistribution]
-    initial: Mapping[str, float]
+    initial: Mapping[str, Any]
     max_iterations: int
     seed: int
 
@@ -107,24 +137,23 @@ class StrategyPlan:
     grid_size: int | None = None
 
 
-def distributions_for(parameters: Mapping[str, TuningParameter]) -> dict[str, BaseDistribution]:
-    """Optuna distributions of the parameters: ``IntDistribution`` (step 1) or linear ``FloatDistribution``."""
-    out: dict[str, BaseDistribution] = {}
-    for name, p in parameters.items():
-        if p.is_integer:
-            out[name] = IntDistribution(int(p.min_value), int(p.max_value))
-        else:
-            out[name] = FloatDistribution(float(p.min_value), float(p.max_value))
-    return out
-
-
-def _axis(p: TuningParameter, factor: int) -> list[float] | list[int]:
+def _axis(p: TuningParameter, factor: int) -> list[Any]:
+    if p.choices is not None:
+        return list(p.choices)
     if p.max_value == p.min_value:
         return [int(p.min_value)] if p.is_integer else [float(p.min_value)]
+    if p.log:
+        lo_l, hi_l = math.log(p.min_value), math.log(p.max_value)
+        n = max(1, math.floor((hi_l - lo_l) / (p.step_size * factor) + 1e-9))
+        points = [math.exp(lo_l + (hi_l - lo_l) * k / n) for k in range(n + 1)]
+        points[0], points[-1] = float(p.min_value), float(p.max_value)
+        if p.is_integer:
+            return sorted({round(x) for x in points})
+        return points
     if p.is_integer:
         lo, hi, step = int(p.min_value), int(p.max_value), max(1, int(p.step_size)) * factor
         ints = list(range(lo, hi + 1, step))
-        if ints[-1] != hi:
+        if ints[-1] != hi:  # Optuna puts ``high`` on the parameter's lattice, so it is a valid value
             ints.append(hi)
         return ints
     lo_f, hi_f, step_f = float(p.min_value), float(p.max_value), float(p.step_size) * factor
@@ -139,14 +168,17 @@ def _axis(p: TuningParameter, factor: int) -> list[float] | list[int]:
 
 def parameter_grids(
     parameters: Mapping[str, TuningParameter], max_points: int = MAX_GRID_POINTS
-) -> dict[str, list[float] | list[int]]:
+) -> dict[str, list[Any]]:
     """Per-parameter grids of ``GRID_SEARCH``.
 
     Integers take ``range(min, max + 1, step)`` plus ``max``; floats
     ``min + k * step`` up to and including ``max``, where ``step`` is the
-    parameter's ``step_size``. While the product of the grid sizes exceeds
-    ``max_points`` the step of the parameter with the most points doubles
-    (``GridSampler`` materialises and shuffles the whole product).
+    parameter's ``step_size`` (about a tenth of the range, on the
+    parameter's own lattice); log parameters take geometric points with
+    ``step_size`` in ``log`` units; categoricals every choice. While the
+    product of the grid sizes exceeds ``max_points`` the step of the
+    numeric parameter with the most points doubles (``GridSampler``
+    materialises and shuffles the whole product).
 
     Raises
     ------
@@ -164,12 +196,14 @@ def parameter_grids(
     """
     factors = dict.fromkeys(parameters, 1)
     axes = {name: _axis(p, 1) for name, p in parameters.items()}
+    numeric = [n for n, p in parameters.items() if p.choices is None]
     while math.prod(len(a) for a in axes.values()) > max_points:
-        name = max(axes, key=lambda n: len(axes[n]))
-        if len(axes[name]) <= 2:
+        name = max(numeric, key=lambda n: len(axes[n]), default=None)
+        if name is None or len(axes[name]) <= 2:
             raise ValueError(
                 f"GRID_SEARCH cannot grid {len(axes)} parameters within {max_points} points "
-                "(two points per parameter are already too many); use another strategy."
+                "(two points per numeric parameter and every choice of the categoricals are already "
+                "too many); use another strategy."
             )
         factors[name] *= 2
         axes[name] = _axis(parameters[name], factors[name])
@@ -196,7 +230,9 @@ class AskTellGridSampler(GridSampler):
 
 
 def _random(spec: SearchSpec) -> StrategyPlan:
-    return StrategyPlan(RandomSampler(seed=spec.seed), default_n_startup(spec.max_iterations))
+    return StrategyPlan(
+        SobolSampler(spec.distributions, seed=spec.seed), default_n_startup(spec.max_iterations)
+    )
 
 
 def _grid(spec: SearchSpec) -> StrategyPlan:
@@ -208,16 +244,49 @@ def _grid(spec: SearchSpec) -> StrategyPlan:
     )
 
 
+def use_gp(distributions: Mapping[str, BaseDistribution], budget: int) -> bool:
+    """Whether the Bayesian strategies model with a Gaussian process (else TPE).
+
+    True when PyTorch is installed, ``budget <= GP_MAX_TRIALS`` and the space
+    has between 1 and ``GP_MAX_DIM`` free parameters.
+    """
+    dim = UnitBox(distributions).dim
+    return 1 <= dim <= GP_MAX_DIM and budget <= GP_MAX_TRIALS and gp_available()
+
+
+_warned_no_torch = False
+
+
+def _note_no_torch(strategy: str) -> None:
+    global _warned_no_torch
+    if not _warned_no_torch and not gp_available():
+        _warned_no_torch = True
+        logger.info(
+            "%s: PyTorch is not installed, so the Gaussian-process sampler is not available and TPE is used "
+            "instead. Install it (pip install 'autoopt[rl]') for the GP.",
+            strategy,
+        )
+
+
+def _tpe(n_startup: int, seed: int) -> TPESampler:
+    return TPESampler(multivariate=True, constant_liar=True, n_startup_trials=n_startup, seed=seed)
+
+
 def _bayesian(spec: SearchSpec) -> StrategyPlan:
     n_startup = default_n_startup(spec.max_iterations)
-    sampler = TPESampler(multivariate=True, constant_liar=True, n_startup_trials=n_startup, seed=spec.seed)
-    return StrategyPlan(sampler, n_startup)
+    if use_gp(spec.distributions, spec.max_iterations):
+        from optuna.samplers import GPSampler
+
+        gp = GPSampler(seed=spec.seed, n_startup_trials=n_startup, warn_independent_sampling=False)
+        return StrategyPlan(gp, n_startup)
+    _note_no_torch("BAYESIAN")
+    return StrategyPlan(_tpe(n_startup, spec.seed), n_startup)
 
 
 def _genetic(spec: SearchSpec) -> StrategyPlan:
     box = UnitBox(spec.distributions)
     n_startup = default_n_startup(spec.max_iterations)
-    if box.dim >= 2:
+    if box.dim >= 2 and not box.has_categorical:
         # CMA-ES's default population, shrunk so that the budget holds at least ~8 generations.
         default_popsize = 4 + math.floor(3 * math.log(box.dim))
         popsize = max(4, min(default_popsize, spec.max_iterations // 8))
@@ -228,18 +297,19 @@ def _genetic(spec: SearchSpec) -> StrategyPlan:
             warn_independent_sampling=False,
         )
         return StrategyPlan(sampler, n_startup)
-    # One free parameter: CMA-ES needs two. NSGA-II's stock operators degenerate in 1-D
-    # (uniform crossover copies a parent and the default mutation resamples uniformly, i.e.
-    # random search), so children are polynomial mutations of their parent instead.
+    # Categoricals, or one free parameter (CMA-ES needs two): NSGA-II. Its stock mutation
+    # resamples uniformly (random search in disguise), so children are polynomial mutations;
+    # the population holds about a sixth of the budget, so ~6 generations run.
     population = max(4, min(50, spec.max_iterations // 6))
     sampler = NSGAIISampler(population_size=population, mutation=PolynomialMutation(), seed=spec.seed)
     return StrategyPlan(sampler, n_startup)
 
 
 def _gradient(spec: SearchSpec) -> StrategyPlan:
+    x0 = {n: v for n, v in spec.initial.items() if v is not None}
     sampler = SPSASampler(
         spec.distributions,
-        x0=spec.initial,
+        x0=x0 if len(x0) == len(spec.distributions) else None,
         n_iterations=max(1, (spec.max_iterations - 1) // 2),
         seed=spec.seed,
     )
@@ -248,8 +318,11 @@ def _gradient(spec: SearchSpec) -> StrategyPlan:
 
 def _adaptive(spec: SearchSpec) -> StrategyPlan:
     n_startup = default_n_startup(spec.max_iterations)
+    gp = use_gp(spec.distributions, 1)
+    if not gp:
+        _note_no_torch("ADAPTIVE")
     sampler = adaptive_portfolio(
-        spec.distributions, n_startup=n_startup, budget=spec.max_iterations, seed=spec.seed
+        spec.distributions, n_startup=n_startup, budget=spec.max_iterations, seed=spec.seed, gp=gp
     )
     return StrategyPlan(sampler, n_startup)
 
