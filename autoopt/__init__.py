@@ -23,7 +23,7 @@ from autoopt.enums import (
     TuningStatus,
     TuningStrategy,
 )
-from autoopt.exceptions import LoadShedError
+from autoopt.exceptions import LoadShedError, TrialPruned
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
@@ -50,7 +50,7 @@ from autoopt.serving import (
     VisionProvider,
     create_automated_provider,
 )
-from autoopt.tuning import SelfTuner
+from autoopt.tuning import CategoricalParam, FloatParam, IntParam, SelfTuner
 
 __version__ = "0.1.0"
 
@@ -99,5 +99,9 @@ __all__ = [
     "AutomatedProvider",
     "VisionDescription",
     "LoadShedError",
+    "FloatParam",
+    "IntParam",
+    "CategoricalParam",
+    "TrialPruned",
     "__version__",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LoadShedError"]
+__all__ = ["LoadShedError", "TrialPruned"]
 
 
 class LoadShedError(RuntimeError):
@@ -22,3 +22,13 @@ class LoadShedError(RuntimeError):
     def __init__(self, message: str, throttle_percentage: float) -> None:
         super().__init__(message)
         self.throttle_percentage = throttle_percentage
+
+
+class TrialPruned(Exception):
+    """Raised by an objective to stop a trial its pruner has given up on.
+
+    An objective of :meth:`~autoopt.SelfTuner.optimize` that takes a
+    ``trial`` handle raises it when ``trial.should_prune()`` is true; the
+    trial is recorded as pruned. Optuna's own ``optuna.TrialPruned`` works
+    too.
+    """

@@ -1,4 +1,4 @@
-"""Self-tuning of numeric parameters, backed by Optuna.
+"""Self-tuning of parameters, backed by Optuna.
 
 :class:`SelfTuner` runs tuning sessions through Optuna's ask-and-tell
 interface; each :class:`~autoopt.enums.TuningStrategy` maps onto an Optuna
@@ -20,9 +20,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from autoopt.tuning._params import CategoricalParam, FloatParam, IntParam
 from autoopt.tuning._tuner import SelfTuner
 
 if TYPE_CHECKING:
+    from autoopt.tuning._driver import TrialHandle, TrialResult
     from autoopt.tuning._portfolio import (
         PortfolioSampler,
         PortfolioState,
@@ -32,9 +34,18 @@ if TYPE_CHECKING:
         WarmStartCmaSampler,
         adaptive_portfolio,
     )
+    from autoopt.tuning._results import (
+        param_importances,
+        plot_optimization_history,
+        plot_parallel_coordinates,
+        trials_frame,
+    )
     from autoopt.tuning._spsa import SPSASampler
 
 __all__ = [
+    "CategoricalParam",
+    "FloatParam",
+    "IntParam",
     "PortfolioSampler",
     "PortfolioState",
     "SPSASampler",
@@ -42,8 +53,14 @@ __all__ = [
     "SobolSampler",
     "StagedRule",
     "SwitchRule",
+    "TrialHandle",
+    "TrialResult",
     "WarmStartCmaSampler",
     "adaptive_portfolio",
+    "param_importances",
+    "plot_optimization_history",
+    "plot_parallel_coordinates",
+    "trials_frame",
 ]
 
 # Names that need Optuna, loaded on first access (PEP 562).
@@ -56,6 +73,12 @@ _LAZY = {
     "WarmStartCmaSampler": "autoopt.tuning._portfolio",
     "adaptive_portfolio": "autoopt.tuning._portfolio",
     "SPSASampler": "autoopt.tuning._spsa",
+    "TrialHandle": "autoopt.tuning._driver",
+    "TrialResult": "autoopt.tuning._driver",
+    "param_importances": "autoopt.tuning._results",
+    "plot_optimization_history": "autoopt.tuning._results",
+    "plot_parallel_coordinates": "autoopt.tuning._results",
+    "trials_frame": "autoopt.tuning._results",
 }
 
 

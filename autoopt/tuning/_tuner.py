@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
 import math
-import numbers
+import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from autoopt._clock import Clock, system_clock, utcnow
 from autoopt._validation import (
@@ -26,8 +27,12 @@ from autoopt.models import TuningParameter, TuningSession, new_id
 
 if TYPE_CHECKING:
     import optuna
+    import pandas as pd
     from optuna.distributions import BaseDistribution
+    from optuna.pruners import BasePruner
     from optuna.samplers import BaseSampler
+
+    from autoopt.tuning._driver import Outcome, TrialHandle, TrialResult
 
 __all__ = ["SelfTuner"]
 
@@ -37,7 +42,8 @@ _STUDY_PREFIX = "autoopt-tuning-"
 _FAILURE_ATTR = "failure"
 _MAX_FAILURE_MESSAGES = 100
 _FINISHED = (TuningStatus.CONVERGED, TuningStatus.FAILED)
-_Key = tuple[float | int, ...]
+_Key = tuple[Any, ...]
+Callback = Callable[[TuningSession, "TrialResult"], None]
 
 
 # ------------------------------------------------------------ optuna plumbing
@@ -67,14 +73,18 @@ def _quiet_own_study_creation() -> None:
             _filter_installed = True
 
 
-def _new_study(session_id: str, sampler: BaseSampler) -> optuna.Study:
+def _make_pruner(pruner: Any, where: str) -> BasePruner | None:
+    if pruner is None:
+        return None
     import optuna
 
-    _quiet_own_study_creation()
-    name = _STUDY_PREFIX + session_id
-    storage = optuna.storages.InMemoryStorage()
-    storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name=name)
-    return optuna.Study(study_name=name, storage=storage, sampler=sampler)
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":
+        return optuna.pruners.MedianPruner()
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    raise ValueError(f"{where} must be None, 'median', 'hyperband' or an optuna pruner; got {pruner!r}.")
 
 
 # ------------------------------------------------------------------ sessions
@@ -89,22 +99,23 @@ class _Session:
     sampler: BaseSampler
     distributions: dict[str, BaseDistribution]
     names: tuple[str, ...]
-    is_int: tuple[bool, ...]
-    lows: tuple[float, ...]
-    highs: tuple[float, ...]
-    initial_key: _Key
+    initial_key: _Key | None
     n_startup: int
     patience: int
     grid_size: int | None
+    location: str | None  # the storage's path or URL when given as one (for worker processes)
+    persistent: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
     pending: dict[_Key, deque[optuna.Trial]] = field(default_factory=dict)
     n_pending: int = 0
     n_complete: int = 0
     n_failed: int = 0
+    n_pruned: int = 0
     initial_asked: bool = False
     n_proposed: int = 0  # trials proposed by the sampler (all but the initial one)
     reference_score: float | None = None  # best score at the last significant improvement
     since_improvement: int = 0
+    shared_budget_spent: bool = False
     failures: deque[str] = field(default_factory=lambda: deque(maxlen=_MAX_FAILURE_MESSAGES))
 
     @property
@@ -112,26 +123,25 @@ class _Session:
         return self.grid_size is not None and self.initial_asked and self.n_proposed >= self.grid_size
 
 
-def _objective_score(raw: Any) -> tuple[float, str | None]:
-    """``(score, None)`` for a finite real, else ``(nan, reason)``."""
-    if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
-        return math.nan, f"objective returned {raw!r} of type {type(raw).__name__}, not a real number"
-    score = float(raw)
-    if not math.isfinite(score):
-        return math.nan, f"objective returned the non-finite score {raw!r}"
-    return score, None
+def _trials_frame(study: optuna.Study, names: tuple[str, ...]) -> pd.DataFrame:
+    from autoopt.tuning._results import trials_frame
+
+    return trials_frame(study, names)
 
 
 class SelfTuner:
-    """Tune numeric parameters by maximising a score, one Optuna study per session.
+    """Tune parameters by maximising a score, one Optuna study per session.
 
-    A session searches a box of parameters given as ``(min, max, initial)``
-    tuples; a parameter whose three numbers are all ints is an integer
-    parameter and every value handed out for it is a Python ``int``. A
-    *higher score is better*. :meth:`step` proposes values (Optuna's
+    A session searches a space of parameters, each given as the seed's
+    ``(min, max, initial)`` tuple (all ints make an integer parameter), a
+    :class:`~autoopt.tuning.FloatParam` (linear or log),
+    :class:`~autoopt.tuning.IntParam` (with a step, or log) or
+    :class:`~autoopt.tuning.CategoricalParam`, or an Optuna distribution.
+    A *higher score is better*. :meth:`step` proposes values (Optuna's
     ``ask``) and :meth:`record_result` / :meth:`record_failure` report how
-    they did (``tell``); :meth:`optimize` is a thin loop over the two.
-    The first trial of every session evaluates the initial values.
+    they did (``tell``); :meth:`optimize` is a thin loop over the two that
+    can run trials on threads or processes. When the parameters give
+    initial values, the first trial evaluates them.
 
     Parameters
     ----------
@@ -142,7 +152,8 @@ class SelfTuner:
         Seeds every session created without a seed of its own, so two tuners
         with the same seed propose the same values given the same results.
     clock : Clock
-        Source of ``started_at`` / ``completed_at``.
+        Source of ``started_at`` / ``completed_at`` and of the
+        ``timeout`` of :meth:`optimize`.
     max_sessions : int
         Most sessions kept. Creating one more evicts the oldest finished
         session; if none has finished, :meth:`create_session` raises
@@ -154,17 +165,16 @@ class SelfTuner:
 
     Notes
     -----
-    **Strategies** (``TuningStrategy``), each an Optuna sampler:
-    ``RANDOM_SEARCH`` uniform sampling; ``GRID_SEARCH`` the grid
-    ``min + k * step_size`` per parameter (coarsened beyond 10,000 points;
-    the session converges when every grid point has been proposed; an
-    initial point that lies on the grid is not proposed twice);
-    ``BAYESIAN`` multivariate TPE with the constant liar; ``GENETIC``
-    CMA-ES (NSGA-II with polynomial mutation for a single parameter);
-    ``GRADIENT_DESCENT`` SPSA from the initial values, for smooth
-    objectives (:class:`~autoopt.tuning.SPSASampler`); ``ADAPTIVE`` a
-    portfolio: Sobol', then TPE, then on continuous problems CMA-ES
-    (:func:`~autoopt.tuning.adaptive_portfolio`).
+    **Strategies** (``TuningStrategy``), each an Optuna sampler; see
+    :mod:`autoopt.tuning._strategies` for when to use which.
+    ``RANDOM_SEARCH`` scrambled Sobol'; ``GRID_SEARCH`` a grid from the
+    bounds and steps (the session converges when every grid point has
+    been proposed; an initial point on the grid is not proposed twice);
+    ``BAYESIAN`` a Gaussian process (PyTorch installed, <= 300 trials)
+    or multivariate TPE; ``GENETIC`` CMA-ES for numeric spaces, NSGA-II
+    with categoricals; ``GRADIENT_DESCENT`` SPSA from the initial values,
+    for smooth objectives; ``ADAPTIVE`` a portfolio: Sobol', then the GP,
+    then TPE or CMA-ES (:func:`~autoopt.tuning.adaptive_portfolio`).
 
     **Life cycle** of ``session.status``:
 
@@ -173,14 +183,15 @@ class SelfTuner:
       :meth:`step` or recorded result;
     - ``EXPLOITING`` once ``n_startup`` results are recorded, where
       ``n_startup = min(10, max(2, max_iterations // 5))`` is the length of
-      the strategy's exploration phase (TPE's startup trials, the Sobol'
-      phase of ``ADAPTIVE``; a nominal phase for the other strategies);
+      the strategy's exploration phase (the model's startup trials, the
+      Sobol' phase of ``ADAPTIVE``; a nominal phase for the others);
     - ``CONVERGED`` when (a) the best score has not improved by more than
       ``convergence_threshold`` over the last ``patience`` recorded results
       (improvements are measured from the best score at the last
       significant improvement, so slow steady progress still counts), or
-      (b) ``max_iterations`` results and failures are recorded, or (c) the
-      grid of ``GRID_SEARCH`` is exhausted, or (d) :meth:`stop_session`;
+      (b) ``max_iterations`` trials are recorded (results, failures and
+      pruned trials), or (c) the grid of ``GRID_SEARCH`` is exhausted, or
+      (d) :meth:`stop_session`;
     - ``FAILED`` instead of ``CONVERGED`` when that happens and no trial
       succeeded.
 
@@ -192,11 +203,23 @@ class SelfTuner:
     :meth:`step` returns ``None`` once ``iterations + pending >=
     max_iterations``, so concurrent askers never overshoot the budget, and
     :meth:`record_result` refuses (returns ``False``) a result for values
-    that were not handed out when no budget is left.
+    that were not handed out when no budget is left. A session in a shared
+    storage counts the trials of every process: a trial whose number shows
+    that ``max_iterations`` counting trials came before it is voided, so
+    the study ends with exactly ``max_iterations`` of them.
 
-    **Hot path.** :meth:`step` and :meth:`record_result` add O(d) work to
-    Optuna's ask and tell (d = number of parameters): a dict lookup, a
-    canonical key and a deque. Nothing scans the trials.
+    **Persistence.** ``create_session(..., storage=...)`` keeps the
+    session in an Optuna storage (journal file, SQLite, PostgreSQL; see
+    :mod:`autoopt.tuning._storage` for which to use when) and
+    :meth:`load_session` resumes it, in this process or another. Every
+    result is written when it is recorded, so a killed process loses no
+    completed trial; its trials left ``RUNNING`` are voided on resume.
+
+    **Hot path.** In memory, :meth:`step` and :meth:`record_result` add
+    O(d) work to Optuna's ask and tell (d = number of parameters): a dict
+    lookup, a canonical key and a deque. Nothing scans the trials. With a
+    shared storage each ask also writes the trial's owner and counts the
+    trials before it.
 
     Thread safety
     -------------
@@ -204,7 +227,7 @@ class SelfTuner:
     the table of sessions; each session has its own lock around its ask,
     tell and bookkeeping, so unrelated sessions never wait on each other.
     Optuna's samplers run under the session lock (they are not user code);
-    the objective of :meth:`optimize` is always called with no lock held.
+    objectives and callbacks are always called with no lock held.
     A session lock may be held while taking the tuner lock, never the
     other way round. The :class:`~autoopt.TuningSession` records handed
     out are live: read them, do not modify them.
@@ -214,7 +237,7 @@ class SelfTuner:
     >>> from autoopt.tuning import SelfTuner
     >>> tuner = SelfTuner(seed=0)
     >>> session = tuner.create_session(
-    ...     {"x": (-5.0, 5.0, 4.0), "n": (1, 9, 2)}, strategy="bayesian", max_iterations=30)
+    ...     {"x": (-5.0, 5.0, 4.0), "n": (1, 9, 2)}, strategy="random_search", max_iterations=30, patience=30)
     >>> session.status
     <TuningStatus.IDLE: 'idle'>
     >>> tuner.step(session.session_id)  # the first trial is the initial point
@@ -227,6 +250,20 @@ class SelfTuner:
     >>> best = tuner.get_best_parameters(session.session_id)
     >>> bool(abs(best["x"]) < 2), bool(abs(best["n"] - 5) <= 2), type(best["n"]).__name__
     (True, True, 'int')
+
+    Richer spaces, and a look at the trials:
+
+    >>> from autoopt.tuning import CategoricalParam, FloatParam, IntParam
+    >>> space = {
+    ...     "lr": FloatParam(1e-4, 1.0, log=True),
+    ...     "layers": IntParam(1, 8),
+    ...     "act": CategoricalParam(["relu", "tanh"]),
+    ... }
+    >>> s = tuner.create_session(space, strategy="genetic", max_iterations=20)
+    >>> _ = tuner.optimize(s.session_id, lambda lr, layers, act: -abs(lr - 0.01) - layers)
+    >>> frame = s.trials_dataframe()
+    >>> len(frame), list(frame.columns[6:9])
+    (20, ['params_lr', 'params_layers', 'params_act'])
     """
 
     def __init__(
@@ -249,7 +286,7 @@ class SelfTuner:
 
     def create_session(
         self,
-        parameters: dict[str, tuple[float, float, float]],
+        parameters: Mapping[str, Any],
         strategy: TuningStrategy | str = TuningStrategy.ADAPTIVE,
         objective_fn: Callable[..., float] | None = None,
         max_iterations: int = 100,
@@ -257,20 +294,26 @@ class SelfTuner:
         convergence_threshold: float = 1e-4,
         patience: int | None = None,
         seed: SeedLike = None,
+        storage: Any = None,
+        session_name: str | None = None,
+        pruner: Any = None,
     ) -> TuningSession:
         """Create a tuning session (status ``IDLE``).
 
         Parameters
         ----------
-        parameters : dict[str, tuple]
-            ``name -> (min, max, initial)``; all-int tuples make integer
-            parameters.
+        parameters : dict
+            ``name -> spec``: a ``(min, max, initial)`` tuple (all-int tuples
+            make integer parameters), a :class:`~autoopt.tuning.FloatParam`,
+            :class:`~autoopt.tuning.IntParam` or
+            :class:`~autoopt.tuning.CategoricalParam`, or an Optuna
+            distribution.
         strategy : TuningStrategy or str
             The search strategy (the enum or its value).
         objective_fn : callable, optional
             ``objective_fn(**values) -> score``, used by :meth:`optimize`.
         max_iterations : int
-            Budget: the most results and failures recorded, >= 1.
+            Budget: the most trials recorded (results, failures, pruned), >= 1.
         convergence_threshold : float
             Smallest improvement of the best score that counts, >= 0.
         patience : int, optional
@@ -279,21 +322,32 @@ class SelfTuner:
         seed : int, numpy.random.Generator or None
             Seed of this session's sampler; drawn from the tuner's seed when
             omitted.
+        storage : None, str, path or optuna storage
+            Where the session lives: in memory (``None``), a journal file
+            path, a database URL (``"sqlite:///x.db"``,
+            ``"postgresql://..."``) or an Optuna storage object.
+        session_name : str, optional
+            The study's name in the storage, which :meth:`load_session`
+            takes; ``"autoopt-tuning-<session_id>"`` when omitted.
+        pruner : None, "median", "hyperband" or optuna pruner
+            Decides :meth:`TrialHandle.should_prune
+            <autoopt.tuning.TrialHandle.should_prune>` for objectives that
+            report intermediate scores.
 
         Raises
         ------
         ValueError
-            Empty ``parameters``, ``min > max``, an initial value out of
-            bounds, an unknown strategy, ``max_iterations < 1``, a negative
-            ``convergence_threshold`` or ``patience < 1``.
+            Empty or malformed ``parameters``, an unknown strategy,
+            ``max_iterations < 1``, a negative ``convergence_threshold``,
+            ``patience < 1``, an unknown pruner, a storage that cannot be
+            opened, or a ``session_name`` already in the storage.
         TypeError
-            Non-numeric bounds, a non-callable ``objective_fn``, or arguments
-            of the wrong type.
+            Arguments of the wrong type.
         RuntimeError
             ``max_sessions`` sessions exist and none has finished.
         """
         where = "create_session() argument"
-        params = self._parse_parameters(parameters)
+        records, distributions, initial = self._parse_parameters(parameters)
         kind = check_enum(strategy, TuningStrategy, f"{where} 'strategy'")
         if objective_fn is not None:
             check_callable(objective_fn, f"{where} 'objective_fn'")
@@ -304,51 +358,118 @@ class SelfTuner:
         else:
             patience = check_int(patience, f"{where} 'patience'", low=1)
         session_rng = None if seed is None else check_random_state(seed, f"{where} 'seed'")
+        if session_name is not None and (not isinstance(session_name, str) or not session_name):
+            raise TypeError(f"{where} 'session_name' must be a non-empty str; got {session_name!r}.")
+        pruner_obj = _make_pruner(pruner, f"{where} 'pruner'")
 
-        from autoopt.tuning import _strategies  # imports optuna
+        from autoopt.tuning import _storage, _strategies  # imports optuna
 
         if kind is TuningStrategy.GRID_SEARCH:
             try:
-                _strategies.parameter_grids(params)
+                _strategies.parameter_grids(records)
             except ValueError as exc:
                 raise ValueError(f"{where} 'parameters': {exc}") from None
+        backend = _storage.open_storage(storage, f"{where} 'storage'")
         with self._lock:
             self._check_capacity_locked()
             rng = self._rng if session_rng is None else session_rng
             int_seed = int(rng.integers(2**31 - 1))
 
-        names = tuple(params)
-        initial = {n: p.current_value for n, p in params.items()}
-        distributions = _strategies.distributions_for(params)
         session_id = new_id()
-        spec = _strategies.SearchSpec(params, distributions, initial, max_iterations, int_seed)
-        plan = _strategies.build_plan(kind, spec)
-        study = _new_study(session_id, plan.sampler)
-        study.enqueue_trial(dict(initial))
+        meta = _storage.SessionMeta(
+            session_id, kind.value, distributions, initial, max_iterations, threshold, patience, int_seed
+        )
+        name = session_name or _STUDY_PREFIX + session_id
+        persistent = _storage.storage_kind(storage) != "memory"
+        plan = _strategies.build_plan(
+            kind, _strategies.SearchSpec(records, distributions, initial, max_iterations, int_seed)
+        )
+        study = self._new_study(backend, name, plan.sampler, pruner_obj, persistent, where)
+        if persistent:
+            study.set_user_attr(_storage.META_KEY, meta.to_json())
+        given = {n: v for n, v in initial.items() if v is not None}
+        if given:
+            study.enqueue_trial(given)
+        st = self._make_state(
+            meta,
+            records,
+            study,
+            plan,
+            objective_fn,
+            persistent,
+            storage if isinstance(storage, (str, os.PathLike)) else None,
+        )
+        self._register(st)
+        logger.debug(
+            "Created tuning session %s: strategy=%s, parameters=%s, max_iterations=%d, storage=%s.",
+            session_id,
+            kind.value,
+            list(st.names),
+            max_iterations,
+            _storage.storage_kind(storage),
+        )
+        return st.session
+
+    @staticmethod
+    def _new_study(
+        backend: Any, name: str, sampler: BaseSampler, pruner: BasePruner | None, persistent: bool, where: str
+    ) -> optuna.Study:
+        import optuna
+
+        if not persistent:
+            _quiet_own_study_creation()
+            backend.create_new_study([optuna.study.StudyDirection.MAXIMIZE], study_name=name)
+            return optuna.Study(study_name=name, storage=backend, sampler=sampler, pruner=pruner)
+        try:
+            return optuna.create_study(
+                storage=backend, study_name=name, direction="maximize", sampler=sampler, pruner=pruner
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            raise ValueError(
+                f"{where} 'session_name': the storage already holds a study named {name!r}; "
+                "resume it with SelfTuner.load_session() or pick another name."
+            ) from None
+
+    def _make_state(
+        self,
+        meta: Any,
+        records: dict[str, TuningParameter],
+        study: optuna.Study,
+        plan: Any,
+        objective_fn: Callable[..., float] | None,
+        persistent: bool,
+        location: Any,
+    ) -> _Session:
+        names = tuple(records)
+        initial = meta.initial
+        full_initial = all(initial.get(n) is not None for n in names)
         session = TuningSession(
-            session_id=session_id,
-            parameters=params,
-            strategy=kind,
+            session_id=meta.session_id,
+            parameters=records,
+            strategy=TuningStrategy(meta.strategy),
             status=TuningStatus.IDLE,
             objective_fn=objective_fn,
-            max_iterations=max_iterations,
-            convergence_threshold=threshold,
+            max_iterations=meta.max_iterations,
+            convergence_threshold=meta.convergence_threshold,
             started_at=utcnow(self._clock),
+            _trials_source=lambda: _trials_frame(study, names),
         )
-        state = _Session(
+        return _Session(
             session=session,
             study=study,
             sampler=plan.sampler,
-            distributions=distributions,
+            distributions=dict(meta.distributions),
             names=names,
-            is_int=tuple(params[n].is_integer for n in names),
-            lows=tuple(float(params[n].min_value) for n in names),
-            highs=tuple(float(params[n].max_value) for n in names),
-            initial_key=tuple(initial[n] for n in names),
+            initial_key=tuple(initial[n] for n in names) if full_initial else None,
             n_startup=plan.n_startup,
-            patience=patience,
+            patience=meta.patience,
             grid_size=plan.grid_size,
+            location=None if location is None else os.fspath(location),
+            persistent=persistent,
         )
+
+    def _register(self, st: _Session) -> None:
+        session_id = st.session.session_id
         with self._lock:
             self._check_capacity_locked()  # again: other threads may have created sessions meanwhile
             while len(self._sessions) >= self._max_sessions:
@@ -357,15 +478,9 @@ class SelfTuner:
                 logger.debug(
                     "Evicted finished tuning session %s (max_sessions=%d).", evicted, self._max_sessions
                 )
-            self._sessions[session_id] = state
-        logger.debug(
-            "Created tuning session %s: strategy=%s, parameters=%s, max_iterations=%d.",
-            session_id,
-            kind.value,
-            list(names),
-            max_iterations,
-        )
-        return session
+            self._sessions[session_id] = st
+            if st.session.status in _FINISHED:
+                self._finished[session_id] = None
 
     def _check_capacity_locked(self) -> None:
         # Room is there if a slot is free or a finished session can be evicted.
@@ -376,24 +491,184 @@ class SelfTuner:
             )
 
     @staticmethod
-    def _parse_parameters(parameters: Any) -> dict[str, TuningParameter]:
+    def _parse_parameters(
+        parameters: Any,
+    ) -> tuple[dict[str, TuningParameter], dict[str, BaseDistribution], dict[str, Any]]:
+        from autoopt.tuning._params import parse_parameter
+
         where = "create_session() argument 'parameters'"
         if not isinstance(parameters, Mapping):
             raise TypeError(
-                f"{where} must be a dict of name -> (min, max, initial); "
+                f"{where} must be a dict of name -> (min, max, initial) or parameter spec; "
                 f"got {parameters!r} of type {type(parameters).__name__}."
             )
         if not parameters:
             raise ValueError(f"{where} must name at least one parameter; got {parameters!r}.")
-        params: dict[str, TuningParameter] = {}
-        for name, bounds in parameters.items():
+        records: dict[str, TuningParameter] = {}
+        distributions: dict[str, BaseDistribution] = {}
+        initial: dict[str, Any] = {}
+        for name, spec in parameters.items():
             if not isinstance(name, str) or not name:
                 raise TypeError(f"{where} keys must be non-empty strings; got {name!r}.")
             try:
-                params[name] = TuningParameter.from_bounds(name, bounds)
+                records[name], distributions[name], initial[name] = parse_parameter(name, spec)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"{where}: {exc}") from None
-        return params
+        return records, distributions, initial
+
+    # --------------------------------------------------------------- resume
+
+    def load_session(
+        self,
+        name: str,
+        storage: Any,
+        *,
+        objective_fn: Callable[..., float] | None = None,
+        seed: SeedLike = None,
+        pruner: Any = None,
+        stale_after: float | None = None,
+    ) -> TuningSession:
+        """Resume the session stored as ``name`` in ``storage`` (created with ``storage=``).
+
+        The session is rebuilt from the storage: its parameters, strategy,
+        budget and every recorded trial (best score, histories, failures,
+        convergence state). Trials still ``RUNNING`` whose process is gone
+        (on this host), or, with ``stale_after``, that started more than
+        ``stale_after`` seconds ago (any host), are voided: marked
+        ``"autoopt:void"`` and failed, and do not count toward the budget.
+        Trials running in live processes keep counting. Several processes
+        may load the same session and tune it together. Loading a session
+        this tuner already holds returns it.
+
+        Parameters
+        ----------
+        name : str
+            The ``session_name`` given at creation (or the generated
+            ``"autoopt-tuning-<session_id>"``).
+        storage : str, path or optuna storage
+            As for :meth:`create_session`.
+        objective_fn : callable, optional
+            The objective (callables are not stored).
+        seed : int, numpy.random.Generator or None
+            Seed of this process's sampler. When omitted it is derived from
+            the stored seed, the trials done so far and this process's id,
+            so processes sharing a session do not propose the same points.
+        pruner : None, "median", "hyperband" or optuna pruner
+            As for :meth:`create_session` (pruners are not stored).
+        stale_after : float, optional
+            Seconds after which a ``RUNNING`` trial of another host counts
+            as stale.
+
+        Raises
+        ------
+        ValueError
+            No such session in the storage, a study not created by a
+            SelfTuner, or bad arguments.
+        TypeError
+            Arguments of the wrong type.
+        """
+        where = "load_session() argument"
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{where} 'name' must be a non-empty str; got {name!r}.")
+        if storage is None:
+            raise ValueError(f"{where} 'storage' must name a storage; in-memory sessions cannot be loaded.")
+        if objective_fn is not None:
+            check_callable(objective_fn, f"{where} 'objective_fn'")
+        if stale_after is not None:
+            stale_after = check_real(stale_after, f"{where} 'stale_after'", low=0.0)
+        pruner_obj = _make_pruner(pruner, f"{where} 'pruner'")
+        import numpy as np
+        import optuna
+
+        from autoopt.tuning import _storage, _strategies
+
+        backend = _storage.open_storage(storage, f"{where} 'storage'")
+        try:
+            probe = optuna.load_study(study_name=name, storage=backend)
+        except KeyError:
+            raise ValueError(
+                f"{where} 'name': the storage {storage!r} holds no session named {name!r}."
+            ) from None
+        meta = _storage.SessionMeta.from_json(
+            probe.user_attrs.get(_storage.META_KEY), f"load_session({name!r})"
+        )
+        with self._lock:
+            existing = self._sessions.get(meta.session_id)
+        if existing is not None:
+            return existing.session
+        records = {}
+        from autoopt.tuning._params import parse_parameter
+
+        for pname, dist in meta.distributions.items():
+            rec, _, _ = parse_parameter(pname, dist)
+            if meta.initial.get(pname) is not None:
+                rec.current_value = meta.initial[pname]
+            records[pname] = rec
+        trials = probe.get_trials(deepcopy=False)
+        if seed is None:
+            entropy = [meta.seed, len(trials), os.getpid()]
+            int_seed = int(np.random.default_rng(entropy).integers(2**31 - 1))
+        else:
+            int_seed = int(check_random_state(seed, f"{where} 'seed'").integers(2**31 - 1))
+        plan = _strategies.build_plan(
+            TuningStrategy(meta.strategy),
+            _strategies.SearchSpec(records, meta.distributions, meta.initial, meta.max_iterations, int_seed),
+        )
+        study = optuna.load_study(study_name=name, storage=backend, sampler=plan.sampler, pruner=pruner_obj)
+        location = storage if isinstance(storage, (str, os.PathLike)) else None
+        st = self._make_state(meta, records, study, plan, objective_fn, True, location)
+        n_void = self._replay(st, trials, stale_after)
+        self._register(st)
+        logger.info(
+            "Loaded tuning session %s (%r): %d results, %d failures, %d pruned; %d stale trials voided; %s.",
+            meta.session_id,
+            name,
+            st.n_complete,
+            st.n_failed,
+            st.n_pruned,
+            n_void,
+            st.session.status.value,
+        )
+        return st.session
+
+    def _replay(self, st: _Session, trials: list[optuna.trial.FrozenTrial], stale_after: float | None) -> int:
+        from optuna.trial import TrialState
+
+        from autoopt.tuning import _storage
+
+        n_void = 0
+        n_counted = 0
+        with st.lock:
+            for t in trials:
+                if _storage.VOID_KEY in t.user_attrs:
+                    continue
+                if t.state == TrialState.RUNNING:
+                    reason = _storage.is_stale(t, stale_after=stale_after)
+                    if reason is not None:
+                        _storage.void_trial(st.study, t, reason)
+                        n_void += 1
+                        logger.warning(
+                            "Tuning session %s: trial %d voided (%s).",
+                            st.session.session_id,
+                            t.number,
+                            reason,
+                        )
+                    continue
+                if t.state == TrialState.WAITING:
+                    continue
+                n_counted += 1
+                if st.session.status is TuningStatus.IDLE:
+                    self._start_locked(st)
+                vals = {n: t.params[n] for n in st.names if n in t.params}
+                if t.state == TrialState.COMPLETE and t.value is not None and len(vals) == len(st.names):
+                    self._on_result_locked(st, vals, float(t.value))
+                elif t.state == TrialState.PRUNED:
+                    self._on_pruned_locked(st)
+                else:
+                    self._on_failure_locked(st, str(t.user_attrs.get(_FAILURE_ATTR, "failed")))
+            st.initial_asked = n_counted > 0 or st.initial_key is None
+            st.n_proposed = max(0, n_counted - (1 if st.initial_key is not None else 0))
+        return n_void
 
     # --------------------------------------------------------------- lookup
 
@@ -414,7 +689,7 @@ class SelfTuner:
         with self._lock:
             return [st.session for st in self._sessions.values()]
 
-    def get_best_parameters(self, session_id: str) -> dict[str, float] | None:
+    def get_best_parameters(self, session_id: str) -> dict[str, Any] | None:
         """A copy of the best values recorded so far; ``None`` if none yet or for an unknown id."""
         with self._lock:
             st = self._get(session_id, "get_best_parameters")
@@ -434,8 +709,27 @@ class SelfTuner:
             st = self._get(session_id, "get_study")
         return None if st is None else st.study
 
+    def get_param_importances(self, session_id: str, *, seed: int | None = 0) -> dict[str, float] | None:
+        """fANOVA importance of each parameter (summing to 1, largest first); ``None`` for an unknown id.
+
+        Raises
+        ------
+        ValueError
+            Fewer than two complete trials.
+        """
+        with self._lock:
+            st = self._get(session_id, "get_param_importances")
+        if st is None:
+            return None
+        from autoopt.tuning._results import param_importances
+
+        return param_importances(st.study, seed=seed)
+
     def get_failures(self, session_id: str) -> list[str] | None:
-        """The most recent failure messages (up to 100), oldest first; ``None`` for an unknown id."""
+        """The most recent failure messages (up to 100), oldest first; ``None`` for an unknown id.
+
+        They include failed objectives and callbacks that raised.
+        """
         with self._lock:
             st = self._get(session_id, "get_failures")
         if st is None:
@@ -444,7 +738,7 @@ class SelfTuner:
             return list(st.failures)
 
     def remove_session(self, session_id: str) -> bool:
-        """Forget a session (finished or not); ``False`` for an unknown id."""
+        """Forget a session (finished or not; a stored one stays in its storage); ``False`` for an unknown id."""
         st = None
         if isinstance(session_id, str):
             with self._lock:
@@ -481,11 +775,13 @@ class SelfTuner:
         """Finish a session now: ``CONVERGED`` if a result was recorded, else ``FAILED``.
 
         Trials still pending are told failed in the study (they count
-        neither as iterations nor as failures) and results for them are
-        refused afterwards. Returns ``False`` for an unknown id or a session
-        already finished.
+        neither as iterations nor as failures; in a shared storage they are
+        voided) and results for them are refused afterwards. Returns
+        ``False`` for an unknown id or a session already finished.
         """
         import optuna
+
+        from autoopt.tuning import _storage
 
         with self._lock:
             st = self._get(session_id, "stop_session")
@@ -497,7 +793,10 @@ class SelfTuner:
             for trials in st.pending.values():
                 for trial in trials:
                     trial.set_user_attr(_FAILURE_ATTR, "cancelled: the session was stopped")
-                    st.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                    if st.persistent:
+                        _storage.void_trial(st.study, trial, "cancelled: the session was stopped")
+                    else:
+                        st.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             st.pending.clear()
             st.n_pending = 0
             self._finish_locked(st, "stopped")
@@ -510,20 +809,37 @@ class SelfTuner:
 
     def _finish_locked(self, st: _Session, reason: str) -> None:
         s = st.session
-        s.status = TuningStatus.CONVERGED if st.n_complete else TuningStatus.FAILED
+        if st.persistent:
+            self._sync_best_locked(st)
+        s.status = (
+            TuningStatus.CONVERGED if st.n_complete or s.best_score is not None else TuningStatus.FAILED
+        )
         s.completed_at = utcnow(self._clock)
         with self._lock:
             if s.session_id in self._sessions:
                 self._finished[s.session_id] = None
         logger.info(
-            "Tuning session %s %s (%s) after %d results and %d failures; best score %r.",
+            "Tuning session %s %s (%s) after %d results, %d failures and %d pruned; best score %r.",
             s.session_id,
             s.status.value,
             reason,
             st.n_complete,
             st.n_failed,
+            st.n_pruned,
             s.best_score,
         )
+
+    @staticmethod
+    def _sync_best_locked(st: _Session) -> None:
+        # Other processes sharing the storage may have found better points.
+        try:
+            best = st.study.best_trial
+        except ValueError:  # no complete trial anywhere
+            return
+        s = st.session
+        if best.value is not None and (s.best_score is None or best.value > s.best_score):
+            s.best_score = float(best.value)
+            s.best_parameters = {n: best.params[n] for n in st.names}
 
     def _advance_locked(self, st: _Session) -> None:
         s = st.session
@@ -535,12 +851,12 @@ class SelfTuner:
             self._finish_locked(st, "budget exhausted")
         elif st.n_complete and st.since_improvement >= st.patience:
             self._finish_locked(st, f"no improvement over {st.patience} results")
-        elif st.grid_exhausted and st.n_pending == 0:
-            self._finish_locked(st, "grid exhausted")
+        elif st.n_pending == 0 and (st.grid_exhausted or st.shared_budget_spent):
+            self._finish_locked(st, "grid exhausted" if st.grid_exhausted else "shared budget spent")
 
     # ------------------------------------------------------------- ask/tell
 
-    def step(self, session_id: str) -> dict[str, float] | None:
+    def step(self, session_id: str) -> dict[str, Any] | None:
         """Propose the next values to evaluate (Optuna's ``ask``).
 
         Starts an ``IDLE`` session. Returns ``None`` for an unknown id, a
@@ -549,12 +865,18 @@ class SelfTuner:
         kill switch: nothing new is proposed; the session is left as it is
         and resumes when tuning is enabled again).
         """
+        asked = self._ask(session_id, "step")
+        return None if asked is None else asked[0]
+
+    def _ask(self, session_id: str, method: str) -> tuple[dict[str, Any], optuna.Trial] | None:
         with self._lock:
-            st = self._get(session_id, "step")
+            st = self._get(session_id, method)
         if st is None:
             return None
         if self.config is not None and not self.config.tuning_enabled:
-            logger.debug("step(): tuning is disabled by the config; session %s proposes nothing.", session_id)
+            logger.debug(
+                "%s(): tuning is disabled by the config; session %s proposes nothing.", method, session_id
+            )
             return None
         with st.lock:
             s = st.session
@@ -564,21 +886,20 @@ class SelfTuner:
                 self._start_locked(st)
             return self._ask_locked(st)
 
-    def _ask_locked(self, st: _Session) -> dict[str, float] | None:
+    def _ask_locked(self, st: _Session) -> tuple[dict[str, Any], optuna.Trial] | None:
         import optuna
 
         s = st.session
-        while s.iterations + st.n_pending < s.max_iterations:
+        while s.iterations + st.n_pending < s.max_iterations and not st.shared_budget_spent:
             if st.grid_exhausted:
                 if st.n_pending == 0:
                     self._finish_locked(st, "grid exhausted")
                 return None
             trial = st.study.ask(st.distributions)
+            if st.persistent and not self._claim_shared_slot_locked(st, trial):
+                return None
             params = trial.params
-            values: dict[str, float] = {
-                n: (int(params[n]) if is_int else float(params[n]))
-                for n, is_int in zip(st.names, st.is_int, strict=True)
-            }
+            values = {n: _external(params[n], st.distributions[n]) for n in st.names}
             key = tuple(values[n] for n in st.names)
             if st.initial_asked:
                 st.n_proposed += 1
@@ -590,10 +911,33 @@ class SelfTuner:
             st.initial_asked = True
             st.pending.setdefault(key, deque()).append(trial)
             st.n_pending += 1
-            return values
+            return values, trial
         return None
 
-    def _canonical(self, st: _Session, values: Any, where: str) -> tuple[_Key, dict[str, float]]:
+    def _claim_shared_slot_locked(self, st: _Session, trial: optuna.Trial) -> bool:
+        """Whether ``trial`` is within the budget of a session shared through a storage.
+
+        Trial numbers are assigned atomically by the storage, so the trials
+        numbered below this one are exactly those started before it; if
+        ``max_iterations`` of them count, this one is surplus and is voided.
+        """
+        from autoopt.tuning import _storage
+
+        trial.set_user_attr(_storage.OWNER_KEY, _storage.owner_token())
+        before = sum(
+            1
+            for t in st.study.get_trials(deepcopy=False)
+            if t.number < trial.number and _storage.VOID_KEY not in t.user_attrs
+        )
+        if before < st.session.max_iterations:
+            return True
+        _storage.void_trial(st.study, trial, "surplus: the shared budget is spent")
+        st.shared_budget_spent = True
+        if st.n_pending == 0:
+            self._finish_locked(st, "shared budget spent")
+        return False
+
+    def _canonical(self, st: _Session, values: Any, where: str) -> tuple[_Key, dict[str, Any]]:
         if not isinstance(values, Mapping):
             raise TypeError(
                 f"{where} argument 'values' must be a dict of parameter values; "
@@ -606,24 +950,25 @@ class SelfTuner:
                 f"{where} argument 'values' must give exactly the parameters {list(st.names)!r}; "
                 f"missing {missing!r}, unknown {unknown!r}."
             )
-        out: dict[str, float] = {}
-        for n, is_int, lo, hi in zip(st.names, st.is_int, st.lows, st.highs, strict=True):
-            v = check_real(values[n], f"{where} argument 'values'[{n!r}]", low=lo, high=hi)
-            if is_int:
-                if not v.is_integer():
-                    raise ValueError(
-                        f"{where} argument 'values'[{n!r}] must be an integer; got {values[n]!r}."
-                    )
-                out[n] = int(v)
-            else:
-                out[n] = v
+        out = {
+            n: _check_value(values[n], st.distributions[n], f"{where} argument 'values'[{n!r}]")
+            for n in st.names
+        }
         return tuple(out.values()), out
 
-    def _pop_pending_locked(self, st: _Session, key: _Key) -> optuna.Trial | None:
+    def _pop_pending_locked(
+        self, st: _Session, key: _Key, trial: optuna.Trial | None = None
+    ) -> optuna.Trial | None:
         trials = st.pending.get(key)
         if not trials:
             return None
-        trial = trials.popleft()
+        if trial is None:
+            trial = trials.popleft()
+        else:
+            try:
+                trials.remove(trial)
+            except ValueError:
+                return None
         if not trials:
             del st.pending[key]
         st.n_pending -= 1
@@ -648,7 +993,7 @@ class SelfTuner:
             self._start_locked(st)
         return True
 
-    def record_result(self, session_id: str, values: dict[str, float], score: float) -> bool:
+    def record_result(self, session_id: str, values: dict[str, Any], score: float) -> bool:
         """Report the score of ``values`` (Optuna's ``tell``); higher is better.
 
         ``values`` are matched to the pending trial handed out with exactly
@@ -666,9 +1011,9 @@ class SelfTuner:
         ------
         ValueError
             A NaN or infinite score, missing or unknown parameter names, or
-            values out of bounds (nothing is recorded).
+            values out of bounds or off their step (nothing is recorded).
         TypeError
-            A score or value that is not a real number.
+            A score or value of the wrong type.
         """
         with self._lock:
             st = self._get(session_id, "record_result")
@@ -691,7 +1036,7 @@ class SelfTuner:
             self._on_result_locked(st, vals, score)
             return True
 
-    def _on_result_locked(self, st: _Session, vals: dict[str, float], score: float) -> None:
+    def _on_result_locked(self, st: _Session, vals: dict[str, Any], score: float) -> None:
         s = st.session
         s.iterations += 1
         st.n_complete += 1
@@ -707,7 +1052,18 @@ class SelfTuner:
             st.since_improvement += 1
         self._advance_locked(st)
 
-    def record_failure(self, session_id: str, values: dict[str, float], message: str) -> bool:
+    def _on_failure_locked(self, st: _Session, message: str) -> None:
+        st.session.iterations += 1
+        st.n_failed += 1
+        st.failures.append(message)
+        self._advance_locked(st)
+
+    def _on_pruned_locked(self, st: _Session) -> None:
+        st.session.iterations += 1
+        st.n_pruned += 1
+        self._advance_locked(st)
+
+    def record_failure(self, session_id: str, values: dict[str, Any], message: str) -> bool:
         """Report that evaluating ``values`` failed (Optuna ``TrialState.FAIL``).
 
         The failure counts toward the budget (``iterations``) but never
@@ -723,7 +1079,7 @@ class SelfTuner:
         Raises
         ------
         TypeError
-            ``message`` is not a string, or a value is not a real number.
+            ``message`` is not a string, or a value of the wrong type.
         ValueError
             Missing or unknown parameter names, or values out of bounds.
         """
@@ -755,10 +1111,7 @@ class SelfTuner:
                         user_attrs={_FAILURE_ATTR: message},
                     )
                 )
-            st.session.iterations += 1
-            st.n_failed += 1
-            st.failures.append(message)
-            self._advance_locked(st)
+            self._on_failure_locked(st, message)
             return True
 
     # --------------------------------------------------------------- driver
@@ -768,22 +1121,51 @@ class SelfTuner:
         session_id: str,
         objective: Callable[..., float] | None = None,
         n_trials: int | None = None,
+        *,
+        timeout: float | None = None,
+        n_jobs: int = 1,
+        backend: Literal["threads", "processes"] = "threads",
+        callbacks: Iterable[Callback] = (),
+        show_progress_bar: bool = False,
     ) -> TuningSession:
-        """Run the session: ``step()``, ``objective(**values)``, record; repeat.
+        """Run the session: ``step()``, evaluate, record; repeat.
 
-        The objective is called with no lock held. One that raises, or
-        returns something other than a finite real, marks that trial failed
-        (:meth:`record_failure`, with a warning logged) and the loop goes on.
+        A thin loop over :meth:`step` and the ``record_*`` methods. The
+        objective is called with no lock held, as ``objective(**values)``,
+        or ``objective(trial=handle, **values)`` when it declares a
+        ``trial`` parameter (a :class:`~autoopt.tuning.TrialHandle`, for
+        intermediate reports and pruning). One that raises, or returns
+        something other than a finite real, marks that trial failed (with
+        its message recorded and a warning logged) and the loop goes on;
+        raising :class:`~autoopt.TrialPruned` marks it pruned.
 
         Parameters
         ----------
         session_id : str
         objective : callable, optional
-            ``objective(**values) -> score``; the session's ``objective_fn``
-            when omitted.
+            The session's ``objective_fn`` when omitted.
         n_trials : int, optional
-            Most trials to run now; ``None`` runs until :meth:`step` returns
-            ``None`` (budget spent, converged or grid exhausted).
+            Most trials to start now; ``None`` runs until :meth:`step`
+            returns ``None`` (budget spent, converged or grid exhausted).
+        timeout : float, optional
+            Seconds (of the tuner's clock) after which no new trial starts;
+            running ones finish.
+        n_jobs : int
+            Trials evaluated at once; ``-1`` for one per CPU. With 1 (the
+            default) trials run in this thread and a seeded session is
+            reproducible.
+        backend : {"threads", "processes"}
+            Where parallel trials run: a thread pool (objectives that
+            release the GIL: NumPy, scikit-learn, I/O) or joblib's loky
+            process pool (pure-Python objectives; the objective must be
+            picklable, and pruning needs a storage given as a path or URL).
+            Sampling always happens in this process.
+        callbacks : iterable of callables
+            ``callback(session, result)`` after each trial, with a
+            :class:`~autoopt.tuning.TrialResult`. One that raises is logged
+            and recorded in :meth:`get_failures`; the run goes on.
+        show_progress_bar : bool
+            Show a tqdm progress bar (on stderr).
 
         Returns
         -------
@@ -795,10 +1177,13 @@ class SelfTuner:
         KeyError
             Unknown session id.
         ValueError
-            Neither ``objective`` nor the session's ``objective_fn`` is set.
+            No objective, bad ``n_trials``, ``timeout``, ``n_jobs`` or
+            ``backend``, or pruning on processes without a storage path.
         TypeError
-            ``objective`` is not callable or ``n_trials`` not an int.
+            Arguments of the wrong type.
         """
+        from autoopt.tuning import _driver
+
         with self._lock:
             st = self._get(session_id, "optimize")
         if st is None:
@@ -811,26 +1196,183 @@ class SelfTuner:
         check_callable(fn, "optimize() argument 'objective'")
         if n_trials is not None:
             n_trials = check_int(n_trials, "optimize() argument 'n_trials'", low=0)
-        done = 0
-        while n_trials is None or done < n_trials:
-            values = self.step(session_id)
-            if values is None:
-                break
-            done += 1
-            try:
-                raw = fn(**values)
-            except Exception as exc:
-                message = f"objective raised {type(exc).__name__}: {exc}"
-                logger.warning("Tuning session %s: %s (values %r).", session_id, message, values)
-                self.record_failure(session_id, values, message)
-                continue
-            except BaseException as exc:  # KeyboardInterrupt and co.: release the trial, then propagate
-                self.record_failure(session_id, values, f"objective interrupted by {type(exc).__name__}")
-                raise
-            score, problem = _objective_score(raw)
-            if problem is not None:
-                logger.warning("Tuning session %s: %s (values %r).", session_id, problem, values)
-                self.record_failure(session_id, values, problem)
-                continue
-            self.record_result(session_id, values, score)
+        if timeout is not None:
+            timeout = check_real(timeout, "optimize() argument 'timeout'", low=0.0)
+        n_jobs = check_int(n_jobs, "optimize() argument 'n_jobs'", low=-1)
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        elif n_jobs == 0:
+            raise ValueError("optimize() argument 'n_jobs' must be >= 1 or -1; got 0.")
+        if backend not in ("threads", "processes"):
+            raise ValueError(
+                f"optimize() argument 'backend' must be 'threads' or 'processes'; got {backend!r}."
+            )
+        cbs = list(callbacks)
+        for i, cb in enumerate(cbs):
+            check_callable(cb, f"optimize() argument 'callbacks'[{i}]")
+        remote = backend == "processes" and n_jobs > 1
+        with_handle = _driver.wants_trial(fn)
+        if with_handle and remote and st.location is None:
+            raise ValueError(
+                "optimize(): an objective taking 'trial' runs on processes only for a session stored in a "
+                "storage given as a path or URL (the workers reopen it); use backend='threads'."
+            )
+
+        deadline = None if timeout is None else self._clock() + timeout
+        bar = _progress_bar(n_trials, show_progress_bar, st.session.session_id)
+        executor, owned = _driver.make_executor(n_jobs, backend)
+        in_flight: dict[cf.Future[Outcome], tuple[dict[str, Any], optuna.Trial]] = {}
+        started = 0
+        try:
+            while True:
+                while (
+                    len(in_flight) < n_jobs
+                    and (n_trials is None or started < n_trials)
+                    and (deadline is None or self._clock() < deadline)
+                ):
+                    asked = self._ask(session_id, "optimize")
+                    if asked is None:
+                        break
+                    values, trial = asked
+                    handle = self._handle(st, trial, values, remote) if with_handle else None
+                    started += 1
+                    in_flight[executor.submit(_driver.call_objective, fn, values, handle)] = (values, trial)
+                if not in_flight:
+                    break
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    values, trial = in_flight.pop(future)
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # the worker itself broke (pickling, a crashed process)
+                        outcome = ("error", f"the trial's worker failed: {type(exc).__name__}: {exc}")
+                    except BaseException as exc:  # KeyboardInterrupt in the objective: release its trial
+                        self._tell_outcome(st, values, trial, ("error", _interrupted(exc)))
+                        raise
+                    result = self._tell_outcome(st, values, trial, outcome)
+                    if bar is not None:
+                        bar.update(1)
+                    self._run_callbacks(st, cbs, result)
+        except BaseException as exc:
+            # KeyboardInterrupt and co.: release the trials still out, then propagate.
+            for future, (values, trial) in in_flight.items():
+                future.cancel()
+                self._tell_outcome(st, values, trial, ("error", _interrupted(exc)))
+            raise
+        finally:
+            if owned:
+                executor.shutdown(wait=False, cancel_futures=True)
+            if bar is not None:
+                bar.close()
         return st.session
+
+    @staticmethod
+    def _handle(st: _Session, trial: optuna.Trial, values: dict[str, Any], remote: bool) -> TrialHandle:
+        from autoopt.tuning import _driver
+
+        if remote:
+            assert st.location is not None
+            return _driver.RemoteTrialHandle(
+                st.location, st.study.study_name, st.study.pruner, trial._trial_id, trial.number, values
+            )
+        return _driver.TrialHandle(trial, trial.number, values)
+
+    def _tell_outcome(
+        self, st: _Session, values: dict[str, Any], trial: optuna.Trial, outcome: Outcome
+    ) -> TrialResult:
+        import optuna
+
+        from autoopt.tuning._driver import TrialResult
+
+        kind, payload = outcome
+        sid = st.session.session_id
+        if kind != "ok":
+            log = logger.info if kind == "pruned" else logger.warning
+            log("Tuning session %s, trial %d: %s (values %r).", sid, trial.number, payload, values)
+        key = tuple(values[n] for n in st.names)
+        with st.lock:
+            if self._pop_pending_locked(st, key, trial) is None:
+                # Told meanwhile by stop_session(): the result is refused.
+                return TrialResult(trial.number, values, "failed", None, "cancelled: the session was stopped")
+            if kind == "ok":
+                st.study.tell(trial, payload)
+                self._on_result_locked(st, values, payload)
+                return TrialResult(trial.number, values, "complete", payload)
+            if kind == "pruned":
+                st.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                self._on_pruned_locked(st)
+                return TrialResult(trial.number, values, "pruned", None, payload)
+            trial.set_user_attr(_FAILURE_ATTR, payload)
+            st.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self._on_failure_locked(st, payload)
+            return TrialResult(trial.number, values, "failed", None, payload)
+
+    @staticmethod
+    def _run_callbacks(st: _Session, callbacks: list[Callback], result: TrialResult) -> None:
+        for cb in callbacks:
+            try:
+                cb(st.session, result)
+            except Exception as exc:
+                name = getattr(cb, "__qualname__", repr(cb))
+                message = f"callback {name} raised {type(exc).__name__}: {exc}"
+                logger.exception("Tuning session %s: %s", st.session.session_id, message)
+                with st.lock:
+                    st.failures.append(message)
+
+
+# ------------------------------------------------------------------ values
+
+
+def _external(value: Any, dist: BaseDistribution) -> Any:
+    """A value as handed to users: ``int`` for int distributions, ``float`` for float ones."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if isinstance(dist, IntDistribution):
+        return int(value)
+    if isinstance(dist, FloatDistribution):
+        return float(value)
+    return value
+
+
+def _check_value(value: Any, dist: BaseDistribution, where: str) -> Any:
+    """``value`` validated against ``dist`` and made canonical (the choice object for categoricals)."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        for choice in dist.choices:
+            if type(choice) is type(value) and choice == value:
+                return choice
+            if (
+                isinstance(choice, float)
+                and isinstance(value, float)
+                and math.isnan(choice)
+                and math.isnan(value)
+            ):
+                return choice
+        raise ValueError(f"{where} must be one of {list(dist.choices)!r}; got {value!r}.")
+    low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
+    v = check_real(value, where, low=low, high=high)
+    if isinstance(dist, IntDistribution):
+        if not v.is_integer():
+            raise ValueError(f"{where} must be an integer; got {value!r}.")
+        if (int(v) - dist.low) % dist.step:
+            raise ValueError(f"{where} must be {dist.low} + k * {dist.step}; got {value!r}.")
+        return int(v)
+    step = dist.step  # type: ignore[attr-defined]
+    if step is not None:
+        k = (v - low) / step
+        if abs(k - round(k)) > 1e-8 * max(1.0, abs(k)):
+            raise ValueError(f"{where} must be {low!r} + k * {step!r}; got {value!r}.")
+    return v
+
+
+def _interrupted(exc: BaseException) -> str:
+    return f"objective interrupted by {type(exc).__name__}"
+
+
+def _progress_bar(total: int | None, show: bool, session_id: str) -> Any:
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"tuning {session_id[:8]}", unit="trial")

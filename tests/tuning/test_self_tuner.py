@@ -347,7 +347,7 @@ def test_optimize_survives_objectives_that_raise_or_return_garbage(caplog: pytes
         return score_of({"x": x, "n": n})
 
     tuner = SelfTuner(seed=4)
-    sid = tuner.create_session(SPACE, "adaptive", max_iterations=30, patience=1000).session_id
+    sid = tuner.create_session(SPACE, "random_search", max_iterations=30, patience=1000).session_id
     with caplog.at_level(logging.WARNING, logger="autoopt.tuning"):
         session = tuner.optimize(sid, objective)
     assert len(calls) == 30
@@ -596,11 +596,12 @@ def test_grid_is_coarsened_to_the_point_cap_and_refused_beyond() -> None:
     ],
 )
 def test_thread_hammer_respects_the_budget_exactly(strategy: TuningStrategy, fail_every: int) -> None:
+    n = 40 if strategy is TuningStrategy.ADAPTIVE else 200  # ADAPTIVE's GP costs ~0.1 s a trial
     tuner = SelfTuner(seed=10)
     sid = tuner.create_session(
         {"x": (-5.0, 5.0, 4.0), "y": (-5.0, 5.0, -4.0), "n": (1, 9, 2)},
         strategy,
-        max_iterations=200,
+        max_iterations=n,
         patience=10_000,
     ).session_id
     handed: list[list[dict[str, Any]]] = [[] for _ in range(8)]
@@ -631,19 +632,19 @@ def test_thread_hammer_respects_the_budget_exactly(strategy: TuningStrategy, fai
     assert errors == []
     session = tuner.get_session(sid)
     assert session is not None
-    assert sum(len(h) for h in handed) == 200
-    assert session.iterations == 200
+    assert sum(len(h) for h in handed) == n
+    assert session.iterations == n
     assert session.status is TuningStatus.CONVERGED
     failures = tuner.get_failures(sid)
     assert failures is not None
     assert len(failures) == (sum(len(h) // fail_every for h in handed) if fail_every else 0)
-    assert len(session.parameters["x"].history) == 200 - len(failures)
+    assert len(session.parameters["x"].history) == n - len(failures)
     study = tuner.get_study(sid)
     assert study is not None
     told = [t for t in study.trials if t.state.is_finished()]
-    assert len(told) == len(study.trials) == 200
-    assert len({t.number for t in told}) == 200
-    assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in told) == 200 - len(failures)
+    assert len(told) == len(study.trials) == n
+    assert len({t.number for t in told}) == n
+    assert sum(t.state is optuna.trial.TrialState.COMPLETE for t in told) == n - len(failures)
     assert tuner.step(sid) is None
 
 

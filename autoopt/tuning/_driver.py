@@ -1,0 +1,201 @@
+"""Running objectives for :meth:`~autoopt.tuning.SelfTuner.optimize`: trial handles, executors, outcomes.
+
+The loop itself lives in the tuner (a thin driver over ``step`` and
+``record_*``); this module holds what the loop hands to user code and how it
+is run: inline, on a thread pool, or on joblib's (loky) process pool.
+
+This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import inspect
+import logging
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import optuna
+
+from autoopt._validation import check_int, check_real
+from autoopt.exceptions import TrialPruned
+
+__all__ = ["Outcome", "TrialHandle", "TrialResult", "call_objective", "make_executor", "wants_trial"]
+
+logger = logging.getLogger(__name__)
+
+Outcome = tuple[Literal["ok", "error", "pruned"], Any]
+"""``("ok", score)``, ``("error", message)`` or ``("pruned", message)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrialResult:
+    """What the callbacks of :meth:`~autoopt.tuning.SelfTuner.optimize` receive about one trial.
+
+    Attributes
+    ----------
+    number : int
+        The trial's number in the session's study.
+    values : dict
+        The parameter values evaluated.
+    state : {"complete", "failed", "pruned"}
+    score : float or None
+        The score, for complete trials.
+    message : str or None
+        Why the trial failed or was pruned.
+    """
+
+    number: int
+    values: dict[str, Any]
+    state: Literal["complete", "failed", "pruned"]
+    score: float | None = None
+    message: str | None = None
+
+
+class TrialHandle:
+    """The ``trial`` argument of an objective that wants one: intermediate reports and pruning.
+
+    An objective declaring a parameter named ``trial`` is called as
+    ``objective(trial=handle, **values)``. It reports intermediate scores
+    (higher is better) with :meth:`report` and stops early when
+    :meth:`should_prune` says so, by raising :class:`~autoopt.TrialPruned`
+    (or Optuna's ``TrialPruned``). The decision is the session's pruner's
+    (``create_session(..., pruner="median" | "hyperband" | a pruner)``);
+    without a pruner :meth:`should_prune` is always False.
+
+    Note the argument order of :meth:`report`: ``(step, value)``, unlike
+    Optuna's ``Trial.report(value, step)``.
+
+    Attributes
+    ----------
+    number : int
+        The trial's number in the session's study.
+    params : dict
+        The values being evaluated.
+    """
+
+    def __init__(self, trial: optuna.Trial | None, number: int, params: Mapping[str, Any]) -> None:
+        self._trial = trial
+        self.number = number
+        self.params = dict(params)
+
+    def _optuna_trial(self) -> optuna.Trial:
+        assert self._trial is not None
+        return self._trial
+
+    def report(self, step: int, value: float) -> None:
+        """Report the intermediate score ``value`` at ``step`` (an int >= 0).
+
+        Raises
+        ------
+        TypeError, ValueError
+            A step that is not an int >= 0, or a value that is not a finite real.
+        """
+        step = check_int(step, "TrialHandle.report() argument 'step'", low=0)
+        value = check_real(value, "TrialHandle.report() argument 'value'")
+        self._optuna_trial().report(value, step)
+
+    def should_prune(self) -> bool:
+        """Whether the pruner would stop this trial now, given what it reported."""
+        return bool(self._optuna_trial().should_prune())
+
+    def __repr__(self) -> str:
+        return f"TrialHandle(number={self.number}, params={self.params!r})"
+
+
+class RemoteTrialHandle(TrialHandle):
+    """A :class:`TrialHandle` that travels to a worker process and reopens the study's storage there."""
+
+    def __init__(
+        self,
+        location: str,
+        study_name: str,
+        pruner: Any,
+        trial_id: int,
+        number: int,
+        params: Mapping[str, Any],
+    ) -> None:
+        super().__init__(None, number, params)
+        self._location = location
+        self._study_name = study_name
+        self._pruner = pruner
+        self._trial_id = trial_id
+
+    def _optuna_trial(self) -> optuna.Trial:
+        if self._trial is None:
+            from autoopt.tuning._storage import open_storage
+
+            storage = open_storage(self._location, "RemoteTrialHandle")
+            study = optuna.load_study(study_name=self._study_name, storage=storage, pruner=self._pruner)
+            self._trial = optuna.trial.Trial(study, self._trial_id)
+        return self._trial
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_trial"} | {"_trial": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+def wants_trial(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` declares a parameter named ``trial`` (keyword-passable)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
+    p = params.get("trial")
+    return p is not None and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+
+
+def _is_pruned(exc: BaseException) -> bool:
+    return isinstance(exc, (TrialPruned, optuna.TrialPruned))
+
+
+def call_objective(fn: Callable[..., Any], values: Mapping[str, Any], handle: TrialHandle | None) -> Outcome:
+    """Run the objective once and classify what happened; never raises an ``Exception``.
+
+    Runs in the worker (thread or process), so it is module level and the
+    outcome is plain data.
+    """
+    try:
+        raw = fn(**values) if handle is None else fn(trial=handle, **values)
+    except Exception as exc:
+        if _is_pruned(exc):
+            return "pruned", f"pruned: {exc}" if str(exc) else "pruned"
+        return "error", f"objective raised {type(exc).__name__}: {exc}"
+    if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
+        return "error", f"objective returned {raw!r} of type {type(raw).__name__}, not a real number"
+    score = float(raw)
+    if not math.isfinite(score):
+        return "error", f"objective returned the non-finite score {raw!r}"
+    return "ok", score
+
+
+class _InlineExecutor(cf.Executor):
+    """Run each call at submission, in the calling thread (``n_jobs=1``): deterministic, no pool."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        future: cf.Future[Any] = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # call_objective catches Exceptions; this is KeyboardInterrupt and co.
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(n_jobs: int, backend: str) -> tuple[cf.Executor, bool]:
+    """``(executor, owned)``: inline for one job, else threads or joblib's loky processes.
+
+    ``owned`` says whether the caller must shut the executor down (loky's
+    reusable pool stays up for the next call).
+    """
+    if n_jobs == 1:
+        return _InlineExecutor(), False
+    if backend == "threads":
+        return cf.ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="autoopt-tuning"), True
+    from joblib.externals.loky import get_reusable_executor
+
+    return get_reusable_executor(max_workers=n_jobs), False

@@ -1,0 +1,230 @@
+"""Where tuning sessions live: Optuna storages, the session record kept in them, stale trials.
+
+Three kinds of storage, chosen by the ``storage`` argument of
+:meth:`~autoopt.tuning.SelfTuner.create_session`:
+
+==========================  ===================================================
+``storage``                 use it for
+==========================  ===================================================
+``None``                    one process; nothing survives it. No I/O at all:
+                            the fastest, the default.
+a file path                 Optuna's journal file (``JournalFileBackend``):
+                            crash-safe appends, several processes on one
+                            machine (or a shared file system with working
+                            ``flock``/``open(O_EXCL)`` locks). A few ms per
+                            trial.
+``"sqlite:///x.db"``        a single file readable with SQL tools; one writer
+                            at a time, slow (~150 ms per trial here).
+``"postgresql://..."``      several machines tuning one session; survives any
+                            one of them.
+an Optuna storage object    anything else Optuna supports.
+==========================  ===================================================
+
+The session's own description (parameters, strategy, budget, seed) is kept
+as the study's user attribute ``"autoopt"``, so
+:meth:`~autoopt.tuning.SelfTuner.load_session` can rebuild it from the
+storage alone. Every trial a tuner hands out carries the user attribute
+``"autoopt:owner"`` (host, process id and the process's start time); a
+trial still ``RUNNING`` whose owner process is gone is *stale*. Trials the
+tuner created but that do not count (stale ones failed on resume, surplus
+asks beyond the budget by concurrent processes) carry ``"autoopt:void"``
+with the reason.
+
+This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
+from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial, TrialState
+
+__all__ = [
+    "META_KEY",
+    "OWNER_KEY",
+    "VOID_KEY",
+    "SessionMeta",
+    "is_stale",
+    "open_storage",
+    "owner_token",
+    "storage_kind",
+    "void_trial",
+]
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "autoopt"
+OWNER_KEY = "autoopt:owner"
+VOID_KEY = "autoopt:void"
+_META_VERSION = 1
+
+
+def storage_kind(storage: Any) -> str:
+    """``"memory"``, ``"journal"``, ``"rdb"`` or ``"custom"`` for a ``storage`` argument."""
+    if storage is None:
+        return "memory"
+    if isinstance(storage, BaseStorage):
+        return "memory" if isinstance(storage, InMemoryStorage) else "custom"
+    return "rdb" if "://" in os.fspath(storage) else "journal"
+
+
+def open_storage(storage: Any, where: str) -> BaseStorage:
+    """The Optuna storage for a ``storage`` argument (see the module docstring).
+
+    Raises
+    ------
+    TypeError
+        ``storage`` is not None, a string, a path or an Optuna storage.
+    ValueError
+        The URL cannot be opened (the message says why).
+    """
+    if storage is None:
+        return InMemoryStorage()
+    if isinstance(storage, BaseStorage):
+        return storage
+    if not isinstance(storage, (str, os.PathLike)):
+        raise TypeError(
+            f"{where} must be None, a journal file path, a database URL or an optuna storage; "
+            f"got {storage!r} of type {type(storage).__name__}."
+        )
+    location = os.fspath(storage)
+    if not location:
+        raise ValueError(f"{where} must not be empty.")
+    try:
+        if "://" in location:
+            return RDBStorage(location)
+        return JournalStorage(JournalFileBackend(location))
+    except Exception as exc:  # the driver's or SQLAlchemy's error, with the location named
+        raise ValueError(
+            f"{where}: cannot open the storage {location!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+# ------------------------------------------------------------ session record
+
+
+@dataclass(frozen=True, slots=True)
+class SessionMeta:
+    """What a persisted session needs to be rebuilt by another process."""
+
+    session_id: str
+    strategy: str
+    distributions: dict[str, BaseDistribution]
+    initial: dict[str, Any]
+    max_iterations: int
+    convergence_threshold: float
+    patience: int
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": _META_VERSION,
+            "session_id": self.session_id,
+            "strategy": self.strategy,
+            "parameters": {
+                name: {"distribution": distribution_to_json(d), "initial": self.initial.get(name)}
+                for name, d in self.distributions.items()
+            },
+            "max_iterations": self.max_iterations,
+            "convergence_threshold": self.convergence_threshold,
+            "patience": self.patience,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> SessionMeta:
+        if not isinstance(data, Mapping) or data.get("version") != _META_VERSION:
+            raise ValueError(
+                f"{where}: the study was not created by autoopt's SelfTuner (no session record)."
+            )
+        params = data["parameters"]
+        return cls(
+            session_id=str(data["session_id"]),
+            strategy=str(data["strategy"]),
+            distributions={n: json_to_distribution(p["distribution"]) for n, p in params.items()},
+            initial={n: p["initial"] for n, p in params.items()},
+            max_iterations=int(data["max_iterations"]),
+            convergence_threshold=float(data["convergence_threshold"]),
+            patience=int(data["patience"]),
+            seed=int(data["seed"]),
+        )
+
+
+# ------------------------------------------------------------ trial owners
+
+
+def _process_start(pid: int) -> str:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), ``""`` elsewhere.
+
+    With the pid it identifies a process even after the pid is reused.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return ""
+    # Field 22; the command name (field 2) is in parentheses and may hold spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+@functools.cache
+def owner_token() -> dict[str, Any]:
+    """This process: ``{"host", "pid", "start"}``."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
+
+
+def _alive(owner: Mapping[str, Any]) -> bool:
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    start = owner.get("start") or ""
+    return not start or _process_start(pid) in ("", start)
+
+
+def is_stale(trial: FrozenTrial, *, stale_after: float | None, now: datetime | None = None) -> str | None:
+    """Why a ``RUNNING`` trial is stale, or ``None`` if it may still be running.
+
+    A trial whose owner ran on this host is stale when that process is gone.
+    Any other (another host, or no owner recorded) is stale only when it
+    started more than ``stale_after`` seconds ago.
+    """
+    if trial.state != TrialState.RUNNING:
+        return None
+    owner = trial.user_attrs.get(OWNER_KEY)
+    if isinstance(owner, Mapping) and owner.get("host") == owner_token()["host"]:
+        if not _alive(owner):
+            return f"stale: its process {owner.get('pid')} on {owner.get('host')} is gone"
+        return None
+    if stale_after is not None and trial.datetime_start is not None:
+        now = now or datetime.now(UTC)
+        start = trial.datetime_start
+        if start.tzinfo is None:  # Optuna stores naive local times
+            start = start.astimezone(UTC)
+        age = (now - start).total_seconds()
+        if age > stale_after:
+            return f"stale: running for {age:.0f} s > stale_after={stale_after:g} s"
+    return None
+
+
+def void_trial(study: optuna.Study, trial: optuna.Trial | FrozenTrial, reason: str) -> None:
+    """Mark a ``RUNNING`` trial as not counting (user attribute ``VOID_KEY``) and fail it."""
+    study._storage.set_trial_user_attr(trial._trial_id, VOID_KEY, reason)
+    study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
