@@ -466,6 +466,8 @@ class SelfTuner:
             grid_size=plan.grid_size,
             location=None if location is None else os.fspath(location),
             persistent=persistent,
+            # Without an enqueued initial point, the very first trial is the sampler's own.
+            initial_asked=all(initial.get(n) is None for n in names),
         )
 
     def _register(self, st: _Session) -> None:
@@ -666,8 +668,9 @@ class SelfTuner:
                     self._on_pruned_locked(st)
                 else:
                     self._on_failure_locked(st, str(t.user_attrs.get(_FAILURE_ATTR, "failed")))
-            st.initial_asked = n_counted > 0 or st.initial_key is None
-            st.n_proposed = max(0, n_counted - (1 if st.initial_key is not None else 0))
+            had_initial = not st.initial_asked  # an initial point was enqueued at creation
+            st.initial_asked = st.initial_asked or n_counted > 0
+            st.n_proposed = max(0, n_counted - (1 if had_initial else 0))
         return n_void
 
     # --------------------------------------------------------------- lookup
