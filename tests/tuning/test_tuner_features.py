@@ -45,9 +45,12 @@ def test_values_respect_log_step_and_categorical_specs(strategy: str) -> None:
         assert tuner.record_result(session.session_id, values, mixed_score(**values))
     assert len(seen) == 60
     for v in seen:
-        assert type(v["x"]) is float and -2.0 <= v["x"] <= 2.0
-        assert type(v["lr"]) is float and 1e-4 <= v["lr"] <= 1.0
-        assert type(v["n"]) is int and v["n"] in range(0, 21, 4)
+        assert type(v["x"]) is float
+        assert -2.0 <= v["x"] <= 2.0
+        assert type(v["lr"]) is float
+        assert 1e-4 <= v["lr"] <= 1.0
+        assert type(v["n"]) is int
+        assert v["n"] in range(0, 21, 4)
         assert v["act"] in ("relu", "tanh", None)
     assert {v["act"] for v in seen} == {"relu", "tanh", None}
     assert session.parameters["act"].best_value in ("relu", "tanh", None)
@@ -65,7 +68,8 @@ def test_random_search_is_log_uniform_on_log_parameters() -> None:
     assert len(logs) == 512
     counts, _ = np.histogram(logs, bins=6, range=(-6, 0))
     # A scrambled Sobol' design puts almost exactly 512 / 6 points in each decade.
-    assert counts.min() >= 80 and counts.max() <= 91
+    assert counts.min() >= 80
+    assert counts.max() <= 91
 
 
 def test_grid_covers_log_step_and_categorical_axes() -> None:
@@ -76,7 +80,9 @@ def test_grid_covers_log_step_and_categorical_axes() -> None:
     assert grids["act"] == ["relu", "tanh", None]
     assert grids["n"] == [0, 4, 8, 12, 16, 20]
     np.testing.assert_allclose(np.log10(grids["lr"]), np.linspace(-4, 0, 11), atol=1e-12)
-    assert grids["x"][0] == -2.0 and grids["x"][-1] == 2.0 and len(grids["x"]) == 11
+    assert grids["x"][0] == -2.0
+    assert grids["x"][-1] == 2.0
+    assert len(grids["x"]) == 11
     tuner = SelfTuner(seed=2)
     session = tuner.create_session(MIXED, "grid_search", mixed_score, max_iterations=10_000)
     tuner.optimize(session.session_id)
@@ -101,7 +107,8 @@ def test_optuna_distributions_and_seed_tuples_mix() -> None:
     first = tuner.step(session.session_id)
     assert first is not None
     assert first["b"] == 3  # the tuple's initial value is evaluated first
-    assert first["a"] in (0.0, 0.25, 0.5, 0.75, 1.0) and first["c"] in (True, False)
+    assert first["a"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert first["c"] in (True, False)
 
 
 @pytest.mark.parametrize(
@@ -137,7 +144,8 @@ def test_bad_values_for_rich_parameters_are_refused_and_nothing_recorded() -> No
         with pytest.raises(ValueError, match=match):
             tuner.record_result(sid, bad, 1.0)
     session = tuner.get_session(sid)
-    assert session is not None and session.iterations == 0
+    assert session is not None
+    assert session.iterations == 0
     assert tuner.record_result(sid, good, 1.0)
     assert session.best_parameters == good
 
@@ -224,7 +232,8 @@ def test_callbacks_see_every_trial_and_a_failing_callback_is_recorded(
     assert [r.number for r in results] == list(range(12))
     assert [r.state for r in results].count("failed") == 1
     failed = next(r for r in results if r.state == "failed")
-    assert failed.message == "objective raised ValueError: bad point" and failed.score is None
+    assert failed.message == "objective raised ValueError: bad point"
+    assert failed.score is None
     assert all(r.score == pytest.approx(mixed_score(**r.values)) for r in results if r.state == "complete")
     failures = tuner.get_failures(sid)
     assert failures is not None
@@ -286,7 +295,8 @@ def test_optimize_argument_errors() -> None:
     with pytest.raises(ValueError, match="storage given as a path or URL"):
         tuner.optimize(sid, with_trial, n_jobs=2, backend="processes")
     session = tuner.get_session(sid)
-    assert session is not None and session.iterations == 0
+    assert session is not None
+    assert session.iterations == 0
 
 
 def test_progress_bar_counts_trials(capsys: pytest.CaptureFixture[str]) -> None:
@@ -319,7 +329,8 @@ def test_pruners_stop_unpromising_trials(pruner: Any) -> None:
     assert counts.get("pruned", 0) >= 5
     assert counts["complete"] + counts["pruned"] == 40 == session.iterations
     pruned = frame[frame["state"] == "pruned"]
-    assert pruned["score"].isna().all() and pruned["last_intermediate"].notna().all()
+    assert pruned["score"].isna().all()
+    assert pruned["last_intermediate"].notna().all()
     # Every complete trial's score is its true final score; pruned ones never become the best.
     complete = frame[frame["state"] == "complete"]
     assert session.best_score == complete["score"].max()
@@ -338,7 +349,8 @@ def test_pruning_matches_optunas_own_median_pruner() -> None:
         for step, value in sorted(t.intermediate_values.items()):
             trial.report(value, step)
             if trial.should_prune():
-                assert t.state is optuna.trial.TrialState.PRUNED and step == max(t.intermediate_values)
+                assert t.state is optuna.trial.TrialState.PRUNED
+                assert step == max(t.intermediate_values)
                 reference.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 break
         else:
@@ -358,4 +370,5 @@ def test_pruning_on_processes_with_a_journal_storage(tmp_path: Path) -> None:
     )
     tuner.optimize(session.session_id, staged, n_jobs=2, backend="processes")
     states = session.trials_dataframe()["state"].value_counts().to_dict()
-    assert sum(states.values()) == 16 and states.get("pruned", 0) >= 1
+    assert sum(states.values()) == 16
+    assert states.get("pruned", 0) >= 1
