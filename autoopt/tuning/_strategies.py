@@ -69,6 +69,7 @@ from autoopt.tuning._spsa import SPSASampler
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ADAPTIVE_GP_TRIALS",
     "GP_MAX_DIM",
     "GP_MAX_TRIALS",
     "MAX_GRID_POINTS",
@@ -87,6 +88,9 @@ MAX_GRID_POINTS = 10_000
 
 GP_MAX_TRIALS = 300
 """Trials up to which the Gaussian process samples (its cost grows with the trials; ~0.2 s at 250)."""
+
+ADAPTIVE_GP_TRIALS = 200
+"""Trials after which ``ADAPTIVE`` hands over from the GP (its cost per trial grows with the trials)."""
 
 GP_MAX_DIM = 30
 """Most free parameters for which the Gaussian process is used."""
@@ -263,7 +267,7 @@ def _note_no_torch(strategy: str) -> None:
         _warned_no_torch = True
         logger.info(
             "%s: PyTorch is not installed, so the Gaussian-process sampler is not available and TPE is used "
-            "instead. Install it (pip install 'autoopt[rl]') for the GP.",
+            "instead. Install it (pip install 'autoopt[gp]') for the GP.",
             strategy,
         )
 
@@ -322,7 +326,12 @@ def _adaptive(spec: SearchSpec) -> StrategyPlan:
     if not gp:
         _note_no_torch("ADAPTIVE")
     sampler = adaptive_portfolio(
-        spec.distributions, n_startup=n_startup, budget=spec.max_iterations, seed=spec.seed, gp=gp
+        spec.distributions,
+        n_startup=n_startup,
+        budget=spec.max_iterations,
+        seed=spec.seed,
+        gp=gp,
+        gp_max_trials=ADAPTIVE_GP_TRIALS,
     )
     return StrategyPlan(sampler, n_startup)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import math
 import os
 import threading
 from collections import OrderedDict, deque
@@ -106,7 +105,7 @@ class _Session:
     location: str | None  # the storage's path or URL when given as one (for worker processes)
     persistent: bool
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: dict[_Key, deque[optuna.Trial]] = field(default_factory=dict)
+    pending: dict[_Key, deque[tuple[optuna.Trial, dict[str, Any]]]] = field(default_factory=dict)
     n_pending: int = 0
     n_complete: int = 0
     n_failed: int = 0
@@ -117,6 +116,9 @@ class _Session:
     since_improvement: int = 0
     shared_budget_spent: bool = False
     failures: deque[str] = field(default_factory=lambda: deque(maxlen=_MAX_FAILURE_MESSAGES))
+    casts: tuple[Callable[[Any], Any], ...] = ()
+    checks: tuple[Callable[[Any, str], Any], ...] = ()
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def grid_exhausted(self) -> bool:
@@ -468,6 +470,8 @@ class SelfTuner:
             persistent=persistent,
             # Without an enqueued initial point, the very first trial is the sampler's own.
             initial_asked=all(initial.get(n) is None for n in names),
+            casts=tuple(_caster(meta.distributions[n]) for n in names),
+            checks=tuple(_checker(meta.distributions[n]) for n in names),
         )
 
     def _register(self, st: _Session) -> None:
@@ -793,8 +797,8 @@ class SelfTuner:
         with st.lock:
             if st.session.status in _FINISHED:
                 return False
-            for trials in st.pending.values():
-                for trial in trials:
+            for entries in st.pending.values():
+                for trial, _ in entries:
                     trial.set_user_attr(_FAILURE_ATTR, "cancelled: the session was stopped")
                     if st.persistent:
                         _storage.void_trial(st.study, trial, "cancelled: the session was stopped")
@@ -901,8 +905,10 @@ class SelfTuner:
             trial = st.study.ask(st.distributions)
             if st.persistent and not self._claim_shared_slot_locked(st, trial):
                 return None
-            params = trial.params
-            values = {n: _external(params[n], st.distributions[n]) for n in st.names}
+            # The trial's own record, not ``trial.params`` (a deep copy per call); values are new objects.
+            frozen = getattr(trial, "_cached_frozen_trial", None)
+            params = frozen.params if frozen is not None else trial.params
+            values = {n: cast(params[n]) for n, cast in zip(st.names, st.casts, strict=True)}
             key = tuple(values[n] for n in st.names)
             if st.initial_asked:
                 st.n_proposed += 1
@@ -912,7 +918,7 @@ class SelfTuner:
                     st.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                     continue
             st.initial_asked = True
-            st.pending.setdefault(key, deque()).append(trial)
+            st.pending.setdefault(key, deque()).append((trial, values))
             st.n_pending += 1
             return values, trial
         return None
@@ -953,29 +959,45 @@ class SelfTuner:
                 f"{where} argument 'values' must give exactly the parameters {list(st.names)!r}; "
                 f"missing {missing!r}, unknown {unknown!r}."
             )
+        labels = st.labels.get(where)
+        if labels is None:
+            labels = st.labels[where] = tuple(f"{where} argument 'values'[{n!r}]" for n in st.names)
         out = {
-            n: _check_value(values[n], st.distributions[n], f"{where} argument 'values'[{n!r}]")
-            for n in st.names
+            n: check(values[n], label) for n, check, label in zip(st.names, st.checks, labels, strict=True)
         }
         return tuple(out.values()), out
 
     def _pop_pending_locked(
         self, st: _Session, key: _Key, trial: optuna.Trial | None = None
-    ) -> optuna.Trial | None:
-        trials = st.pending.get(key)
-        if not trials:
+    ) -> tuple[optuna.Trial, dict[str, Any]] | None:
+        """The pending trial handed out with values ``key`` (that ``trial``, if given) and its values."""
+        entries = st.pending.get(key)
+        if not entries:
             return None
         if trial is None:
-            trial = trials.popleft()
+            entry = entries.popleft()
         else:
-            try:
-                trials.remove(trial)
-            except ValueError:
+            found = [e for e in entries if e[0] is trial]
+            if not found:
                 return None
-        if not trials:
+            entry = found[0]
+            entries.remove(entry)
+        if not entries:
             del st.pending[key]
         st.n_pending -= 1
-        return trial
+        return entry
+
+    @staticmethod
+    def _handed_out_key(st: _Session, values: Any) -> _Key | None:
+        """The key of ``values`` if it can be looked up among the pending trials as it is, else ``None``."""
+        if type(values) is not dict or len(values) != len(st.names):
+            return None
+        try:
+            key = tuple([values[n] for n in st.names])
+            hash(key)
+        except (KeyError, TypeError):
+            return None
+        return key
 
     def _accepts_foreign_locked(self, st: _Session, method: str) -> bool:
         s = st.session
@@ -1023,11 +1045,21 @@ class SelfTuner:
         if st is None:
             return False
         score = check_real(score, "record_result() argument 'score'")
+        fast = self._handed_out_key(st, values)
+        if fast is not None:
+            # Values handed out by step(): the pending trial holds them, already validated.
+            with st.lock:
+                entry = self._pop_pending_locked(st, fast)
+                if entry is not None:
+                    st.study.tell(entry[0], score)
+                    self._on_result_locked(st, entry[1], score)
+                    return True
         key, vals = self._canonical(st, values, "record_result()")
         with st.lock:
-            trial = self._pop_pending_locked(st, key)
-            if trial is not None:
-                st.study.tell(trial, score)
+            entry = self._pop_pending_locked(st, key)
+            if entry is not None:
+                st.study.tell(entry[0], score)
+                vals = entry[1]
             else:
                 if not self._accepts_foreign_locked(st, "record_result"):
                     return False
@@ -1099,8 +1131,9 @@ class SelfTuner:
             )
         key, vals = self._canonical(st, values, "record_failure()")
         with st.lock:
-            trial = self._pop_pending_locked(st, key)
-            if trial is not None:
+            entry = self._pop_pending_locked(st, key)
+            if entry is not None:
+                trial = entry[0]
                 trial.set_user_attr(_FAILURE_ATTR, message)
                 st.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             else:
@@ -1326,47 +1359,62 @@ class SelfTuner:
 # ------------------------------------------------------------------ values
 
 
-def _external(value: Any, dist: BaseDistribution) -> Any:
-    """A value as handed to users: ``int`` for int distributions, ``float`` for float ones."""
-    from optuna.distributions import FloatDistribution, IntDistribution
-
-    if isinstance(dist, IntDistribution):
-        return int(value)
-    if isinstance(dist, FloatDistribution):
-        return float(value)
+def _identity(value: Any) -> Any:
     return value
 
 
-def _check_value(value: Any, dist: BaseDistribution, where: str) -> Any:
-    """``value`` validated against ``dist`` and made canonical (the choice object for categoricals)."""
+def _caster(dist: BaseDistribution) -> Callable[[Any], Any]:
+    """How a sampled value is handed to users: ``int`` for int distributions, ``float`` for float ones."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if isinstance(dist, IntDistribution):
+        return int
+    if isinstance(dist, FloatDistribution):
+        return float
+    return _identity
+
+
+def _checker(dist: BaseDistribution) -> Callable[[Any, str], Any]:
+    """A validator ``check(value, where)`` for ``dist``, returning the canonical value.
+
+    Built once per session so the per-call work is the comparison itself.
+    """
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
     if isinstance(dist, CategoricalDistribution):
-        for choice in dist.choices:
-            if type(choice) is type(value) and choice == value:
-                return choice
-            if (
-                isinstance(choice, float)
-                and isinstance(value, float)
-                and math.isnan(choice)
-                and math.isnan(value)
-            ):
-                return choice
-        raise ValueError(f"{where} must be one of {list(dist.choices)!r}; got {value!r}.")
+        choices = tuple(dist.choices)
+
+        def check_choice(value: Any, where: str) -> Any:
+            for choice in choices:
+                if type(choice) is type(value) and choice == value:
+                    return choice  # the choice object itself: True is not 1, 1 is not 1.0
+            raise ValueError(f"{where} must be one of {list(choices)!r}; got {value!r}.")
+
+        return check_choice
     low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
-    v = check_real(value, where, low=low, high=high)
     if isinstance(dist, IntDistribution):
-        if not v.is_integer():
-            raise ValueError(f"{where} must be an integer; got {value!r}.")
-        if (int(v) - dist.low) % dist.step:
-            raise ValueError(f"{where} must be {dist.low} + k * {dist.step}; got {value!r}.")
-        return int(v)
+        int_low, int_step = dist.low, dist.step
+
+        def check_int_value(value: Any, where: str) -> Any:
+            v = check_real(value, where, low=low, high=high)
+            if not v.is_integer():
+                raise ValueError(f"{where} must be an integer; got {value!r}.")
+            if (int(v) - int_low) % int_step:
+                raise ValueError(f"{where} must be {int_low} + k * {int_step}; got {value!r}.")
+            return int(v)
+
+        return check_int_value
     step = dist.step  # type: ignore[attr-defined]
-    if step is not None:
-        k = (v - low) / step
-        if abs(k - round(k)) > 1e-8 * max(1.0, abs(k)):
-            raise ValueError(f"{where} must be {low!r} + k * {step!r}; got {value!r}.")
-    return v
+
+    def check_float_value(value: Any, where: str) -> Any:
+        v = check_real(value, where, low=low, high=high)
+        if step is not None:
+            k = (v - low) / step
+            if abs(k - round(k)) > 1e-8 * max(1.0, abs(k)):
+                raise ValueError(f"{where} must be {low!r} + k * {step!r}; got {value!r}.")
+        return v
+
+    return check_float_value
 
 
 def _interrupted(exc: BaseException) -> str:
