@@ -170,7 +170,7 @@ class CategoricalParam:
     CategoricalDistribution(choices=('adam', 'sgd'))
     """
 
-    choices: tuple[Any, ...]
+    choices: Sequence[Any]
     initial: Any = None
 
     def __post_init__(self) -> None:

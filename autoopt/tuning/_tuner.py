@@ -933,6 +933,8 @@ class SelfTuner:
         from autoopt.tuning import _storage
 
         trial.set_user_attr(_storage.OWNER_KEY, _storage.owner_token())
+        if trial.number < st.session.max_iterations:
+            return True  # fewer trials than the budget came before it, counting or not: no need to read them
         before = sum(
             1
             for t in st.study.get_trials(deepcopy=False)
