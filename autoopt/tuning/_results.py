@@ -107,7 +107,7 @@ def trials_frame(study: optuna.Study, names: Sequence[str]) -> pd.DataFrame:
             object dtype for categorical parameters; int64 for integer
             parameters every trial has, float64 otherwise. Missing is NaN.
         ``message`` (str)
-            The trial's ``"failure"`` user attribute, or ``""``.
+            The trial's ``"failure"`` user attribute (why it failed or was pruned), or ``""``.
         ``last_intermediate`` (float64)
             The value reported at the last step, or NaN.
         ``best_score`` (float64)

@@ -44,11 +44,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from optuna.distributions import BaseDistribution
+from optuna.exceptions import ExperimentalWarning
 from optuna.samplers import (
     BaseSampler,
     CmaEsSampler,
@@ -305,7 +307,10 @@ def _genetic(spec: SearchSpec) -> StrategyPlan:
     # resamples uniformly (random search in disguise), so children are polynomial mutations;
     # the population holds about a sixth of the budget, so ~6 generations run.
     population = max(4, min(50, spec.max_iterations // 6))
-    sampler = NSGAIISampler(population_size=population, mutation=PolynomialMutation(), seed=spec.seed)
+    with warnings.catch_warnings():  # PolynomialMutation is "experimental" in Optuna 5.0; chosen on purpose
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        mutation = PolynomialMutation()
+    sampler = NSGAIISampler(population_size=population, mutation=mutation, seed=spec.seed)
     return StrategyPlan(sampler, n_startup)
 
 

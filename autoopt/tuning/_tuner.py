@@ -72,10 +72,11 @@ def _quiet_own_study_creation() -> None:
             _filter_installed = True
 
 
-def _make_pruner(pruner: Any, where: str) -> BasePruner | None:
-    if pruner is None:
-        return None
+def _make_pruner(pruner: Any, where: str) -> BasePruner:
     import optuna
+
+    if pruner is None:
+        return optuna.pruners.NopPruner()  # Optuna's own default (None) would be a MedianPruner
 
     if isinstance(pruner, optuna.pruners.BasePruner):
         return pruner
@@ -414,7 +415,7 @@ class SelfTuner:
 
     @staticmethod
     def _new_study(
-        backend: Any, name: str, sampler: BaseSampler, pruner: BasePruner | None, persistent: bool, where: str
+        backend: Any, name: str, sampler: BaseSampler, pruner: BasePruner, persistent: bool, where: str
     ) -> optuna.Study:
         import optuna
 
@@ -1337,6 +1338,7 @@ class SelfTuner:
                 self._on_result_locked(st, values, payload)
                 return TrialResult(trial.number, values, "complete", payload)
             if kind == "pruned":
+                trial.set_user_attr(_FAILURE_ATTR, payload)
                 st.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
                 self._on_pruned_locked(st)
                 return TrialResult(trial.number, values, "pruned", None, payload)

@@ -18,7 +18,7 @@ from autoopt._clock import ManualClock
 from autoopt.tuning import TrialResult
 from autoopt.tuning._strategies import gp_available, parameter_grids
 
-pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # CMA-ES with_margin
 
 MIXED = {
     "x": FloatParam(-2.0, 2.0),
@@ -372,3 +372,25 @@ def test_pruning_on_processes_with_a_journal_storage(tmp_path: Path) -> None:
     states = session.trials_dataframe()["state"].value_counts().to_dict()
     assert sum(states.values()) == 16
     assert states.get("pruned", 0) >= 1
+
+
+def test_without_a_pruner_nothing_is_pruned_and_pruned_trials_keep_their_message() -> None:
+    tuner = SelfTuner(seed=17)
+    plain = tuner.create_session(MIXED, "random_search", max_iterations=20, patience=1000)
+    tuner.optimize(plain.session_id, staged)
+    assert set(plain.trials_dataframe()["state"]) == {"complete"}  # Optuna's default would be a MedianPruner
+
+    pruned = tuner.create_session(MIXED, "random_search", max_iterations=20, patience=1000, pruner="median")
+    tuner.optimize(pruned.session_id, staged)
+    frame = pruned.trials_dataframe()
+    messages = frame.loc[frame["state"] == "pruned", "message"]
+    assert len(messages) > 0
+    assert messages.str.match(r"pruned: at step \d").all()
+
+
+def test_genetic_with_categoricals_emits_no_experimental_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SelfTuner(seed=18).create_session(MIXED, "genetic", max_iterations=30)
