@@ -74,6 +74,7 @@ __all__ = [
     "ADAPTIVE_GP_TRIALS",
     "GP_MAX_DIM",
     "GP_MAX_TRIALS",
+    "adaptive_n_init",
     "MAX_GRID_POINTS",
     "AskTellGridSampler",
     "SearchSpec",
@@ -325,10 +326,28 @@ def _gradient(spec: SearchSpec) -> StrategyPlan:
     return StrategyPlan(sampler, default_n_startup(spec.max_iterations))
 
 
+def adaptive_n_init(dim: int, budget: int) -> int:
+    """Length of ``ADAPTIVE``'s Sobol' phase before its GP: about ``3 d + 2`` points, at most a fifth of the budget.
+
+    Never shorter than :func:`default_n_startup`. A Gaussian process started
+    from a design of ~3d points settles less often in a local basin: on
+    Hartmann-6 at 100 trials, 3 of 10 runs stayed in a local minimum after
+    10 initial points, 1 of 10 after 20 (``benchmarks/tuning``).
+
+    >>> [adaptive_n_init(d, 100) for d in (1, 2, 5, 6, 10)]
+    [10, 10, 17, 20, 20]
+    >>> adaptive_n_init(6, 30)
+    6
+    """
+    return max(default_n_startup(budget), min(3 * dim + 2, budget // 5))
+
+
 def _adaptive(spec: SearchSpec) -> StrategyPlan:
-    n_startup = default_n_startup(spec.max_iterations)
     gp = use_gp(spec.distributions, 1)
-    if not gp:
+    if gp:
+        n_startup = adaptive_n_init(UnitBox(spec.distributions).dim, spec.max_iterations)
+    else:
+        n_startup = default_n_startup(spec.max_iterations)
         _note_no_torch("ADAPTIVE")
     sampler = adaptive_portfolio(
         spec.distributions,
