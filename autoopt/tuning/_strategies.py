@@ -218,19 +218,72 @@ def parameter_grids(
 
 
 class AskTellGridSampler(GridSampler):
-    """Optuna's ``GridSampler`` made fit for ask-and-tell.
+    """Optuna's ``GridSampler`` made fit for ask-and-tell, visiting the grid in a space-filling order.
 
-    Upstream ``after_trial`` calls ``Study.stop()`` when the grid is
-    exhausted, which raises ``RuntimeError`` outside ``Study.optimize``, and
-    scans every trial of the study on every tell to find out. Here the hook
-    does nothing: the :class:`~autoopt.tuning.SelfTuner` counts the grid
-    points it has handed out and stops the session itself.
+    Two changes to upstream:
+
+    - *Order.* Upstream visits the grid in a random permutation, so a
+      budget smaller than the grid gets a random subset of it: clumps and
+      holes. Here trial ``k`` takes the grid point of the ``k``-th new cell
+      hit by a scrambled Sobol' sequence (each axis cut into as many equal
+      cells as it has values), so any prefix of the visits is spread over
+      the whole grid; the points never hit follow in random order. The
+      whole grid is still visited, once.
+    - *Stopping.* Upstream ``after_trial`` calls ``Study.stop()`` when the
+      grid is exhausted, which raises ``RuntimeError`` outside
+      ``Study.optimize``, and scans every trial of the study on every tell
+      to find out. Here the hook does nothing: the
+      :class:`~autoopt.tuning.SelfTuner` counts the grid points it has
+      handed out and stops the session itself.
+
+    Examples
+    --------
+    >>> sampler = AskTellGridSampler({"x": list(range(10)), "y": list(range(10))}, seed=0)
+    >>> first = sampler._all_grids[:4]  # one point in each quarter of the 10 x 10 grid
+    >>> sorted((x // 5, y // 5) for x, y in first)
+    [(0, 0), (0, 1), (1, 0), (1, 1)]
     """
+
+    def __init__(self, search_space: Mapping[str, Sequence[Any]], seed: int | None = None) -> None:
+        super().__init__(search_space, seed)
+        # Upstream visits ``_all_grids`` in list order (trial k takes grid id k) after shuffling it.
+        self._all_grids = _space_filling_order(list(self._search_space.values()), self._all_grids, seed)
 
     def after_trial(
         self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
     ) -> None:
         return None
+
+
+def _space_filling_order(axes: list[list[Any]], shuffled: list[Any], seed: int | None) -> list[Any]:
+    """The grid points ``shuffled`` reordered: those in cells first hit by a Sobol' sequence come first."""
+    import numpy as np
+    from scipy.stats import qmc
+
+    sizes = [len(axis) for axis in axes]
+    free = [k for k, size in enumerate(sizes) if size > 1]
+    if not free or len(shuffled) <= 1:
+        return shuffled
+    free_sizes = np.asarray([sizes[k] for k in free])
+    m = max(4, math.ceil(math.log2(4 * len(shuffled))))  # ~4 draws per point: most cells get hit
+    u = qmc.Sobol(len(free), scramble=True, rng=seed).random_base2(m)
+    cells = np.minimum((u * free_sizes).astype(np.int64), free_sizes - 1)
+    flat = np.ravel_multi_index(tuple(cells.T), tuple(free_sizes))
+    _, first = np.unique(flat, return_index=True)
+    index = np.unravel_index(flat[np.sort(first)], tuple(free_sizes))
+    head = []
+    base = [axis[0] for axis in axes]
+    for j in range(len(index[0])):
+        point = list(base)
+        for f, k in enumerate(free):
+            point[k] = axes[k][int(index[f][j])]
+        head.append(tuple(point))
+
+    def key(point: Any) -> tuple[Any, ...]:  # True == 1 == 1.0, but they are different grid values
+        return tuple((type(v).__name__, v) for v in point)
+
+    seen = {key(p) for p in head}
+    return head + [p for p in shuffled if key(p) not in seen]
 
 
 # ----------------------------------------------------------------- builders
