@@ -42,3 +42,57 @@ def test_hot_path_benchmark_runs(tmp_path):
         "evaluate",
     }
     assert result["predictor_vs_statsmodels"]["max_rel_diff_interval"] < 1e-9
+
+
+def test_tuning_benchmark_runs(tmp_path):
+    """Every method of the tuning benchmark on two problems, a few trials, one seed, with the extras."""
+    from benchmarks.tuning.run import METHODS
+
+    out = tmp_path / "tuning.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.tuning.run",
+            "--tier",
+            "ci",
+            "--problems",
+            "branin,mixed6",
+            "--methods",
+            ",".join(METHODS),
+            "--seeds",
+            "0",
+            "--trials",
+            "6",
+            "--overhead-trials",
+            "20",
+            "--overhead-rounds",
+            "2",
+            "--sampler-time-trials",
+            "4",
+            "--quiet",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    result = json.loads(out.read_text())
+    assert {(c["method"], c["problem"]) for c in result["cells"]} == {
+        (m, p) for m in METHODS for p in ("branin", "mixed6")
+    }
+    assert all(c["error"] is None and len(c["values"]) == 6 for c in result["cells"])
+    assert set(result["summary"]["summary"]) == set(METHODS)
+    assert result["summary"]["summary"]["optuna.Random"]["geo_mean_normalised_regret"] == 1.0
+    overhead = result["extras"]["overhead"]["samplers"]
+    assert set(overhead) == {"RandomSampler", "TPESampler"}
+    assert all(o["same_proposals"] for o in overhead.values())  # the tuner proposes what Optuna does
+    assert [r["problem"] for r in result["extras"]["sampler_time"]] == ["hartmann6", "mixed6"]
+    statuses = {c["check"]: c["status"] for c in result["checks"]}
+    assert len(statuses) == 8
+    assert statuses["every cell ran without an error"] == "PASS"
+    assert "| autoopt.adaptive |" in proc.stdout
+    assert "### Checks" in proc.stdout
