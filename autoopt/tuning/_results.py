@@ -114,7 +114,8 @@ def trials_frame(study: optuna.Study, names: Sequence[str]) -> pd.DataFrame:
             The best ``score`` of the complete trials so far (running
             maximum, or minimum for a minimising study); NaN before the first.
 
-        ``frame.attrs["direction"]`` is ``"maximize"`` or ``"minimize"``.
+        ``frame.attrs["direction"]`` is ``"maximize"`` or ``"minimize"``;
+        ``frame.attrs["log_params"]`` lists the parameters searched on a log scale.
 
     Raises
     ------
@@ -186,7 +187,17 @@ def trials_frame(study: optuna.Study, names: Sequence[str]) -> pd.DataFrame:
 
     frame = pd.DataFrame(columns)
     frame.attrs["direction"] = "maximize" if maximize else "minimize"
+    frame.attrs["log_params"] = [n for n in names if _is_log(trials, n)]
     return frame
+
+
+def _is_log(trials: Sequence[FrozenTrial], name: str) -> bool:
+    """Whether ``name`` was searched on a log scale (its distribution in the first trial that has it)."""
+    for t in trials:
+        dist = t.distributions.get(name)
+        if dist is not None:
+            return bool(getattr(dist, "log", False))
+    return False
 
 
 def _check_names(names: Any, label: str) -> list[str]:
@@ -525,7 +536,8 @@ def plot_parallel_coordinates(
     Notes
     -----
     Each axis is scaled to [0, 1] over the drawn trials. A numeric axis whose
-    values are all positive and span more than two decades is log-scaled
+    values are all positive and that was searched on a log scale
+    (``frame.attrs["log_params"]``) or spans more than two decades is log-scaled
     (``"(log)"`` in its label); a categorical one (object dtype) places the
     categories evenly, sorted when they can be, labelled by name. Integer
     and float axes are labelled with their minimum and maximum. A trial that
@@ -596,7 +608,7 @@ def plot_parallel_coordinates(
     axis_labels = []
     for j, name in enumerate(names):
         column = frame[PARAM_PREFIX + name]
-        ys[:, j], marks, log = _normalise(column, rows)
+        ys[:, j], marks, log = _normalise(column, rows, name in frame.attrs.get("log_params", ()))
         ticks.append((float(j), marks))
         axis_labels.append(f"{name} (log)" if log else name)
 
@@ -626,15 +638,21 @@ def plot_parallel_coordinates(
     return ax
 
 
-def _normalise(column: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[tuple[float, str]], bool]:
-    """Values of ``column`` at ``rows`` mapped to [0, 1], tick marks, and whether log-scaled."""
+def _normalise(
+    column: pd.Series, rows: np.ndarray, searched_log: bool = False
+) -> tuple[np.ndarray, list[tuple[float, str]], bool]:
+    """Values of ``column`` at ``rows`` mapped to [0, 1], tick marks, and whether log-scaled.
+
+    Log-scaled when the parameter was searched on a log scale, or when its
+    positive values span more than ``_LOG_SPAN``.
+    """
     if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         raw = column.to_numpy(dtype=np.float64)[rows]
         finite = raw[np.isfinite(raw)]
         if finite.size == 0:
             return np.full(rows.size, np.nan), [], False
         lo, hi = float(finite.min()), float(finite.max())
-        log = lo > 0.0 and hi / lo > _LOG_SPAN
+        log = lo > 0.0 and (searched_log or hi / lo > _LOG_SPAN)
         t = np.log10(raw, where=raw > 0, out=np.full(rows.size, np.nan)) if log else raw
         t_lo, t_hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
         if t_hi > t_lo:

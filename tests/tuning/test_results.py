@@ -679,3 +679,22 @@ def test_plots_without_matplotlib_say_what_to_install(monkeypatch: pytest.Monkey
     for plot in (plot_optimization_history, plot_parallel_coordinates):
         with pytest.raises(ImportError, match=r'pip install "autoopt\[plot\]"'):
             plot(frame)
+
+
+def test_parameters_searched_on_a_log_scale_get_a_log_axis_even_over_a_narrow_range() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    dist = {"lr": FloatDistribution(0.01, 1.0, log=True), "x": FloatDistribution(0.01, 1.0)}
+    study = optuna.create_study(direction="maximize")
+    for i, (lr, x) in enumerate([(0.01, 0.01), (0.1, 0.5), (0.5, 1.0)]):
+        study.add_trial(create_trial(value=float(i), params={"lr": lr, "x": x}, distributions=dist))
+    frame = trials_frame(study, ["lr", "x"])
+    assert frame.attrs["log_params"] == ["lr"]
+    ax = plot_parallel_coordinates(frame)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr (log)", "x"]
+    segments = ax.collections[-1].get_segments()
+    ys = np.array([seg[:, 1] for seg in segments])
+    order = np.argsort(ys[:, 1])  # x is linear: 0, 0.5, 1
+    # Scaled over the values drawn (0.01 to 0.5) on log10: 0.1 sits at log10(10) / log10(50).
+    np.testing.assert_allclose(ys[order, 0], [0.0, 1.0 / np.log10(50.0), 1.0])
