@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
+import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from scipy.optimize import minimize
@@ -30,6 +33,15 @@ from benchmarks.tuning.functions import (
 
 NAMES = list(PROBLEMS)
 NUMERIC = [n for n in NAMES if n != "mixed6"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_optuna_globals() -> Iterator[None]:
+    """The benchmark quiets Optuna for its own process; do not let that leak into the other tests."""
+    verbosity = optuna.logging.get_verbosity()
+    with warnings.catch_warnings():
+        yield
+    optuna.logging.set_verbosity(verbosity)
 
 
 def sample(problem: Problem, n: int, rng: np.random.Generator) -> np.ndarray:

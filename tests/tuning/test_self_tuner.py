@@ -41,12 +41,13 @@ def test_import_does_not_load_optuna() -> None:
 
 
 def test_study_creation_is_not_logged_but_other_studies_are(caplog: pytest.LogCaptureFixture) -> None:
+    verbosity = optuna.logging.get_verbosity()
     with caplog.at_level(logging.INFO, logger="optuna"):
         SelfTuner().create_session({"x": (0.0, 1.0, 0.5)})
         assert not [r for r in caplog.records if "A new study created" in r.getMessage()]
         optuna.create_study(study_name="someone-elses-study")
         assert [r for r in caplog.records if "someone-elses-study" in r.getMessage()]
-    assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    assert optuna.logging.get_verbosity() == verbosity  # the tuner leaves Optuna's verbosity alone
 
 
 # -------------------------------------------------------------- validation
