@@ -1,0 +1,195 @@
+"""The forecast benchmark's series: real operational data, each a pandas Series on a regular DatetimeIndex.
+
+- :func:`load_nasa` -- requests per hour or per 5 minutes to NASA Kennedy
+  Space Center's WWW server, July-August 1995 (``traces/nasa_http_1995_per_minute.csv``
+  of the shared data; the package ships an identical copy, read through
+  :func:`autoopt.sim._trace.load_nasa_trace`).
+- :func:`load_azure_cpu` -- the CPU usage summed over all VMs of the Azure
+  2019 (V2) public trace, every 5 minutes for 30 days
+  (``traces/azure_v2/vm_cpu_readings_month_aggregated_cpu_mem.csv``).
+
+Gaps are NaN, never zero. :data:`DATASETS` holds the benchmark's settings
+(horizon, seasonal period, training window, origin spacing) for each series.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoopt.sim._trace import load_nasa_trace
+
+__all__ = [
+    "AZURE_CPU_FILE",
+    "DATASETS",
+    "NASA_FILE",
+    "DatasetSpec",
+    "find_shared_data",
+    "load_azure_cpu",
+    "load_dataset",
+    "load_nasa",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+NASA_FILE = Path("traces") / "nasa_http_1995_per_minute.csv"
+AZURE_CPU_FILE = Path("traces") / "azure_v2" / "vm_cpu_readings_month_aggregated_cpu_mem.csv"
+_PER_MINUTE = {"1h": 60, "5min": 5}
+
+
+def find_shared_data() -> Path | None:
+    """The shared data folder: $AUTOOPT_SHARED_DATA, ../shared/data beside the repository, or /work/shared/data."""
+    candidates = [os.environ.get("AUTOOPT_SHARED_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
+    for c in candidates:
+        if c and (Path(c) / "README.md").is_file():
+            return Path(c)
+    return None
+
+
+def load_nasa(
+    freq: str = "1h", data_dir: str | Path | None = None, *, outage_as_gap: bool = True
+) -> pd.Series:
+    """NASA-HTTP requests per hour (``freq="1h"``) or per 5 minutes (``freq="5min"``).
+
+    Each period is the sum of its per-minute counts, and is NaN unless every
+    one of its minutes was logged: the unlogged stretch 1995-07-28 13:33 to
+    07-31 23:59 is a gap, never zero load. During the hurricane outage
+    (1995-08-01 14:52 to 08-03 04:36) the server served 0 requests; the
+    demand was not observed, so by default those periods are gaps too
+    (``outage_as_gap=False`` keeps the served zeros).
+
+    Gaps, of 1,488 hourly / 17,856 five-minute periods (1995-07-01 00:00 to
+    08-31 23:59 at UTC-04:00):
+
+    - hourly: 122 NaN -- 83 (07-28 13:00 to 07-31 23:00, not logged) and 39
+      (08-01 14:00 to 08-03 04:00, the outage); 83 with ``outage_as_gap=False``;
+    - 5-min: 1,444 NaN -- 990 (07-28 13:30 to 07-31 23:55) and 454
+      (08-01 14:50 to 08-03 04:35); 990 with ``outage_as_gap=False``.
+
+    Parameters
+    ----------
+    freq : {"1h", "5min"}
+        The period.
+    data_dir : str or Path, optional
+        The shared data folder holding ``traces/nasa_http_1995_per_minute.csv``;
+        found by :func:`find_shared_data` by default, and the copy shipped with
+        autoopt (identical) is read when there is none.
+    outage_as_gap : bool
+        Whether the outage's periods are NaN (default) rather than 0.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``requests``, on a regular, timezone-aware (UTC-04:00)
+        DatetimeIndex with ``freq`` set.
+    """
+    if freq not in _PER_MINUTE:
+        raise ValueError(f"load_nasa() argument 'freq' must be one of {sorted(_PER_MINUTE)}; got {freq!r}.")
+    base = Path(data_dir) if data_dir is not None else find_shared_data()
+    path = None if base is None or not (base / NASA_FILE).is_file() else base / NASA_FILE
+    trace = load_nasa_trace(path)
+    requests = trace["requests"].copy()
+    if outage_as_gap:
+        requests[trace["status"] == "outage"] = np.nan
+    series = requests.resample(freq).sum(min_count=_PER_MINUTE[freq])
+    series.name = "requests"
+    return series
+
+
+def load_azure_cpu(data_dir: str | Path | None = None) -> pd.Series:
+    """CPU usage summed over all VMs of the Azure 2019 (V2) trace, every 5 minutes for 30 days.
+
+    The trace publishes only seconds from its start, so the index starts at
+    a nominal 1970-01-01 00:00 (the offsets read as POSIX seconds): time of
+    day and day of week are relative to the trace's start. It has 8,640
+    periods and no gaps (0 NaN); a missing timestamp would become a NaN row.
+    The other column of the file, the assigned memory, is not used.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        The shared data folder; found by :func:`find_shared_data` by default.
+
+    Returns
+    -------
+    pandas.Series
+        Named ``cpu_usage``, on a regular DatetimeIndex with ``freq="5min"``.
+    """
+    base = Path(data_dir) if data_dir is not None else find_shared_data()
+    if base is None or not (base / AZURE_CPU_FILE).is_file():
+        raise FileNotFoundError(
+            f"the Azure V2 CPU trace {AZURE_CPU_FILE} was not found under the shared data folder ({base}); "
+            "set AUTOOPT_SHARED_DATA"
+        )
+    frame = pd.read_csv(base / AZURE_CPU_FILE)
+    index = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"].to_numpy(), unit="s"), name="timestamp")
+    series = pd.Series(frame["cpu_usage"].to_numpy(dtype=float), index=index, name="cpu_usage")
+    return series.asfreq("5min")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One benchmark series and its protocol settings (in steps of the series' frequency)."""
+
+    name: str
+    load: Callable[[Path | None], pd.Series]
+    freq: str  # the series' period, a pandas frequency string
+    horizon: int
+    season: int  # the seasonal period of the methods and of the MASE/MSIS scale
+    window: int  # training window: the last `window` points before each origin
+    step: int  # spacing of consecutive origins
+    description: str
+
+
+def _nasa_hourly(data_dir: Path | None) -> pd.Series:
+    return load_nasa("1h", data_dir)
+
+
+def _nasa_5min(data_dir: Path | None) -> pd.Series:
+    return load_nasa("5min", data_dir)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "nasa_hourly": DatasetSpec(
+        name="nasa_hourly",
+        load=_nasa_hourly,
+        freq="1h",
+        horizon=24,
+        season=24,
+        window=4 * 168,
+        step=24,
+        description="NASA requests per hour, 24 h ahead, daily season, 4-week window, origins a day apart",
+    ),
+    "nasa_5min": DatasetSpec(
+        name="nasa_5min",
+        load=_nasa_5min,
+        freq="5min",
+        horizon=12,
+        season=288,
+        window=2 * 2016,
+        step=84,
+        description="NASA requests per 5 min, 1 h ahead, daily season, 2-week window, origins 7 h apart",
+    ),
+    "azure_cpu": DatasetSpec(
+        name="azure_cpu",
+        load=load_azure_cpu,
+        freq="5min",
+        horizon=12,
+        season=288,
+        window=2 * 2016,
+        step=84,
+        description="Azure V2 total CPU per 5 min, 1 h ahead, daily season, 2-week window, origins 7 h apart",
+    ),
+}
+"""The benchmark's series. 5-min origins are 7 h apart so that they cycle through the times of day."""
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None) -> pd.Series:
+    """The series of :data:`DATASETS` ``[name]``."""
+    if name not in DATASETS:
+        raise ValueError(f"load_dataset() argument 'name' must be one of {sorted(DATASETS)}; got {name!r}.")
+    return DATASETS[name].load(None if data_dir is None else Path(data_dir))
