@@ -139,10 +139,13 @@ def optuna_host() -> str:
     return str(owner_token()["host"])
 
 
-def run_workers(storage: str, name: str, kill_at: list[int]) -> list[subprocess.CompletedProcess[str]]:
+def run_workers(
+    storage: str, name: str, kill_at: list[int], barrier: Path | None = None
+) -> list[subprocess.CompletedProcess[str]]:
+    extra = [] if barrier is None else [str(barrier), str(len(kill_at))]
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), storage, name, str(k)],
+            [sys.executable, str(WORKER), storage, name, str(k), *extra],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -156,13 +159,14 @@ def run_workers(storage: str, name: str, kill_at: list[int]) -> list[subprocess.
     return out
 
 
-def distributed_run_with_a_crash(storage: Any, budget: int) -> optuna.Study:
+def distributed_run_with_a_crash(storage: Any, budget: int, barrier: Path) -> optuna.Study:
     """Two processes tune one session; one is killed -9 mid-trial; a third resumes. Return the study."""
     tuner = SelfTuner(seed=7)
     session = tuner.create_session(
         SPACE, "random_search", max_iterations=budget, patience=10_000, storage=storage, session_name="dist"
     )
-    first, second = run_workers(storage, "dist", [6, 0])
+    barrier.mkdir()
+    first, second = run_workers(storage, "dist", [6, 0], barrier)
     assert first.returncode == -9, first.stderr  # SIGKILL
     assert second.returncode == 0, second.stderr
     study = tuner.get_study(session.session_id)
@@ -189,9 +193,9 @@ def distributed_run_with_a_crash(storage: Any, budget: int) -> optuna.Study:
 
 @pytest.mark.slow
 def test_two_processes_on_a_journal_file_survive_kill_9_and_resume(tmp_path: Path) -> None:
-    distributed_run_with_a_crash(str(tmp_path / "dist.log"), budget=40)
+    distributed_run_with_a_crash(str(tmp_path / "dist.log"), budget=40, barrier=tmp_path / "start")
 
 
 @pytest.mark.slow
-def test_two_processes_on_postgresql_survive_kill_9_and_resume(postgres_url: str) -> None:
-    distributed_run_with_a_crash(postgres_url, budget=30)
+def test_two_processes_on_postgresql_survive_kill_9_and_resume(postgres_url: str, tmp_path: Path) -> None:
+    distributed_run_with_a_crash(postgres_url, budget=30, barrier=tmp_path / "start")

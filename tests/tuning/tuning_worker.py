@@ -1,11 +1,15 @@
 """A tuning worker process for the distributed-tuning tests: load a stored session and tune it.
 
-Usage: python tuning_worker.py STORAGE NAME KILL_AT
+Usage: python tuning_worker.py STORAGE NAME KILL_AT [BARRIER_DIR N_WORKERS]
 
 The worker resumes session NAME from STORAGE and runs it to the end of its
 budget. With KILL_AT > 0 it sends itself SIGKILL in the middle of its
 KILL_AT-th evaluation, leaving that trial RUNNING in the storage, as a
 crashed machine would. It prints the number of trials it evaluated.
+
+With BARRIER_DIR, the worker loads the session (imports done) and then waits
+until N_WORKERS workers have done so before it starts tuning, so that
+process start-up times cannot let one worker spend the whole budget alone.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 from autoopt import SelfTuner
 
@@ -30,6 +36,12 @@ def main() -> None:
 
     tuner = SelfTuner()
     session = tuner.load_session(name, storage, objective_fn=objective)
+    if len(sys.argv) > 5:
+        barrier, n_workers = Path(sys.argv[4]), int(sys.argv[5])
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + 120.0
+        while len(list(barrier.iterdir())) < n_workers and time.monotonic() < deadline:
+            time.sleep(0.005)  # a start line between processes; the tuner itself never sleeps
     tuner.optimize(session.session_id)
     sys.stdout.write(f"{calls}\n")
 
