@@ -224,7 +224,15 @@ def is_stale(trial: FrozenTrial, *, stale_after: float | None, now: datetime | N
     return None
 
 
-def void_trial(study: optuna.Study, trial: optuna.Trial | FrozenTrial, reason: str) -> None:
-    """Mark a ``RUNNING`` trial as not counting (user attribute ``VOID_KEY``) and fail it."""
-    study._storage.set_trial_user_attr(trial._trial_id, VOID_KEY, reason)
-    study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+def void_trial(study: optuna.Study, trial: optuna.Trial | FrozenTrial, reason: str) -> bool:
+    """Mark a ``RUNNING`` trial as not counting (user attribute ``VOID_KEY``) and fail it.
+
+    Returns ``False`` when the trial had finished meanwhile (another process
+    resuming the same session voided it first).
+    """
+    try:
+        study._storage.set_trial_user_attr(trial._trial_id, VOID_KEY, reason)
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    except optuna.exceptions.UpdateFinishedTrialError:  # finished between our read and our write
+        return False
+    return True

@@ -651,8 +651,7 @@ class SelfTuner:
                     continue
                 if t.state == TrialState.RUNNING:
                     reason = _storage.is_stale(t, stale_after=stale_after)
-                    if reason is not None:
-                        _storage.void_trial(st.study, t, reason)
+                    if reason is not None and _storage.void_trial(st.study, t, reason):
                         n_void += 1
                         logger.warning(
                             "Tuning session %s: trial %d voided (%s).",
