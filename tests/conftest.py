@@ -11,16 +11,7 @@ from typing import NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def find_shared_data() -> Path | None:
-    """The shared data folder: $AUTOOPT_SHARED_DATA, ../shared/data from the repo, or /work/shared/data."""
-    candidates = [os.environ.get("AUTOOPT_SHARED_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
-    for c in candidates:
-        if c and (Path(c) / "README.md").is_file():
-            return Path(c)
-    return None
+from benchmarks._shared import find_shared_data
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ Gaps are NaN, never zero. :data:`DATASETS` holds the benchmark's settings
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from autoopt.sim._trace import load_nasa_trace
+from benchmarks._shared import find_shared_data
 
 __all__ = [
     "AZURE_CPU_FILE",
@@ -39,15 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NASA_FILE = Path("traces") / "nasa_http_1995_per_minute.csv"
 AZURE_CPU_FILE = Path("traces") / "azure_v2" / "vm_cpu_readings_month_aggregated_cpu_mem.csv"
 _PER_MINUTE = {"1h": 60, "5min": 5}
-
-
-def find_shared_data() -> Path | None:
-    """The shared data folder: $AUTOOPT_SHARED_DATA, ../shared/data beside the repository, or /work/shared/data."""
-    candidates = [os.environ.get("AUTOOPT_SHARED_DATA"), ROOT.parent / "shared" / "data", "/work/shared/data"]
-    for c in candidates:
-        if c and (Path(c) / "README.md").is_file():
-            return Path(c)
-    return None
 
 
 def load_nasa(

@@ -30,7 +30,6 @@ import argparse
 import importlib
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from benchmarks._shared import find_shared_data
 from benchmarks.nab.detectors import windowed_gaussian
 from benchmarks.nab.scoring import (
     CostProfile,
@@ -75,11 +75,9 @@ Detector = Callable[[npt.NDArray[np.float64], pd.DatetimeIndex], npt.ArrayLike]
 
 
 def default_data_dir() -> Path:
-    """``$AUTOOPT_SHARED_DATA/nab`` when set, else ``../shared/data/nab`` beside the repository."""
-    env = os.environ.get("AUTOOPT_SHARED_DATA")
-    if env:
-        return Path(env) / "nab"
-    return ROOT.parent / "shared" / "data" / "nab"
+    """``nab/`` in the shared data folder (see :func:`benchmarks._shared.find_shared_data`)."""
+    found = find_shared_data()
+    return (found if found is not None else ROOT.parent / "shared" / "data") / "nab"
 
 
 def _resolve(name: str) -> Detector:
