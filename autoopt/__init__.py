@@ -24,6 +24,7 @@ from autoopt.enums import (
     TuningStrategy,
 )
 from autoopt.exceptions import LoadShedError, TrialPruned
+from autoopt.forecast import AnomalyDetector, BacktestResult, Forecaster, backtest
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
@@ -103,5 +104,9 @@ __all__ = [
     "IntParam",
     "CategoricalParam",
     "TrialPruned",
+    "Forecaster",
+    "backtest",
+    "BacktestResult",
+    "AnomalyDetector",
     "__version__",
 ]

@@ -270,7 +270,7 @@ def test_baselines_reject_a_history_without_values():
 class _MeanModel:
     """A fit/predict model: the history's mean, ± 2 standard deviations."""
 
-    def __init__(self, seasonal_periods: int, alpha: float) -> None:
+    def __init__(self, seasonal_periods: int | None = None, alpha: float = 0.05) -> None:
         self.seasonal_periods, self.alpha = seasonal_periods, alpha
 
     def fit(self, y: pd.Series) -> _MeanModel:
@@ -297,10 +297,30 @@ def test_autoopt_forecaster_is_registered_only_when_it_exists(monkeypatch):
         assert "autoopt.Forecaster" not in bench.available_methods()
     monkeypatch.setattr(autoopt, "Forecaster", _MeanModel, raising=False)
     methods = autoopt_methods()
-    assert list(methods) == ["autoopt.Forecaster"]
+    assert list(methods) == ["autoopt.Forecaster", "autoopt.Forecaster[batch]"]
     assert "autoopt.Forecaster" in bench.available_methods()
     mean, _lo, _hi = methods["autoopt.Forecaster"](pd.Series([2.0, 4.0]), 3, 0.05, 24)
     np.testing.assert_allclose(mean, [3.0, 3.0, 3.0])
+
+
+def test_the_batch_form_forecasts_as_the_per_call_form():
+    """All origins in one vectorised call give the per-call forecasts, gaps and all; its time is shared."""
+    rng = np.random.default_rng(5)
+    t = pd.date_range("2024-01-01", periods=24 * 40, freq="h")
+    y = pd.Series(100 + 30 * np.sin(2 * np.pi * t.hour / 24) + rng.normal(0, 3, t.size), index=t)
+    y.iloc[300:330] = np.nan  # a gap some windows hold and others do not
+    y.iloc[700] = np.nan
+    methods = autoopt_methods()
+    origins = bench.select_origins(y, horizon=24, window=24 * 21, step=24, n_origins=6)
+    one = bench.run_method(methods["autoopt.Forecaster"], y, origins, horizon=24, season=24, window=24 * 21)
+    many = bench.run_method(
+        methods["autoopt.Forecaster[batch]"], y, origins, horizon=24, season=24, window=24 * 21
+    )
+    assert one.ok.all()
+    assert many.ok.all()
+    for a, b in ((one.mean, many.mean), (one.lower, many.lower), (one.upper, many.upper)):
+        np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-6)  # rounding: Gram updates vs direct
+    assert np.ptp(many.seconds) == 0.0  # one call, charged equally
 
 
 # ------------------------------------------------------------------ protocol

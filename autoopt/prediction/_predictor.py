@@ -19,6 +19,7 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
 from autoopt.enums import PredictionType
+from autoopt.forecast import Forecaster
 from autoopt.models import Prediction, new_id
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = ["ALL_SERIES", "PerformancePredictor"]
 logger = logging.getLogger(__name__)
 
 _MODEL_VERSION = "sliding-ols/1"
+_SEASONAL_VERSION = "seasonal-ar-conformal/1"
 
 ALL_SERIES: Any = object()
 """Default of ``get_prediction_accuracy(series=...)``: aggregate every series of the metric."""
@@ -45,9 +47,20 @@ _BOUNDS: dict[PredictionType, tuple[float, float]] = {
 
 
 class _Series:
-    """One metric's state: the sliding regression and the bounded raw history."""
+    """One metric's state: the sliding regression, the bounded raw history and the seasonal model."""
 
-    __slots__ = ("history", "last_ts", "n_total", "ols", "origin")
+    __slots__ = (
+        "fitted_at",
+        "fitting",
+        "grid_end",
+        "grid_step",
+        "history",
+        "last_ts",
+        "model",
+        "n_total",
+        "ols",
+        "origin",
+    )
 
     def __init__(self, window: int, history_size: int, origin: float) -> None:
         self.ols = SlidingOLS(window)
@@ -55,6 +68,18 @@ class _Series:
         self.origin = origin  # x = (t - origin) / 60: minutes since the first observation
         self.last_ts: float = origin
         self.n_total = 0
+        self.model: Forecaster | None = None  # the seasonal Forecaster, once there is enough history
+        self.grid_end = 0.0  # time of the model's last grid row
+        self.grid_step = 0.0  # seconds between its rows
+        self.fitted_at = 0  # n_total when its data was taken
+        self.fitting = False  # a thread is refitting it (outside the lock)
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    mean: float
+    lower: float
+    upper: float
 
 
 @dataclass
@@ -146,6 +171,22 @@ class PerformancePredictor:
     residuals: on autocorrelated data the nominal level overstates coverage,
     which :meth:`get_prediction_accuracy` measures.
 
+    **Seasonal path.** Once a series spans two ``seasonal_period`` cycles,
+    :meth:`predict` uses a :class:`~autoopt.Forecaster` instead: the last
+    ``seasonal_cycles`` cycles of observations are put on a regular grid
+    (the median spacing; empty slots are gaps, never zeros) and fitted with
+    the seasonal period in steps; its conformally calibrated interval is
+    the prediction's ``confidence_interval`` and ``model_version`` is
+    ``"seasonal-ar-conformal/1"``. The model is refitted every
+    ``refit_every`` observations (default: a 24th of a cycle); in between,
+    the observations since the fit update its AR state without a refit
+    (:meth:`Forecaster.predict_arrays` with ``after=``). So a prediction
+    costs O(refit_every) and a refit O(seasonal_cycles x period) -- neither
+    grows with the history. The refit runs outside the lock (one thread at
+    a time per series; the others use the previous model). If the fit fails
+    (too irregular, say), the linear path answers. :meth:`predict_frame`
+    stays on the linear path.
+
     Parameters
     ----------
     config : AutomationConfig, optional
@@ -164,6 +205,17 @@ class PerformancePredictor:
         Raw observations retained per metric (:meth:`get_series`).
     max_predictions : int, default 1000
         Predictions retained for :meth:`validate_prediction` and :meth:`get_predictions`.
+    seasonal_period : float or None, default 86400.0
+        The seasonal cycle in seconds (a day); None keeps every prediction
+        on the linear path.
+    seasonal_cycles : int, default 4
+        Cycles of history the seasonal model fits (>= 2; also bounded by
+        ``history_size``).
+    refit_every : int, optional
+        Observations between refits of the seasonal model.
+    forecaster : Forecaster, optional
+        Template whose parameters the seasonal model takes (its
+        ``seasonal_periods`` and ``alpha`` are set by the predictor).
     clock : callable, default time.time
         POSIX-seconds clock; it stamps the first observation recorded
         without a timestamp and each prediction's ``timestamp``.
@@ -208,6 +260,10 @@ class PerformancePredictor:
         alpha: float = 0.05,
         history_size: int = 10_000,
         max_predictions: int = 1000,
+        seasonal_period: float | None = 86_400.0,
+        seasonal_cycles: int = 4,
+        refit_every: int | None = None,
+        forecaster: Forecaster | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.config = check_config(config, "PerformancePredictor()")
@@ -225,6 +281,19 @@ class PerformancePredictor:
         self.max_predictions = check_int(
             max_predictions, "PerformancePredictor() argument 'max_predictions'", low=1
         )
+        where = "PerformancePredictor() argument"
+        self.seasonal_period = (
+            None
+            if seasonal_period is None
+            else check_real(seasonal_period, f"{where} 'seasonal_period'", low=0.0, low_open=True)
+        )
+        self.seasonal_cycles = check_int(seasonal_cycles, f"{where} 'seasonal_cycles'", low=2)
+        self.refit_every = (
+            None if refit_every is None else check_int(refit_every, f"{where} 'refit_every'", low=1)
+        )
+        if forecaster is not None and not isinstance(forecaster, Forecaster):
+            raise TypeError(f"{where} 'forecaster' must be a Forecaster or None; got {forecaster!r}.")
+        self.forecaster = forecaster
         self._clock = clock
         self._lock = threading.Lock()
         self._series: dict[tuple[PredictionType, str | None], _Series] = {}
@@ -355,26 +424,119 @@ class PerformancePredictor:
             state = self._series.get(key)
             if state is None or state.n_total < self.min_observations:
                 return None
+            job = self._seasonal_job(state)
+            last_ts = state.last_ts
             x0 = (state.last_ts - state.origin) / 60.0 + horizon
             res = state.ols.predict(x0, self.alpha)
-            lo_b, hi_b = _BOUNDS[ptype]
-            pred = Prediction(
-                prediction_id=new_id(),
-                prediction_type=ptype,
-                target_time=to_datetime(state.last_ts + 60.0 * horizon),
-                predicted_value=float(np.clip(res.mean, lo_b, hi_b)),
-                confidence_interval=(
-                    float(np.clip(res.obs_ci_lower, lo_b, hi_b)),
-                    float(np.clip(res.obs_ci_upper, lo_b, hi_b)),
-                ),
-                confidence=1.0 - self.alpha,
-                model_version=_MODEL_VERSION,
-                timestamp=made_at,
-                series=key[1],
-            )
+        forecast = None if job is None else self._seasonal_forecast(state, job, horizon * 60.0)
+        lo_b, hi_b = _BOUNDS[ptype]
+        if forecast is None:
+            mean, lower, upper = float(res.mean), float(res.obs_ci_lower), float(res.obs_ci_upper)
+            version = _MODEL_VERSION
+        else:
+            mean, lower, upper, version = forecast.mean, forecast.lower, forecast.upper, _SEASONAL_VERSION
+        pred = Prediction(
+            prediction_id=new_id(),
+            prediction_type=ptype,
+            target_time=to_datetime(last_ts + 60.0 * horizon),
+            predicted_value=float(np.clip(mean, lo_b, hi_b)),
+            confidence_interval=(float(np.clip(lower, lo_b, hi_b)), float(np.clip(upper, lo_b, hi_b))),
+            confidence=1.0 - self.alpha,
+            model_version=version,
+            timestamp=made_at,
+            series=key[1],
+        )
+        with self._lock:
             self._predictions.add(pred)
             self._n_predictions += 1
         return pred
+
+    # ------------------------------------------------------------ seasonal path
+
+    def _refit_interval(self, period_steps: int) -> int:
+        return self.refit_every if self.refit_every is not None else max(1, period_steps // 24)
+
+    def _seasonal_job(self, state: _Series) -> tuple[str, Any] | None:
+        """Under the lock: what the seasonal path needs, copied (O(refit interval) or O(window) rows).
+
+        ``("refit", rows)`` when the series has ``>= 2`` seasonal cycles of
+        history and its model is missing or stale (and no other thread is
+        refitting it); ``("use", (model, rows since the fit))`` when a model
+        is fresh enough; None for the linear path.
+        """
+        if self.seasonal_period is None:
+            return None
+        history = state.history
+        model = state.model
+        if model is not None:
+            step = state.grid_step
+            since = state.n_total - state.fitted_at
+            stale = since >= self._refit_interval(round(self.seasonal_period / step))
+            if not stale or state.fitting or since > len(history):
+                rows = history.last(min(since, len(history))).copy() if since else np.empty((0, 2))
+                return ("use", (model, state.grid_end, step, rows))
+        if state.fitting or len(history) < 4:
+            return None
+        first, last = history[0][0], history[-1][0]
+        if last - first < 2.0 * self.seasonal_period:
+            return None
+        step = (last - first) / (len(history) - 1)  # the mean spacing; refined from the window below
+        keep = min(len(history), int(self.seasonal_cycles * self.seasonal_period / step) + 1)
+        state.fitting = True
+        return ("refit", (history.last(keep).copy(), state.n_total))
+
+    def _seasonal_forecast(self, state: _Series, job: tuple[str, Any], horizon_s: float) -> _Forecast | None:
+        """Outside the lock: refit if asked, then the forecast ``horizon_s`` seconds after the last row."""
+        kind, payload = job
+        if kind == "refit":
+            rows, n_total = payload
+            fitted = None
+            try:
+                fitted = self._fit_seasonal(rows)
+            except (ValueError, np.linalg.LinAlgError) as exc:  # too irregular or too short: stay linear
+                logger.info("seasonal model not fitted (%s); using the linear trend", exc)
+            with self._lock:
+                state.fitting = False
+                if fitted is not None:
+                    state.model, state.grid_end, state.grid_step = fitted
+                    state.fitted_at = n_total
+                    # observations recorded while fitting are the rows after the fitted window
+                    since = state.n_total - n_total
+                    tail = (
+                        state.history.last(min(since, len(state.history))).copy()
+                        if since
+                        else np.empty((0, 2))
+                    )
+                if fitted is None:
+                    return None
+            model, grid_end, step = fitted
+        else:
+            model, grid_end, step, tail = payload
+        return _forecast_after(model, grid_end, step, tail, horizon_s)
+
+    def _fit_seasonal(self, rows: np.ndarray) -> tuple[Forecaster, float, float]:
+        """A Forecaster fitted on ``rows`` (time, value) put on a regular grid; with the grid's end and step."""
+        t, y = rows[:, 0], rows[:, 1]
+        gaps = np.diff(t)
+        gaps = gaps[gaps > 0]
+        if gaps.size == 0:
+            raise ValueError("the observations share one timestamp")
+        step = float(np.median(gaps))
+        assert self.seasonal_period is not None
+        period = round(self.seasonal_period / step)
+        if period < 2:
+            raise ValueError(f"a seasonal period of {self.seasonal_period} s is under two {step} s steps")
+        size = min(round((t[-1] - t[0]) / step) + 1, self.seasonal_cycles * period)
+        if size < 2 * period:
+            raise ValueError(f"{size} grid steps hold fewer than two seasonal periods of {period} steps")
+        slot = np.rint((t - t[-1]) / step).astype(np.int64) + size - 1
+        keep = slot >= 0
+        grid = np.full(size, np.nan)
+        grid[slot[keep]] = y[keep]  # a later observation in the same slot wins
+        params = {} if self.forecaster is None else self.forecaster.get_params()
+        params.update(seasonal_periods=[period], alpha=self.alpha)
+        model = Forecaster(**params).fit(grid)
+        return model, float(t[-1]), step
 
     def predict_frame(
         self, prediction_type: PredictionType, horizons_minutes: Any, *, series: str | None = None
@@ -509,6 +671,34 @@ class PerformancePredictor:
                 "alpha": self.alpha,
                 "model_version": _MODEL_VERSION,
             }
+
+
+def _forecast_after(
+    model: Forecaster, grid_end: float, step: float, tail: np.ndarray, horizon_s: float
+) -> _Forecast | None:
+    """The model's forecast ``horizon_s`` seconds after the last of ``tail``'s rows (or the grid's end).
+
+    The rows observed since the fit (``tail``: time, value) are binned onto
+    the model's grid and update its AR state without a refit.
+    """
+    after = None
+    origin = grid_end
+    if tail.shape[0]:
+        slots = np.rint((tail[:, 0] - grid_end) / step).astype(np.int64)
+        ok = slots >= 1
+        if ok.any():
+            m = int(slots[ok].max())
+            after = np.full(m, np.nan)
+            after[slots[ok] - 1] = tail[ok, 1]
+            origin = grid_end + m * step
+        origin = max(origin, float(tail[-1, 0]))
+    h = max(1, math.ceil((horizon_s - 1e-9 * step) / step))
+    try:
+        mean, lower, upper = model.predict_arrays(h, after=after)
+    except ValueError as exc:  # intervals cannot be calibrated for so long a horizon on this window
+        logger.info("seasonal forecast unavailable (%s); using the linear trend", exc)
+        return None
+    return _Forecast(float(mean[-1, 0]), float(lower[-1, 0]), float(upper[-1, 0]))
 
 
 def _check_series(series: Any, method: str) -> str | None:

@@ -74,6 +74,7 @@ ALPHA = 0.05
 """Nominal miscoverage: the intervals are 95 % ones."""
 
 FORECASTER = "autoopt.Forecaster"
+FORECASTER_BATCH = "autoopt.Forecaster[batch]"
 COVERAGE_TARGET = (0.93, 0.97)
 SPEEDUP_TARGET = 20.0
 
@@ -191,6 +192,8 @@ def run_method(
     mean, lower, upper = (np.full((n, horizon), np.nan) for _ in range(3))
     seconds = np.zeros(n)
     errors: list[str | None] = []
+    if getattr(method, "batch", False):
+        return _run_batch(method, y, origins, horizon, season, window, alpha, warmup)
     if warmup and n:
         try:
             method(y.iloc[origins[0] - window : origins[0]], horizon, alpha, season)
@@ -206,6 +209,44 @@ def run_method(
         except Exception as exc:  # one failed fit is recorded and reported; it must not sink the run
             seconds[i] = time.perf_counter() - start
             logger.warning("origin %d (%s) failed: %s: %s", o, y.index[o], type(exc).__name__, exc)
+            errors.append(f"{type(exc).__name__}: {exc}")
+        else:
+            errors.append(None)
+    return MethodRun(mean, lower, upper, seconds, errors)
+
+
+def _run_batch(
+    method: Any,
+    y: pd.Series,
+    origins: Sequence[int] | np.ndarray,
+    horizon: int,
+    season: int,
+    window: int,
+    alpha: float,
+    warmup: bool,
+) -> MethodRun:
+    """A :class:`~benchmarks.forecast.baselines.BatchMethod`: one timed call for all origins, time shared."""
+    n = len(origins)
+    histories = [y.iloc[o - window : o] for o in origins]
+    mean, lower, upper = (np.full((n, horizon), np.nan) for _ in range(3))
+    if warmup and n:
+        try:
+            method.forecast_all(histories[:1], horizon, alpha, season)
+        except Exception as exc:
+            logger.debug("warm-up call failed: %s: %s", type(exc).__name__, exc)
+    start = time.perf_counter()
+    try:
+        outs = method.forecast_all(histories, horizon, alpha, season)
+    except Exception as exc:  # the whole batch failed: every origin records it
+        seconds = np.full(n, (time.perf_counter() - start) / max(n, 1))
+        logger.warning("batch call failed: %s: %s", type(exc).__name__, exc)
+        return MethodRun(mean, lower, upper, seconds, [f"{type(exc).__name__}: {exc}"] * n)
+    seconds = np.full(n, (time.perf_counter() - start) / max(n, 1))
+    errors: list[str | None] = []
+    for i, out in enumerate(outs):
+        try:
+            mean[i], lower[i], upper[i] = _check_output(out, horizon)
+        except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
         else:
             errors.append(None)
@@ -341,14 +382,30 @@ def run_checks(datasets: Mapping[str, Any]) -> list[dict[str, str]]:
             )
         )
         hw = rows.get("holt_winters", {}).get("seconds_total")
-        ratio = None if hw is None or fc["seconds_total"] <= 0 else hw / fc["seconds_total"]
+        fb = rows.get(FORECASTER_BATCH)
+        per_call = None if hw is None or fc["seconds_total"] <= 0 else hw / fc["seconds_total"]
+        batched = None if hw is None or fb is None or fb["seconds_total"] <= 0 else hw / fb["seconds_total"]
+        best = batched if batched is not None else per_call
         checks.append(
             _check(
                 f"{dname}: >= {SPEEDUP_TARGET:g}x less compute than Holt-Winters",
-                None if ratio is None else ratio >= SPEEDUP_TARGET,
-                f"{_fmt(ratio, '.1f')}x",
+                None if best is None else best >= SPEEDUP_TARGET,
+                f"batch form {_fmt(batched, '.1f')}x, per call {_fmt(per_call, '.1f')}x",
             )
         )
+        if fb is not None and fb["mase"] is not None:
+            same = all(
+                fb[key] is not None and math.isclose(fb[key], fc[key], rel_tol=1e-6, abs_tol=1e-9)
+                for key in ("mase", "coverage", "msis")
+            )
+            checks.append(
+                _check(
+                    f"{dname}: the batch form scores as the per-call form",
+                    same,
+                    f"MASE {_fmt(fb['mase'], '.6f')} vs {_fmt(fc['mase'], '.6f')}, "
+                    f"coverage {_fmt(fb['coverage'], '.4f')} vs {_fmt(fc['coverage'], '.4f')}",
+                )
+            )
     return checks
 
 
@@ -378,8 +435,8 @@ def run(
     """The benchmark for a tier: per dataset, every method on the same origins; the checks."""
     every = available_methods() if methods is None else dict(methods)
     chosen = {n: every[n] for n in tier.methods if n in every}
-    if methods is None and FORECASTER in every:  # the tiers list the baselines; the Forecaster joins them
-        chosen[FORECASTER] = every[FORECASTER]
+    if methods is None:  # the tiers list the baselines; the Forecaster (both forms) joins them
+        chosen.update({m: every[m] for m in (FORECASTER, FORECASTER_BATCH) if m in every})
     missing = [n for n in tier.methods if n not in every]
     if missing:
         raise ValueError(f"unknown method(s) {missing}; available: {sorted(every)}")

@@ -55,7 +55,7 @@ def test_interval_equals_statsmodels_obs_ci(n_obs, alpha):
     """The interval is statsmodels' obs_ci for the same data and window, to 1e-9 relative."""
     rng = np.random.default_rng(n_obs)
     window = 100
-    predictor = PerformancePredictor(window=window, alpha=alpha, min_observations=10)
+    predictor = PerformancePredictor(window=window, alpha=alpha, min_observations=10, seasonal_period=None)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     # Irregular real timestamps: 30-90 s apart.
     gaps = rng.uniform(30, 90, n_obs)
@@ -93,7 +93,7 @@ def test_predict_frame_matches_statsmodels_summary_frame():
 def test_no_drift_over_long_history():
     """After 50,000 sliding updates the running moments still match a fresh fit."""
     rng = np.random.default_rng(3)
-    predictor = PerformancePredictor(window=100)
+    predictor = PerformancePredictor(window=100, seasonal_period=None)
     y = 1e4 + np.cumsum(rng.normal(0, 1, 50_000))
     for v in y:
         predictor.record_observation(PredictionType.COST, v)

@@ -1,0 +1,521 @@
+"""The :class:`Forecaster`: seasonal regression with AR errors and conformal intervals, many series at once."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from autoopt._validation import check_int, check_real
+from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, psi_weights
+
+__all__ = ["Forecaster", "detect_periods"]
+
+_HUBER = 2.0
+"""Huber's clipping constant, in robust standard deviations."""
+_DAY = 86_400.0
+_WEEK = 7 * _DAY
+
+
+def detect_periods(
+    y: np.ndarray, step_seconds: float | None = None, *, max_period: int | None = None
+) -> list[int]:
+    """Seasonal periods (in steps) of a series.
+
+    With ``step_seconds`` (a regular time index), the daily and weekly
+    periods that are whole numbers of steps, at least 2, and at most
+    ``max_period``. Without it, the lag in ``[2, n // 3]`` where the
+    autocorrelation of the first differences peaks, if that peak exceeds 0.3;
+    else none.
+
+    Examples
+    --------
+    >>> detect_periods(np.zeros(5000), step_seconds=3600.0)
+    [24, 168]
+    >>> detect_periods(np.zeros(5000), step_seconds=3600.0, max_period=100)
+    [24]
+    >>> t = np.arange(600)
+    >>> detect_periods(np.sin(2 * np.pi * t / 12) + 0.01 * t)
+    [12]
+    """
+    limit = max_period if max_period is not None else math.inf
+    if step_seconds is not None:
+        out = []
+        for span in (_DAY, _WEEK):
+            p = span / step_seconds
+            if abs(p - round(p)) < 1e-9 and 2 <= round(p) <= limit:
+                out.append(round(p))
+        return out
+    x = np.asarray(y, dtype=float)
+    x = x[~np.isnan(x)]
+    if x.size < 12:
+        return []
+    d = np.diff(x)
+    d = d - d.mean()
+    var = float(d @ d)
+    if var == 0.0:
+        return []
+    top = int(min(d.size // 3, limit))
+    if top < 2:
+        return []
+    spectrum = np.fft.rfft(d, n=2 * d.size)
+    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: top + 1] / var
+    lag = int(np.argmax(acf[2:])) + 2
+    return [lag] if acf[lag] > 0.3 else []
+
+
+class Forecaster:
+    """Seasonal regression with AR(p) errors and conformally calibrated intervals, for one or many series.
+
+    Parameters are set in ``__init__`` and checked by :meth:`fit`; the fitted
+    state has a trailing underscore.
+
+    Method
+    ------
+    Fitted to the last ``window`` points of each series:
+
+    1. **Level, trend and seasonality** by weighted least squares on an
+       intercept, a linear trend and ``n_harmonics`` Fourier pairs per
+       seasonal period. Periods are detected when not given: the daily and
+       weekly ones a time index implies (:func:`detect_periods`). With
+       ``halflife``, observation ``h`` steps before the end weighs
+       ``2 ** (-h / halflife)``, so the level and trend follow the recent
+       data. With ``robust``, two Huber reweighting passes (``c = 2`` robust
+       standard deviations) keep outliers from bending the fit. Missing
+       values (NaN, or periods absent from a DatetimeIndex) get zero weight:
+       they are never treated as zero.
+    2. **Short-term dynamics**: an AR(``ar_lags``) model of the residuals by
+       least squares; its ``h``-step forecast decays from the last observed
+       deviation back to the seasonal profile.
+    3. **Intervals**: the Gaussian AR(p) prediction standard error
+       ``s_h = sigma * sqrt(sum_{j<h} psi_j^2)`` (OLS intervals), corrected by
+       split-conformal calibration per horizon step on rolling-origin
+       residuals. The last ``calibration`` points are split into
+       ``calibration_folds`` consecutive blocks; for each block the model is
+       refitted on everything before it and forecasts ``1 .. horizon`` steps
+       from every origin in the block. The standardised errors
+       ``e_{o,h} / s_h`` at step ``h`` give the lower and upper conformal
+       quantiles (ranks ``floor(a/2 (m+1))`` and ``ceil((1 - a/2)(m + 1))``
+       of ``m`` errors, ``a = alpha``) by which ``s_h`` of the final model is
+       multiplied. Errors that grow with ``h``, or are skewed, give
+       intervals that do too; nothing is assumed Gaussian.
+
+    With ``transform="log"`` the model is fitted to ``log1p(y)`` (for
+    non-negative data whose swings scale with its level, such as request
+    rates); the mean and bounds are mapped back with ``expm1``, so the
+    ``mean`` column is then the forecast median.
+
+    Several series (a DataFrame, or a 2-D array with one column per series)
+    share one design matrix and are fitted in one vectorised pass: batched
+    Gram matrices and solves, no Python loop over series.
+
+    Parameters
+    ----------
+    seasonal_periods : None, int or list of int
+        Periods in steps; detected when None.
+    window : int, optional
+        The most recent points used (all when None).
+    alpha : float
+        ``1 - alpha`` intervals.
+    n_harmonics : int
+        Fourier pairs per period (at most ``period // 2``).
+    ar_lags : int
+        Order of the AR model of the residuals (0 for none).
+    trend : bool
+        Whether the design has a linear trend.
+    halflife : float, optional
+        Recency half-life of the observation weights, in steps (None: equal
+        weights).
+    robust : bool
+        Huber reweighting of the regression.
+    calibration : int, optional
+        Points at the end of the window used to calibrate the intervals;
+        None means a third of the window.
+    calibration_folds : int
+        Refits over the calibration stretch (1 is a single split).
+    transform : None or "log"
+
+    Attributes
+    ----------
+    periods_ : list of int
+        The seasonal periods used.
+    coef_ : ndarray, shape (n_series, n_features)
+        The regression coefficients.
+    ar_coef_ : ndarray, shape (n_series, ar_lags)
+        The AR coefficients of the residuals, lag 1 first.
+    sigma_ : ndarray, shape (n_series,)
+        The AR innovation standard deviations.
+    error_quantiles_ : ndarray, shape (2, horizon, n_series)
+        The calibrated lower and upper multipliers of ``s_h`` per step, set by
+        :meth:`predict`.
+
+    Thread safety
+    -------------
+    ``fit`` replaces the fitted state; do not call it concurrently with
+    ``predict`` on the same instance. ``predict`` on a fitted instance only
+    reads the fit (it caches the calibration per horizon, an idempotent
+    write), so concurrent ``predict`` calls are safe.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.date_range("2024-01-01", periods=24 * 28, freq="h")
+    >>> rng = np.random.default_rng(0)
+    >>> y = pd.Series(100 + 20 * np.sin(2 * np.pi * t.hour / 24) + rng.normal(0, 2, t.size), index=t)
+    >>> f = Forecaster().fit(y)
+    >>> f.periods_
+    [24, 168]
+    >>> frame = f.predict(24)
+    >>> list(frame.columns)
+    ['mean', 'obs_ci_lower', 'obs_ci_upper']
+    >>> bool(abs(frame["mean"].iloc[6] - 120) < 3), str(frame.index[0])
+    (True, '2024-01-29 00:00:00')
+    """
+
+    def __init__(
+        self,
+        seasonal_periods: int | Sequence[int] | None = None,
+        window: int | None = None,
+        alpha: float = 0.05,
+        *,
+        n_harmonics: int = 10,
+        ar_lags: int = 24,
+        trend: bool = True,
+        halflife: float | None = None,
+        robust: bool = True,
+        calibration: int | None = None,
+        calibration_folds: int = 2,
+        transform: str | None = None,
+    ) -> None:
+        self.seasonal_periods = seasonal_periods
+        self.window = window
+        self.alpha = alpha
+        self.n_harmonics = n_harmonics
+        self.ar_lags = ar_lags
+        self.trend = trend
+        self.halflife = halflife
+        self.robust = robust
+        self.calibration = calibration
+        self.calibration_folds = calibration_folds
+        self.transform = transform
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The ``__init__`` arguments (scikit-learn's convention; ``deep`` is accepted and unused)."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+    def set_params(self, **params: Any) -> Forecaster:
+        """Set ``__init__`` arguments by name; unknown names raise ``ValueError`` and change nothing."""
+        unknown = sorted(set(params) - set(_PARAMS))
+        if unknown:
+            raise ValueError(f"set_params(): unknown parameter(s) {unknown}; valid: {list(_PARAMS)}.")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = Forecaster().get_params()
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
+        return f"Forecaster({', '.join(changed)})"
+
+    # ------------------------------------------------------------ validation
+
+    def _validate(self) -> list[int] | None:
+        where = "Forecaster() argument"
+        check_real(self.alpha, f"{where} 'alpha'", low=0.0, high=1.0, low_open=True, high_open=True)
+        check_int(self.ar_lags, f"{where} 'ar_lags'", low=0)
+        check_int(self.n_harmonics, f"{where} 'n_harmonics'", low=1)
+        check_int(self.calibration_folds, f"{where} 'calibration_folds'", low=1)
+        if self.calibration is not None:
+            check_int(self.calibration, f"{where} 'calibration'", low=10)
+        if self.window is not None:
+            check_int(self.window, f"{where} 'window'", low=10)
+        if self.halflife is not None:
+            check_real(self.halflife, f"{where} 'halflife'", low=0.0, low_open=True)
+        for name in ("trend", "robust"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{where} '{name}' must be a bool; got {getattr(self, name)!r}.")
+        if self.transform not in (None, "log"):
+            raise ValueError(f"{where} 'transform' must be None or 'log'; got {self.transform!r}.")
+        sp = self.seasonal_periods
+        if sp is None:
+            return None
+        if isinstance(sp, bool) or not isinstance(sp, (int, np.integer, Sequence, np.ndarray)):
+            raise TypeError(f"{where} 'seasonal_periods' must be None, an int or a list of ints; got {sp!r}.")
+        periods = [sp] if isinstance(sp, (int, np.integer)) else list(sp)
+        return [check_int(p, f"{where} 'seasonal_periods'", low=2) for p in periods]
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, y: Any, timestamps: Any = None) -> Forecaster:
+        """Fit to ``y``: a Series (its DatetimeIndex gives the frequency), a DataFrame (one model per column,
+        fitted in one vectorised pass), or an array of shape ``(n,)`` or ``(n, n_series)``.
+
+        Parameters
+        ----------
+        y : pandas.Series, pandas.DataFrame or array-like
+            The history; NaN marks a missing value.
+        timestamps : array-like of datetimes, optional
+            The time of each row of an array ``y`` (a pandas ``y`` brings its
+            own index).
+
+        Raises
+        ------
+        ValueError
+            Infinite values, too few observations, or bad parameters.
+        TypeError
+            ``y`` of an unsupported type.
+        """
+        periods = self._validate()
+        values, index, names = _as_matrix(y, timestamps)
+        if np.isinf(values).any():
+            raise ValueError("fit() argument 'y' must not contain infinite values (NaN marks a gap).")
+        if self.transform == "log":
+            if (values < 0).any():
+                raise ValueError("fit() argument 'y' must be >= 0 for transform='log'.")
+            values = np.log1p(values)
+        if self.window is not None and values.shape[0] > self.window:
+            values = values[-self.window :]
+            index = None if index is None else index[-self.window :]
+        n = values.shape[0]
+        step = _step_seconds(index)
+        if periods is None:
+            periods = detect_periods(_first_observed_column(values), step, max_period=n // 2)
+        periods = [p for p in periods if p <= n // 2]
+        harmonics = tuple(min(self.n_harmonics, p // 2) for p in periods)
+        obs = ~np.isnan(values)
+        n_features = 1 + int(self.trend) + 2 * sum(harmonics)
+        need = 2 * n_features + self.ar_lags + 10
+        if obs.sum(axis=0).min() < need:
+            raise ValueError(
+                f"fit() argument 'y' has {int(obs.sum(axis=0).min())} observations in a series; "
+                f"the model needs at least {need}."
+            )
+        self.periods_ = periods
+        self._n = n
+        self._index = index
+        self._names = names
+        self._values = values
+        self._obs = obs
+        self._design_: Design = design(
+            n, tuple(periods), harmonics, self.trend, None if self.halflife is None else float(self.halflife)
+        )
+        self.coef_, resid = self._regress(n)
+        self.ar_coef_, var = fit_ar(resid, self.ar_lags, self._design_.w)
+        self.sigma_ = np.sqrt(var)
+        self._resid = resid
+        self._calibration: dict[int, np.ndarray] = {}
+        return self
+
+    def _regress(self, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """The regression on rows ``[0, end)``: coefficients, and residuals over the whole window."""
+        d = self._design_
+        W = self._obs[:end] * d.w[:end, None]
+        coef = d.fit(self._values[:end], W, huber=_HUBER if self.robust else None)
+        resid = self._values - d.X @ coef.T  # (n, k); NaN where y is missing
+        return coef, resid
+
+    # ------------------------------------------------------------ calibration
+
+    def _calibrate(self, horizon: int) -> np.ndarray:
+        """Conformal multipliers of ``s_h``, shape ``(2, horizon, k)``, from rolling-origin refits."""
+        n, p = self._n, self.ar_lags
+        size = self.calibration if self.calibration is not None else n // 3
+        # every refit keeps at least 1.25 cycles of the longest period and 2 points per coefficient
+        longest = max(self.periods_, default=0)
+        size = min(size, n - max(2 * self._design_.n_features + p + 10, math.ceil(1.25 * longest)))
+        folds = max(1, min(self.calibration_folds, size // 10))
+        if size < 10:
+            raise ValueError(f"predict(): the window of {n} points is too short to calibrate intervals.")
+        bounds = np.linspace(n - size, n, folds + 1).round().astype(int)
+        scale = self._step_scale(horizon)
+        scores = []
+        for j in range(folds):
+            b, e = int(bounds[j]), int(bounds[j + 1])
+            _, resid = self._regress(b)
+            origins = np.arange(max(b - 1, p - 1), e - 1)  # forecasts from origin o cover o+1 .. o+horizon
+            scores.append(_standardised_errors(resid, self.ar_coef_, origins, horizon, scale))
+        z = np.concatenate(scores, axis=0)  # (m, H, k), NaN where the target is missing or beyond n
+        count = np.sum(~np.isnan(z), axis=0)  # (H, k)
+        if int(count.min()) < 10:
+            raise ValueError(f"predict(): too few observed points to calibrate {horizon}-step intervals.")
+        a = float(self.alpha)
+        srt = np.sort(z, axis=0)  # NaN sorts last
+        top = count - 1
+        hi_idx = np.clip(np.ceil((1 - a / 2) * (count + 1)).astype(int) - 1, 0, top)
+        lo_idx = np.clip(np.floor(a / 2 * (count + 1)).astype(int) - 1, 0, top)
+        hi = np.take_along_axis(srt, hi_idx[None], axis=0)[0]
+        lo = np.take_along_axis(srt, lo_idx[None], axis=0)[0]
+        return np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)])
+
+    def _step_scale(self, horizon: int) -> np.ndarray:
+        """The Gaussian AR(p) prediction standard errors ``s_h``, shape ``(horizon, k)``."""
+        psi = psi_weights(self.ar_coef_, horizon)
+        return np.asarray(self.sigma_[None, :] * np.sqrt(np.cumsum(psi**2, axis=1)).T)
+
+    # -------------------------------------------------------------- predict
+
+    def predict(self, horizon: int) -> Any:
+        """Forecast ``horizon`` steps past the end of the fitted data.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``mean``, ``obs_ci_lower``, ``obs_ci_upper`` (statsmodels'
+            names), indexed by the future timestamps when ``fit`` saw a time
+            index (else by step number ``n, n + 1, ...``). For several series,
+            the columns are a MultiIndex ``(series, column)``.
+        """
+        mean, lower, upper = self.predict_arrays(horizon)
+        return _frame(mean, lower, upper, self._index, self._n, self._names)
+
+    def predict_arrays(self, horizon: int, after: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The forecast as arrays ``(mean, lower, upper)``, each of shape ``(horizon, n_series)``.
+
+        ``after`` holds values observed since the end of the fitted data
+        (shape ``(m,)`` or ``(m, n_series)``, one row per step, NaN where
+        missing). They update the AR state without refitting the
+        coefficients (statsmodels' ``append(refit=False)``), and the forecast
+        starts after them: O(m p + horizon p), whatever the history length.
+        """
+        if not hasattr(self, "coef_"):
+            raise RuntimeError("predict(): call fit() first.")
+        horizon = check_int(horizon, "predict() argument 'horizon'", low=1)
+        n, p, k = self._n, self.ar_lags, self.coef_.shape[0]
+        m = 0
+        tail = self._resid[n - p :] if p else np.empty((0, k))
+        if after is not None:
+            new = np.asarray(after, dtype=float)
+            new = new[:, None] if new.ndim == 1 else new
+            if new.ndim != 2 or new.shape[1] != k or np.isinf(new).any():
+                raise ValueError(
+                    f"predict() argument 'after' must be finite or NaN with {k} column(s); got shape {new.shape}."
+                )
+            if self.transform == "log":
+                new = np.log1p(np.maximum(new, 0.0))
+            m = new.shape[0]
+            if m:
+                fitted = self._design_.rows(np.arange(n, n + m, dtype=float)) @ self.coef_.T
+                tail = np.concatenate([tail, new - fitted])[-p:] if p else tail
+        q = self._calibration.get(horizon)
+        if q is None:
+            q = self._calibrate(horizon)
+            self._calibration[horizon] = q
+        self.error_quantiles_ = q
+        start = n + m
+        deterministic = self._design_.rows(np.arange(start, start + horizon, dtype=float)) @ self.coef_.T
+        ar = np.zeros_like(deterministic)
+        if p:
+            last = np.nan_to_num(tail[::-1], nan=0.0)  # (p, k), most recent first
+            ar = np.einsum("khp,pk->hk", ar_forecast_matrix(self.ar_coef_, horizon), last)
+        mean = deterministic + ar
+        s = self._step_scale(horizon)
+        lower = mean + q[0] * s
+        upper = mean + q[1] * s
+        if self.transform == "log":
+            mean, lower, upper = np.expm1(mean), np.expm1(lower), np.expm1(upper)
+        return mean, lower, upper
+
+
+_PARAMS = tuple(p for p in inspect.signature(Forecaster.__init__).parameters if p != "self")
+
+
+def _standardised_errors(
+    resid: np.ndarray, phi: np.ndarray, origins: np.ndarray, horizon: int, scale: np.ndarray
+) -> np.ndarray:
+    """``(residual - AR forecast) / scale`` from each origin for steps 1 .. horizon: ``(m, H, k)``."""
+    n = resid.shape[0]
+    p = phi.shape[1]
+    target = origins[:, None] + np.arange(1, horizon + 1)[None, :]  # (m, H)
+    actual = resid[np.minimum(target, n - 1)]  # (m, H, k)
+    actual[target >= n] = np.nan
+    if p:
+        lags = np.nan_to_num(resid[origins[:, None] - np.arange(p)[None, :]], nan=0.0)  # (m, p, k)
+        forecast = np.einsum("khp,mpk->mhk", ar_forecast_matrix(phi, horizon), lags)
+    else:
+        forecast = 0.0
+    return (actual - forecast) / scale[None]
+
+
+def _as_matrix(y: Any, timestamps: Any) -> tuple[np.ndarray, Any, list[Any] | None]:
+    """``(values (n, k), DatetimeIndex or None, column names or None)`` with gaps as NaN rows."""
+    import pandas as pd
+
+    index: Any
+    if isinstance(y, (pd.Series, pd.DataFrame)):
+        index = y.index
+        if isinstance(index, pd.DatetimeIndex) and index.size >= 2 and index.freq is None:
+            freq: Any = pd.infer_freq(index) if index.size >= 3 else None
+            if freq is None:  # gaps: the typical spacing
+                freq = pd.tseries.frequencies.to_offset(index.to_series().diff().median())
+            y = y.asfreq(freq)  # missing periods become NaN rows, never zeros
+            index = y.index
+        names = list(y.columns) if isinstance(y, pd.DataFrame) else None
+        values = y.to_numpy(dtype=float)
+        if values.ndim == 1:
+            values = values[:, None]
+        return values, (index if isinstance(index, pd.DatetimeIndex) else None), names
+    if isinstance(y, (np.ndarray, list, tuple)):
+        try:
+            values = np.array(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"fit() argument 'y' must hold numbers; {exc}") from None
+        if values.ndim == 1:
+            values = values[:, None]
+        if values.ndim != 2:
+            raise ValueError(f"fit() argument 'y' must be 1-D or 2-D; got shape {values.shape}.")
+        index = None
+        if timestamps is not None:
+            index = pd.DatetimeIndex(timestamps)
+            if index.size != values.shape[0]:
+                raise ValueError(
+                    f"fit() argument 'timestamps' has {index.size} entries for {values.shape[0]} rows of 'y'."
+                )
+            frame = pd.DataFrame(values, index=index)
+            values, index, _ = _as_matrix(frame, None)
+        return values, index, None
+    raise TypeError(
+        f"fit() argument 'y' must be a pandas Series or DataFrame or an array; got {type(y).__name__}."
+    )
+
+
+def _step_seconds(index: Any) -> float | None:
+    if index is None or index.size < 2 or index.freq is None:
+        return None
+    try:
+        return float(pd_timedelta_seconds(index.freq))
+    except ValueError:  # a calendar frequency (months) has no fixed length
+        return None
+
+
+def pd_timedelta_seconds(freq: Any) -> float:
+    import pandas as pd
+
+    return float(pd.Timedelta(freq).total_seconds())
+
+
+def _first_observed_column(values: np.ndarray) -> np.ndarray:
+    counts = (~np.isnan(values)).sum(axis=0)
+    return values[:, int(np.argmax(counts))]
+
+
+def _frame(
+    mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, index: Any, n: int, names: list[Any] | None
+) -> Any:
+    import pandas as pd
+
+    horizon = mean.shape[0]
+    if index is not None and index.freq is not None:
+        future: Any = pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq)
+    else:
+        future = pd.RangeIndex(n, n + horizon)
+    if mean.shape[1] == 1 and names is None:
+        return pd.DataFrame(
+            {"mean": mean[:, 0], "obs_ci_lower": lower[:, 0], "obs_ci_upper": upper[:, 0]}, index=future
+        )
+    labels = names if names is not None else list(range(mean.shape[1]))
+    data = np.stack([mean, lower, upper], axis=-1).reshape(horizon, -1)
+    cols = pd.MultiIndex.from_product([labels, ["mean", "obs_ci_lower", "obs_ci_upper"]])
+    return pd.DataFrame(data, index=future, columns=cols)
