@@ -7,7 +7,7 @@ import itertools
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -16,6 +16,7 @@ from autoopt._validation import SeedLike, check_random_state, check_real, check_
 from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import DecisionEngine
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
+from autoopt.forecast import AnomalyDetector
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
 from autoopt.models import Decision, LoadMetrics, Prediction, Remediation, jsonable
@@ -24,7 +25,10 @@ from autoopt.remediation import AutoRemediation
 from autoopt.scheduling import IntelligentScheduler
 from autoopt.tuning import SelfTuner
 
-__all__ = ["IntelligentAutomationHub", "create_intelligent_automation_hub"]
+__all__ = ["ANOMALY_SIGNALS", "IntelligentAutomationHub", "create_intelligent_automation_hub"]
+
+ANOMALY_SIGNALS: tuple[str, ...] = ("utilization", "request_rate", "error_rate", "latency_p99")
+"""The load-sample signals the hub can score for anomalies."""
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +55,24 @@ class IntelligentAutomationHub:
        timestamp, earlier predictions whose target time has come are scored
        against it, and load and request rate are forecast
        ``prediction_horizon_minutes`` ahead;
-    3. **decision**: the :class:`DecisionEngine` evaluates a context of the
+    3. **anomalies**: each signal of ``anomaly_signals`` (utilisation,
+       request rate, error rate and p99 latency by default) goes through its
+       own streaming :class:`AnomalyDetector`; the scores in [0, 1] are
+       reported as ``anomaly_scores`` and enter the decision context as
+       ``anomaly_scores`` (by signal) and ``anomaly_score`` (their maximum),
+       so a rule such as ``lambda ctx: ctx["anomaly_score"] > 0.9`` can
+       decide -- and, with a REMEDIATE decision, remediate -- on them;
+    4. **decision**: the :class:`DecisionEngine` evaluates a context of the
        sample's fields plus ``utilization``, ``load_level``,
-       ``throttle_percentage``, ``should_shed`` and the forecasts
+       ``throttle_percentage``, ``should_shed``, the anomaly scores and the forecasts
        (``predicted_load``, ``predicted_request_rate`` and their ``_lower``
        and ``_upper`` interval bounds, None until the predictor has enough
        history), merged with any ``context`` passed in;
-    4. **remediation** (``config.auto_remediation_enabled``): a REMEDIATE or
+    5. **remediation** (``config.auto_remediation_enabled``): a REMEDIATE or
        FAILOVER decision is executed through :class:`AutoRemediation` when a
        handler for its action (``parameters["action"]``, RESTART or FAILOVER by
        default) is registered; its outcome teaches the learner;
-    5. **learning** (``config.learning_enabled``): the learner's recommended
+    6. **learning** (``config.learning_enabled``): the learner's recommended
        action for the current load level is reported.
 
     :meth:`record_decision_outcome` closes the loop: it records feedback on a
@@ -82,6 +93,12 @@ class IntelligentAutomationHub:
     validation_tolerance_seconds : float, default 300
         A prediction is scored against the first sample at most this long
         after its target time, and dropped unscored otherwise (a gap).
+    anomaly_signals : sequence of str
+        The signals scored for anomalies, from :data:`ANOMALY_SIGNALS`
+        (empty for none).
+    anomaly_detector_factory : callable, optional
+        Builds one :class:`AnomalyDetector` per signal (default
+        ``AnomalyDetector()``).
 
     Notes
     -----
@@ -119,6 +136,8 @@ class IntelligentAutomationHub:
         learner: PatternLearner | None = None,
         remediation_target: str = "service",
         validation_tolerance_seconds: float = 300.0,
+        anomaly_signals: Sequence[str] = ANOMALY_SIGNALS,
+        anomaly_detector_factory: Callable[[], AnomalyDetector] | None = None,
     ) -> None:
         cfg = check_config(config, "IntelligentAutomationHub()")
         check_str(remediation_target, "IntelligentAutomationHub() argument 'remediation_target'")
@@ -129,6 +148,32 @@ class IntelligentAutomationHub:
             "IntelligentAutomationHub() argument 'validation_tolerance_seconds'",
             low=0.0,
         )
+        if isinstance(anomaly_signals, str) or not isinstance(anomaly_signals, Sequence):
+            raise TypeError(
+                f"IntelligentAutomationHub() argument 'anomaly_signals' must be a sequence of names; "
+                f"got {anomaly_signals!r}."
+            )
+        unknown = [a for a in anomaly_signals if a not in ANOMALY_SIGNALS]
+        if unknown:
+            raise ValueError(
+                f"IntelligentAutomationHub() argument 'anomaly_signals' holds unknown signal(s) {unknown}; "
+                f"valid: {list(ANOMALY_SIGNALS)}."
+            )
+        if anomaly_detector_factory is not None and not callable(anomaly_detector_factory):
+            raise TypeError(
+                "IntelligentAutomationHub() argument 'anomaly_detector_factory' must be callable; "
+                f"got {anomaly_detector_factory!r}."
+            )
+        make = anomaly_detector_factory or AnomalyDetector
+        self._detectors: dict[str, AnomalyDetector] = {}
+        for name in dict.fromkeys(anomaly_signals):
+            detector = make()
+            if not isinstance(detector, AnomalyDetector):
+                raise TypeError(
+                    "IntelligentAutomationHub() argument 'anomaly_detector_factory' must return an "
+                    f"AnomalyDetector; got {detector!r}."
+                )
+            self._detectors[name] = detector
         self._clock = clock
         rng = check_random_state(seed, "IntelligentAutomationHub() argument 'seed'")
         self._decision_engine = decision_engine or DecisionEngine(cfg, clock=clock)
@@ -234,6 +279,16 @@ class IntelligentAutomationHub:
                     heapq.heappush(self._pending, (pred.target_time.timestamp(), next(self._seq), pred))
         return out
 
+    def _score_anomalies(self, metrics: LoadMetrics, ts: float) -> dict[str, float]:
+        """Each monitored signal's anomaly score for this sample (each detector has its own lock)."""
+        values = {
+            "utilization": metrics.utilization,
+            "request_rate": metrics.request_rate,
+            "error_rate": metrics.error_rate,
+            "latency_p99": metrics.latency_p99,
+        }
+        return {name: det.update(values[name], ts) for name, det in self._detectors.items()}
+
     def _remediate(self, decision: Decision, level: LoadLevel) -> Remediation | None:
         default = _REMEDIATING.get(decision.decision_type)
         if default is None or not self.config.auto_remediation_enabled:
@@ -308,6 +363,7 @@ class IntelligentAutomationHub:
         level = self._load_manager.record_metrics(metrics)
         throttle = self._load_manager.get_throttle_percentage()
         predictions = self._predict(metrics, ts) if self.config.prediction_enabled else {}
+        anomalies = self._score_anomalies(metrics, ts)
 
         ctx: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(LoadMetrics)}
         ctx.update(
@@ -315,6 +371,8 @@ class IntelligentAutomationHub:
             load_level=level.value,
             throttle_percentage=throttle,
             should_shed=throttle > 0.0,
+            anomaly_scores=dict(anomalies),
+            anomaly_score=max(anomalies.values(), default=0.0),
         )
         for ptype, key in ((PredictionType.LOAD, "load"), (PredictionType.THROUGHPUT, "request_rate")):
             pred = predictions.get(ptype)
@@ -345,6 +403,7 @@ class IntelligentAutomationHub:
             "throttle_percentage": throttle,
             "should_shed": throttle > 0.0,
             "predictions": {t.value: p.to_dict() for t, p in predictions.items()},
+            "anomaly_scores": anomalies,
             "decision": None if decision is None else decision.to_dict(),
             "remediation": None if remediation is None else remediation.to_dict(),
             "recommendation": recommendation,
@@ -405,6 +464,9 @@ class IntelligentAutomationHub:
                     t.value: self._predictor.get_prediction_accuracy(t) for t in PredictionType
                 },
                 "remediation_stats": self._remediation.get_remediation_stats(),
+                "anomaly": {
+                    name: {"samples": det.count, "gaps": det.gaps} for name, det in self._detectors.items()
+                },
                 "learning_stats": self._learner.get_learning_stats(),
                 "config": self.config.to_dict(),
             }
@@ -423,6 +485,8 @@ _HUB_KWARGS = {
     "learner",
     "remediation_target",
     "validation_tolerance_seconds",
+    "anomaly_signals",
+    "anomaly_detector_factory",
 }
 
 

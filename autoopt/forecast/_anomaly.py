@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from autoopt._clock import to_timestamp
 from autoopt._validation import check_int, check_real
@@ -441,6 +440,8 @@ def _check_value(value: Any, name: str) -> float:
 
 def _as_series(series: Any, name: str) -> tuple[list[float], list[float] | None]:
     """Values (floats, NaN allowed) and POSIX timestamps (or None) of a series, validated."""
+    import pandas as pd  # lazily: `import autoopt` does not import pandas
+
     times: list[float] | None = None
     if isinstance(series, pd.Series):
         index = series.index
