@@ -117,9 +117,18 @@ def backtest(
     for attr in ("get_params", "fit", "predict"):
         if not callable(getattr(forecaster, attr, None)):
             raise TypeError(f"backtest() argument 'forecaster' has no {attr}() method; got {forecaster!r}.")
-    series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y, dtype=float))
-    if series.ndim != 1:
-        raise ValueError("backtest() argument 'y' must be one series.")
+    if isinstance(y, pd.Series):
+        series = y
+    else:
+        array = np.asarray(y, dtype=float)
+        if array.ndim != 1:
+            raise ValueError(f"backtest() argument 'y' must be one series; got shape {array.shape}.")
+        series = pd.Series(array)
+    index = series.index
+    if isinstance(index, pd.DatetimeIndex) and index.size >= 3 and index.freq is None:
+        # missing timestamps become NaN rows, as Forecaster.fit does, so positions are time steps
+        freq = pd.infer_freq(index) or pd.tseries.frequencies.to_offset(index.to_series().diff().median())
+        series = series.asfreq(freq)
     values = series.to_numpy(dtype=float)
     n = values.size
     if isinstance(origins, (int, np.integer)) and not isinstance(origins, bool):

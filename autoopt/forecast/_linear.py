@@ -10,8 +10,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["Design", "ar_forecast_matrix", "design", "fit_ar", "lag_stack", "psi_weights", "robust_scale"]
+
+
+HUBER_PASSES = 8
+"""Most Huber pseudo-observation refits after the weighted least-squares start (each series stops earlier
+once its coefficients move by less than ``tol``)."""
 
 
 class Design:
@@ -80,8 +86,9 @@ class Design:
         matrix is the cached prefix one minus the update of its own
         lowered rows (gathered per series, padded to the longest list), so
         it costs ``O(r p^2)`` for ``r`` such rows rather than ``O(n p^2)``. A
-        tiny ridge (1e-9 of the trace) keeps rank-deficient fits (a seasonal
-        term a gap leaves unidentified) finite.
+        ridge of :data:`RIDGE` times the total weight on every coefficient
+        but the intercept keeps terms a gap leaves unidentified from
+        extrapolating wildly.
         """
         end, k = W.shape
         X = self.X[:end]
@@ -98,19 +105,35 @@ class Design:
             d = np.where(np.take_along_axis(lowered, rows, axis=0), np.take_along_axis(D, rows, axis=0), 0.0)
             Xm = X[rows.T]  # (k, m, p)
             gram = base[None] - (Xm * d.T[..., None]).transpose(0, 2, 1) @ Xm
-        idx = np.arange(base.shape[0])
-        gram[:, idx, idx] += 1e-9 * np.trace(gram, axis1=1, axis2=2)[:, None] + 1e-300
+        # Ridge on every coefficient but the intercept, RIDGE times the total weight: it shrinks a
+        # well-determined seasonal term by ~RIDGE relative (its Gram eigenvalue is ~ total weight / 2)
+        # but bounds a term a gap leaves unidentified instead of letting it extrapolate wildly.
+        idx = np.arange(1, base.shape[0])
+        gram[:, idx, idx] += RIDGE * np.sum(W, axis=0)[:, None] + 1e-300
+        gram[:, 0, 0] += 1e-12 * np.sum(W, axis=0) + 1e-300
         inv: np.ndarray = np.linalg.inv(gram)
         return inv
 
-    def fit(self, Y: np.ndarray, W: np.ndarray, huber: float | None = None, passes: int = 2) -> np.ndarray:
+    def fit(
+        self,
+        Y: np.ndarray,
+        W: np.ndarray,
+        huber: float | None = None,
+        passes: int = HUBER_PASSES,
+        tol: float = 1e-6,
+        scale: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Weighted least squares of each column of ``Y`` on rows ``[0, end)``: coefficients ``(k, n_features)``.
 
-        With ``huber = c``, ``passes`` Huber M-estimation steps follow: the
-        residuals are clipped to ``+-c`` robust standard deviations (1.4826
-        times their MAD) and the fit is redone on those pseudo-observations
-        (``beta += G^-1 X^T W psi(r)``). The weights do not change, so the
-        Gram inverses are computed once.
+        With ``huber = c``, Huber M-estimation steps follow, at most
+        ``passes``, until a series' coefficients move by less than ``tol``
+        (relative): the residuals are clipped to ``+-c s`` and the fit is
+        redone on those pseudo-observations ``X beta + psi(r)``. The scale
+        ``s`` is fixed: ``scale`` when given, else the robust standard
+        deviation (1.4826 MAD) of the starting fit's residuals. The weights
+        do not change, so the Gram inverses are computed once and each step
+        costs ``O(end p k)``. Returns the coefficients and the scale used
+        (None without ``huber``).
         """
         end = W.shape[0]
         X = self.X[:end]
@@ -118,23 +141,58 @@ class Design:
         Yz = np.where(W > 0, Y, 0.0)
         inv = self.inverse_grams(W)
         coef: np.ndarray = (inv @ (X.T @ (W * Yz)).T[..., None])[..., 0]
-        if huber is not None:
-            for _ in range(passes):
-                r = np.where(W > 0, Yz - X @ coef.T, np.nan)
-                bound = huber * robust_scale(r)
-                excess = r - np.clip(r, -bound, bound)  # psi(r) - r, zero for the inliers
-                coef = coef - (inv @ (X.T @ (W * np.nan_to_num(excess))).T[..., None])[..., 0]
-        return coef
+        if huber is None:
+            return coef, None
+        fitted = X @ coef.T
+        if scale is None:
+            scale = robust_scale(np.where(W > 0, Yz - fitted, np.nan))
+        bound = huber * scale
+        active = np.ones(coef.shape[0], dtype=bool)  # per series, so a batch == its series one by one
+        for step in range(passes):
+            if step:
+                fitted = X @ coef.T
+            r = np.where(W > 0, Yz - fitted, 0.0)
+            pseudo = fitted + np.clip(r, -bound, bound)  # the pseudo-observations
+            new = (inv @ (X.T @ (W * pseudo)).T[..., None])[..., 0]
+            moved = np.abs(new - coef).max(axis=1) > tol * (1.0 + np.abs(coef).max(axis=1))
+            coef = np.where(active[:, None], new, coef)
+            active &= moved
+            if not active.any():
+                break
+        return coef, scale
 
 
 def robust_scale(r: np.ndarray) -> np.ndarray:
     """1.4826 times the median absolute deviation of each column of ``r``, ignoring NaN; 1 where that is 0."""
-    if r.shape[1] == 1:
-        x = r[~np.isnan(r[:, 0]), 0]
-        scale = np.array([1.4826 * np.median(np.abs(x - np.median(x)))]) if x.size else np.ones(1)
-    else:
-        scale = 1.4826 * np.nanmedian(np.abs(r - np.nanmedian(r, axis=0)), axis=0)
+    med = _nanmedian(r)
+    scale = 1.4826 * _nanmedian(np.abs(r - med))
     return np.where(scale > 0, scale, 1.0)
+
+
+def _nanmedian(x: np.ndarray) -> np.ndarray:
+    """Median of each column ignoring NaN (NaN for an all-NaN column), by partitioning: O(n) per column.
+
+    The ``d`` missing entries of a column become ``floor(d / 2)`` times
+    ``-inf`` and ``ceil(d / 2)`` times ``+inf``; its ``c = n - d`` valid values
+    then hold ranks ``floor(d/2) .. floor(d/2) + c - 1``, and their middle
+    ranks ``floor(d/2) + (c-1)//2`` and ``floor(d/2) + c//2`` are among
+    ``(n - 1) // 2 - 1, (n - 1) // 2, n // 2`` whatever ``d``: one partition
+    at those ranks serves every column.
+    """
+    n = x.shape[0]
+    bad = np.isnan(x)
+    d = bad.sum(axis=0)
+    c = n - d
+    rank = np.cumsum(bad, axis=0)  # 1-based position of each missing entry in its column
+    filled = np.where(bad, np.where(rank <= d // 2, -np.inf, np.inf), x)
+    part = np.partition(filled, sorted({max((n - 1) // 2 - 1, 0), (n - 1) // 2, n // 2}), axis=0)
+    lo = np.take_along_axis(part, np.clip(d // 2 + (c - 1) // 2, 0, n - 1)[None], axis=0)[0]
+    hi = np.take_along_axis(part, np.clip(d // 2 + c // 2, 0, n - 1)[None], axis=0)[0]
+    return np.where(c > 0, 0.5 * (lo + hi), np.nan)
+
+
+RIDGE = 1e-3
+"""Ridge penalty of the regression coefficients (all but the intercept), relative to the total weight."""
 
 
 @lru_cache(maxsize=32)
@@ -168,21 +226,86 @@ def fit_ar(resid: np.ndarray, p: int, weights: np.ndarray | None = None) -> tupl
         r = np.where(ok, resid, 0.0)
         var = (w * r * r).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-300)
         return np.empty((k, 0)), var
-    target = resid[p:]
-    lags = lag_stack(resid, p)  # (m, k, p)
-    ok = ~np.isnan(target) & ~np.isnan(lags).any(axis=-1)
-    w = ok.astype(float) if weights is None else np.where(ok, weights[p:], 0.0)
-    L = np.where(ok[..., None], lags, 0.0).transpose(1, 0, 2)  # (k, m, p)
-    T = np.where(ok, target, 0.0).T  # (k, m)
-    Lw = L * w.T[..., None]
-    gram = Lw.transpose(0, 2, 1) @ L  # (k, p, p)
-    rhs = (Lw.transpose(0, 2, 1) @ T[..., None])[..., 0]
+    n = resid.shape[0]
+    rT = np.ascontiguousarray(resid.T)  # (k, n)
+    bad = np.isnan(rT)
+    # a row (target t, lags t-1 .. t-p) counts when none of its p + 1 values is missing
+    run = np.concatenate([np.zeros((k, 1)), np.cumsum(bad, axis=1)], axis=1)
+    ok = (run[:, p + 1 :] - run[:, : n - p]) == 0  # (k, m), m = n - p
+    filled = np.where(bad, 0.0, rT)
+    if weights is None or bool((weights == 1.0).all()):
+        gram, rhs, tt, count = _ar_normal_equations(filled, ok, p)
+    else:
+        L = np.ascontiguousarray(
+            sliding_window_view(filled, p, axis=1)[:, : n - p, ::-1]
+        )  # (k, m, p), lag 1 first
+        T = filled[:, p:]
+        w = np.where(ok, np.broadcast_to(weights[p:], (n - p, k)).T, 0.0)  # (k, m)
+        LwT = np.ascontiguousarray((L * w[..., None]).transpose(0, 2, 1))  # (k, p, m)
+        gram = LwT @ L  # (k, p, p)
+        rhs = (LwT @ T[..., None])[..., 0]
+        tt = np.sum(w * T * T, axis=1)
+        count = w.sum(axis=1)
     idx = np.arange(p)
-    gram[:, idx, idx] += 1e-6 * np.trace(gram, axis1=1, axis2=2)[:, None] / p + 1e-300
-    phi = np.linalg.solve(gram, rhs[..., None])[..., 0]
-    e = T - (L @ phi[..., None])[..., 0]
-    var = (w.T * e * e).sum(axis=1) / np.maximum(w.sum(axis=0) - p, 1.0)
+    ridged = gram.copy()
+    ridged[:, idx, idx] += 1e-6 * np.trace(gram, axis1=1, axis2=2)[:, None] / p + 1e-300
+    phi = np.linalg.solve(ridged, rhs[..., None])[..., 0]
+    # residual sum of squares from the normal equations: T'T - 2 phi'rhs + phi'G phi
+    ssr = tt - 2.0 * np.sum(phi * rhs, axis=1) + np.einsum("kp,kpq,kq->k", phi, gram, phi)
+    var = np.maximum(ssr, 0.0) / np.maximum(count - p, 1.0)
     return phi, var
+
+
+def _ar_normal_equations(
+    filled: np.ndarray, ok: np.ndarray, p: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The unweighted AR(p) normal equations per series in O(n p), not O(n p^2).
+
+    ``filled`` (``(k, n)``) is the residual series with gaps as 0, ``ok``
+    (``(k, n - p)``) whether each row (target ``t = p + row`` and its ``p``
+    lags) is fully observed. Over all rows, the lag Gram entry ``(i, j)`` is
+    a sum of lagged products ``r_s r_{s+d}`` (``d = |i - j|``) over a
+    contiguous range of ``s``, read off prefix sums of the ``p + 1`` lagged
+    product series; the rows that are not fully observed are then taken
+    out exactly (their zero-filled contributions, gathered per series).
+    Returns the Gram matrices ``(k, p, p)``, right-hand sides ``(k, p)``,
+    target sums of squares and row counts ``(k,)``.
+    """
+    k, n = filled.shape
+    prod = np.zeros((k, p + 1, n))  # prod[:, d, s] = r_s r_{s+d}, zero past the end
+    for d in range(p + 1):
+        prod[:, d, : n - d] = filled[:, : n - d] * filled[:, d:]
+    total = prod.sum(axis=2)  # (k, p + 1)
+    head = np.zeros((k, p + 1, p + 1))  # head[:, d, c] = sum_{s < c} prod[:, d, s]
+    np.cumsum(prod[:, :, :p], axis=2, out=head[:, :, 1:])
+    tail = np.zeros((k, p + 1, p + 1))  # tail[:, d, c] = sum_{s >= n - p + c} prod[:, d, s]
+    tail[:, :, :p] = np.cumsum(prod[:, :, n - p :][:, :, ::-1], axis=2)[:, :, ::-1]
+
+    def span(d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """sum_{s = lo}^{hi} prod[:, d, s], with lo < p and hi >= n - p - 1."""
+        return np.asarray(total[:, d] - head[:, d, lo] - tail[:, d, hi + 1 - (n - p)])
+
+    i = np.arange(p)
+    lag_d = np.abs(i[:, None] - i[None, :])
+    lag_j = np.maximum(i[:, None], i[None, :])
+    gram = span(lag_d, p - 1 - lag_j, n - 2 - lag_j)  # (k, p, p): rows t = p .. n - 1, lags i and j
+    rhs = span(i + 1, p - 1 - i, n - 2 - i)  # (k, p)
+    tt = total[:, 0] - head[:, 0, p]  # sum of r_t^2 over t = p .. n - 1
+    excluded = ~ok
+    e = int(excluded.sum(axis=1).max()) if excluded.size else 0
+    if e:
+        rows = np.argsort(ok, axis=1, kind="stable")[:, :e]  # (k, e): each series' excluded rows first
+        live = np.take_along_axis(excluded, rows, axis=1).astype(float)  # padding rows count 0
+        t = rows + p
+        positions = (t[:, :, None] - 1 - i[None, None, :]).reshape(k, -1)  # each row's lags
+        lagged = np.take_along_axis(filled, positions, axis=1).reshape(k, e, p) * live[..., None]
+        target = np.take_along_axis(filled, t, axis=1) * live
+        lagged_t = np.ascontiguousarray(lagged.transpose(0, 2, 1))  # (k, p, e)
+        gram = gram - lagged_t @ lagged
+        rhs = rhs - (lagged_t @ target[..., None])[..., 0]
+        tt = tt - np.sum(target * target, axis=1)
+    count = ok.sum(axis=1).astype(float)
+    return gram, rhs, tt, count
 
 
 def ar_forecast_matrix(phi: np.ndarray, horizon: int) -> np.ndarray:

@@ -36,6 +36,11 @@ Protocol
   coverage in [0.93, 0.97], MSIS <= SARIMA's, and >= 20x less compute than
   Holt-Winters.
 
+Compute is compared single-threaded: ``--threads 1`` (the default) limits
+BLAS and OpenMP to one thread for every method (threadpoolctl), so no
+method's time depends on how busy the other core is; ``--threads 0``
+leaves the libraries' defaults.
+
 Tiers: ``--tier full`` (28 origins per dataset; a few minutes on 2 cores)
 and ``--tier ci`` (3 origins per dataset; under a minute).
 
@@ -538,6 +543,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS/OpenMP threads for every method (default 1: compute is compared single-threaded; "
+        "0 leaves the libraries' defaults)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -564,7 +576,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
+    if args.threads < 0:
+        raise SystemExit("--threads must be >= 0")
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=args.threads):
+            result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
+        result["config"]["threads"] = args.threads
+    else:
+        result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
+        result["config"]["threads"] = "library default"
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     print(format_report(result))
