@@ -34,6 +34,8 @@ def test_hot_path_benchmark_runs(tmp_path):
     names = {r["hot_path"] for r in result["rows"]}
     assert names == {
         "predict",
+        "predict (seasonal path)",
+        "AnomalyDetector.update",
         "record_observation",
         "get_next_task",
         "get_next_task_constrained",
@@ -96,3 +98,31 @@ def test_tuning_benchmark_runs(tmp_path):
     assert statuses["every cell ran without an error"] == "PASS"
     assert "| autoopt.adaptive |" in proc.stdout
     assert "### Checks" in proc.stdout
+
+
+def test_forecast_batch_benchmark_runs(tmp_path, shared_data):
+    out = tmp_path / "batch.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_forecast_batch",
+            "--series",
+            "6",
+            "--length",
+            "700",
+            "--hw-sample",
+            "1",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    result = json.loads(out.read_text())
+    assert result["series"] == 6
+    assert result["finite"]
+    assert result["max_rel_diff_batch_vs_loop"] < 1e-9

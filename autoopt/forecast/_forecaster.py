@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,8 @@ from autoopt._validation import check_int, check_real
 from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, psi_weights
 
 __all__ = ["Forecaster", "detect_periods"]
+
+logger = logging.getLogger(__name__)
 
 _HUBER = 2.0
 """Huber's clipping constant, in robust standard deviations."""
@@ -102,8 +105,9 @@ class Forecaster:
        residuals. The last ``calibration`` points are split into
        ``calibration_folds`` consecutive blocks; for each block the
        regression is refitted on everything before it (the AR coefficients
-       and the Huber scale are the full fit's) and forecasts ``1 ..
-       horizon`` steps from every origin in the block. The standardised
+       are the full fit's) and forecasts ``1 ..
+       horizon`` steps from every origin in the block; with ``robust`` the
+       refits are least squares on the full fit's pseudo-observations. The standardised
        errors ``e_{o,h} / s_h`` at step ``h`` give the lower and upper
        conformal quantiles by which ``s_h`` of the final model is
        multiplied: with equal weights the ``floor(a/2 (m+1))``-th and
@@ -163,6 +167,10 @@ class Forecaster:
         The AR coefficients of the residuals, lag 1 first.
     sigma_ : ndarray, shape (n_series,)
         The AR innovation standard deviations.
+    skipped_ : list
+        Series of a batch with too few observations to fit (``2 x
+        n_features + ar_lags + 10``): their forecasts are NaN. A single
+        series that short raises ``ValueError`` instead.
     error_quantiles_ : ndarray, shape (2, horizon, n_series)
         The calibrated lower and upper multipliers of ``s_h`` per step, set by
         :meth:`predict`.
@@ -307,11 +315,26 @@ class Forecaster:
         obs = ~np.isnan(values)
         n_features = 1 + int(self.trend) + 2 * sum(harmonics)
         need = 2 * n_features + self.ar_lags + 10
-        if obs.sum(axis=0).min() < need:
+        counts = obs.sum(axis=0)
+        short = counts < need
+        if short.all():
             raise ValueError(
-                f"fit() argument 'y' has {int(obs.sum(axis=0).min())} observations in a series; "
+                f"fit() argument 'y' has {int(counts.max())} observations in its fullest series; "
                 f"the model needs at least {need}."
             )
+        if short.any():  # a batch goes on without them: their forecasts are NaN
+            labels = [names[j] if names is not None else int(j) for j in np.flatnonzero(short)]
+            logger.warning(
+                "fit(): %d of %d series have fewer than %d observations and are not forecast: %s",
+                int(short.sum()),
+                short.size,
+                need,
+                labels[:10],
+            )
+            values = np.where(short[None, :], np.nan, values)
+            obs = obs & ~short[None, :]
+        self.skipped_ = [names[j] if names is not None else int(j) for j in np.flatnonzero(short)]
+        self._short = short
         self.periods_ = periods
         self._alpha = float(self.alpha)
         self._n = n
@@ -319,7 +342,7 @@ class Forecaster:
         self._names = names
         self._values = values
         self._obs = obs
-        self._scale: np.ndarray | None = None
+        self._pseudo: np.ndarray = values  # the Huber pseudo-observations, set by the full fit
         self._design_: Design = design(
             n, tuple(periods), harmonics, self.trend, None if self.halflife is None else float(self.halflife)
         )
@@ -333,15 +356,22 @@ class Forecaster:
     def _regress(self, end: int) -> tuple[np.ndarray, np.ndarray]:
         """The regression on rows ``[0, end)``: coefficients, and residuals over the whole window.
 
-        The full fit (``end == n``) sets the Huber scale; the calibration
-        refits reuse it.
+        The full fit (``end == n``) is the Huber M-estimate when ``robust``;
+        it keeps its pseudo-observations (the data with outliers pulled in to
+        ``+-c`` scales of the fit), and the calibration refits are weighted
+        least squares on them -- one solve each, no further Huber passes.
         """
         d = self._design_
         W = self._obs[:end] * d.w[:end, None]
-        huber = _HUBER if self.robust else None
-        coef, scale = d.fit(self._values[:end], W, huber=huber, scale=None if end == self._n else self._scale)
-        if end == self._n:
-            self._scale = scale
+        if end < self._n:
+            coef = d.solve(self._pseudo[:end], W)
+        else:
+            coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None)
+            self._pseudo = self._values
+            if scale is not None:
+                fitted = d.X @ coef.T
+                bound = _HUBER * scale
+                self._pseudo = fitted + np.clip(self._values - fitted, -bound, bound)  # NaN stays NaN
         resid = self._values - d.X @ coef.T  # (n, k); NaN where y is missing
         return coef, resid
 
@@ -369,14 +399,16 @@ class Forecaster:
             scores.append(_standardised_errors(resid, self.ar_coef_, origins, horizon, scale))
             ages.append(n - 1 - origins)
         z = np.concatenate(scores, axis=0)  # (m, H, k), NaN where the target is missing or beyond n
-        if int(np.sum(~np.isnan(z), axis=0).min()) < 10:
+        if int(np.sum(~np.isnan(z), axis=0)[:, ~self._short].min()) < 10:
             raise ValueError(f"predict(): too few observed points to calibrate {horizon}-step intervals.")
         hl = self.calibration_halflife
         age = np.concatenate(ages).astype(float)
         weights = np.ones_like(age) if hl is None else 2.0 ** (-age / float(hl))
         a = self._alpha  # the level fixed by fit(), whatever set_params() did since
         lo, hi = _conformal_bounds(z, weights, 1 - a / 2)
-        return np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)])
+        q = np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)])
+        q[:, :, self._short] = np.nan  # skipped series: no errors to calibrate on
+        return q
 
     def _step_scale(self, horizon: int) -> np.ndarray:
         """The Gaussian AR(p) prediction standard errors ``s_h``, shape ``(horizon, k)``."""
@@ -444,6 +476,8 @@ class Forecaster:
         upper = mean + q[1] * s
         if self.transform == "log":
             mean, lower, upper = np.expm1(mean), np.expm1(lower), np.expm1(upper)
+        if self._short.any():
+            mean, lower, upper = (np.where(self._short[None, :], np.nan, a) for a in (mean, lower, upper))
         return mean, lower, upper
 
 
@@ -465,15 +499,16 @@ def _conformal_bounds(z: np.ndarray, weights: np.ndarray, level: float) -> tuple
     zt[missing] = np.inf  # sorts last, as NaN would, but NumPy sorts +inf several times faster
     order = np.argsort(zt, axis=1)
     srt = np.take_along_axis(zt, order, axis=1)
-    valid = np.take_along_axis(~missing, order, axis=1)
-    w = np.where(valid, weights[order], 0.0)
+    count = m - missing.sum(axis=1)  # the valid scores are each row's first `count` sorted entries
+    w = weights[order]
+    w[np.arange(m)[None, :] >= count[:, None]] = 0.0
     cum = np.cumsum(w, axis=1)  # weight of the scores <= z_(i)
     total = cum[:, -1:]
     need = level * (total + 1.0)
-    top = np.maximum(valid.sum(axis=1) - 1, 0)
+    top = np.maximum(count - 1, 0)
     hi_idx = np.minimum(np.sum(cum < need, axis=1), top)  # cum is non-decreasing: the first reaching it
-    above = total - cum + w  # weight of the scores >= z_(i), non-increasing over the valid entries
-    lo_idx = np.clip(np.sum((above >= need) & valid, axis=1) - 1, 0, None)
+    above = total - cum + w  # weight of the scores >= z_(i): non-increasing, 0 past the valid entries
+    lo_idx = np.clip(np.sum(above >= need, axis=1) - 1, 0, None)
     rows = np.arange(zt.shape[0])
     hi = srt[rows, hi_idx].reshape(horizon, k)
     lo = srt[rows, lo_idx].reshape(horizon, k)

@@ -79,7 +79,20 @@ class Design:
         return g
 
     def inverse_grams(self, W: np.ndarray) -> np.ndarray:
-        """Inverses of the per-series Gram matrices ``X^T diag(W[:, j]) X`` over rows ``[0, end)``: ``(k, p, p)``.
+        """Inverses of the (ridged) per-series Gram matrices of :meth:`grams`: ``(k, p, p)``."""
+        inv: np.ndarray = np.linalg.inv(self.grams(W))
+        return inv
+
+    def solve(self, Y: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Weighted (ridge) least squares of each column of ``Y`` on rows ``[0, end)``: ``(k, n_features)``."""
+        end = W.shape[0]
+        W = np.where(W > 0, W, 0.0)
+        rhs = (self.X[:end].T @ (W * np.where(W > 0, Y, 0.0))).T
+        coef: np.ndarray = np.linalg.solve(self.grams(W), rhs[..., None])[..., 0]
+        return coef
+
+    def grams(self, W: np.ndarray) -> np.ndarray:
+        """The per-series Gram matrices ``X^T diag(W[:, j]) X + ridge`` over rows ``[0, end)``: ``(k, p, p)``.
 
         ``W`` (``(end, k)``) holds each observation's weight, at most the
         row's design weight ``w``: 0 for a missing value. Each series' Gram
@@ -111,8 +124,7 @@ class Design:
         idx = np.arange(1, base.shape[0])
         gram[:, idx, idx] += RIDGE * np.sum(W, axis=0)[:, None] + 1e-300
         gram[:, 0, 0] += 1e-12 * np.sum(W, axis=0) + 1e-300
-        inv: np.ndarray = np.linalg.inv(gram)
-        return inv
+        return gram
 
     def fit(
         self,
@@ -188,7 +200,8 @@ def _nanmedian(x: np.ndarray) -> np.ndarray:
     part = np.partition(filled, sorted({max((n - 1) // 2 - 1, 0), (n - 1) // 2, n // 2}), axis=0)
     lo = np.take_along_axis(part, np.clip(d // 2 + (c - 1) // 2, 0, n - 1)[None], axis=0)[0]
     hi = np.take_along_axis(part, np.clip(d // 2 + c // 2, 0, n - 1)[None], axis=0)[0]
-    return np.where(c > 0, 0.5 * (lo + hi), np.nan)
+    with np.errstate(invalid="ignore"):  # an all-NaN column holds -inf and +inf: its median is NaN
+        return np.where(c > 0, 0.5 * (lo + hi), np.nan)
 
 
 RIDGE = 1e-3

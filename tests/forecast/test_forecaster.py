@@ -739,11 +739,25 @@ def test_negative_values_with_log_transform_raise() -> None:
         Forecaster(transform="log").fit(y)
 
 
-def test_too_few_observations_in_one_series_of_a_batch_raises() -> None:
-    Y = np.column_stack([seasonal_series(300, seed=1), seasonal_series(300, seed=2)])
+def test_a_batch_skips_a_series_with_too_few_observations(caplog: pytest.LogCaptureFixture) -> None:
+    """One short series does not sink a batch: it is logged, listed in skipped_ and forecast as NaN."""
+    kw: dict[str, Any] = {"seasonal_periods": [24], "ar_lags": 2, "n_harmonics": 3}
+    Y = np.column_stack(
+        [seasonal_series(300, seed=1), seasonal_series(300, seed=2), seasonal_series(300, seed=3)]
+    )
     Y[:-20, 1] = np.nan
-    with pytest.raises(ValueError, match="'y' has 20 observations"):
-        Forecaster(seasonal_periods=[24], ar_lags=2, n_harmonics=3).fit(Y)
+    with caplog.at_level("WARNING", logger="autoopt.forecast._forecaster"):
+        f = Forecaster(**kw).fit(Y)
+    assert f.skipped_ == [1]
+    assert "1 of 3 series" in caplog.text
+    mean, lower, upper = f.predict_arrays(12)
+    assert np.isnan(np.stack([mean[:, 1], lower[:, 1], upper[:, 1]])).all()
+    for j in (0, 2):
+        alone = Forecaster(**kw).fit(Y[:, j]).predict_arrays(12)
+        np.testing.assert_allclose(mean[:, j], alone[0][:, 0], rtol=1e-9)
+        np.testing.assert_allclose(upper[:, j], alone[2][:, 0], rtol=1e-9)
+    with pytest.raises(ValueError, match="'y' has 20 observations in its fullest series"):
+        Forecaster(**kw).fit(Y[:, 1])
 
 
 def test_predict_before_fit_and_bad_horizon() -> None:
