@@ -492,27 +492,83 @@ def _conformal_bounds(z: np.ndarray, weights: np.ndarray, level: float) -> tuple
     the ``ceil(level (m + 1))``-th smallest and largest scores, the
     standard split-conformal ranks (Barber et al. 2023 for the weighted
     form).
+
+    Only the tails are sorted. The scores beyond the upper quantile weigh at
+    most ``W - level (W + 1)``; even the lightest scores fill that with
+    fewer than ``K - 1`` of them, so the quantile is among the ``K`` largest
+    scores, which :func:`numpy.argpartition` finds in O(m). Rows where the
+    tail holds a missing score are done by a full sort.
     """
     m, horizon, k = z.shape
     zt = np.ascontiguousarray(z.reshape(m, -1).T)  # (H k, m): each row one step of one series
     missing = np.isnan(zt)
-    zt[missing] = np.inf  # sorts last, as NaN would, but NumPy sorts +inf several times faster
-    order = np.argsort(zt, axis=1)
-    srt = np.take_along_axis(zt, order, axis=1)
+    wts = np.where(missing, 0.0, weights[None, :])
+    total = wts.sum(axis=1)
+    slack = total - level * (total + 1.0)  # the weight allowed beyond either quantile
+    # the fewest scores whose weights can exceed the slack are the lightest ones: at most K - 2 fit in it
+    lightest = np.cumsum(np.sort(weights))
+    K = int(np.searchsorted(lightest, max(float(slack.max(initial=0.0)), 0.0), side="right")) + 2
+    if weights.size == 0 or float(weights.min()) <= 0.0 or m <= 3 * K:
+        return _conformal_bounds_sorted(zt, missing, wts, total, level, horizon, k)
+    hi, ok_hi = _tail_quantile(np.where(missing, -np.inf, zt), wts, slack, K, upper=True)
+    lo, ok_lo = _tail_quantile(np.where(missing, np.inf, zt), wts, slack, K, upper=False)
+    redo = ~(ok_hi & ok_lo)
+    if redo.any():
+        lo_r, hi_r = _conformal_bounds_sorted(zt[redo], missing[redo], wts[redo], total[redo], level, -1, 1)
+        lo[redo], hi[redo] = lo_r.ravel(), hi_r.ravel()
+    return lo.reshape(horizon, k), hi.reshape(horizon, k)
+
+
+def _tail_quantile(
+    zs: np.ndarray, wts: np.ndarray, slack: np.ndarray, K: int, *, upper: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The quantile from each row's ``K`` most extreme scores, and whether ``K`` sufficed for the row.
+
+    From the extreme inwards, the quantile is the last score before the
+    weight of the scores strictly beyond it exceeds ``slack``.
+    """
+    m = zs.shape[1]
+    idx = np.argpartition(zs, m - K if upper else K - 1, axis=1)
+    idx = idx[:, m - K :] if upper else idx[:, :K]
+    vals = np.take_along_axis(zs, idx, axis=1)
+    order = np.argsort(-vals if upper else vals, axis=1)  # from the extreme inwards
+    vals = np.take_along_axis(vals, order, axis=1)
+    w = np.take_along_axis(np.take_along_axis(wts, idx, axis=1), order, axis=1)
+    beyond = np.cumsum(w, axis=1) - w  # weight of the scores strictly beyond each one
+    inside = beyond <= slack[:, None] + 1e-12 * (1.0 + np.abs(slack[:, None]))
+    j = inside.sum(axis=1) - 1  # a prefix: the last score still within the slack
+    rows = np.arange(zs.shape[0])
+    out = vals[rows, np.maximum(j, 0)]
+    ok = (j >= 0) & (j < K - 1) & np.isfinite(vals).all(axis=1)  # the block ended past it, all scores real
+    return out, ok
+
+
+def _conformal_bounds_sorted(
+    zt: np.ndarray,
+    missing: np.ndarray,
+    wts: np.ndarray,
+    total: np.ndarray,
+    level: float,
+    horizon: int,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_conformal_bounds` by a full sort of every row of ``zt`` (``(rows, m)``)."""
+    m = zt.shape[1]
+    zs = np.where(missing, np.inf, zt)  # sorts last, as NaN would, but NumPy sorts +inf several times faster
+    order = np.argsort(zs, axis=1)
+    srt = np.take_along_axis(zs, order, axis=1)
     count = m - missing.sum(axis=1)  # the valid scores are each row's first `count` sorted entries
-    w = weights[order]
-    w[np.arange(m)[None, :] >= count[:, None]] = 0.0
+    w = np.take_along_axis(wts, order, axis=1)
     cum = np.cumsum(w, axis=1)  # weight of the scores <= z_(i)
-    total = cum[:, -1:]
-    need = level * (total + 1.0)
+    need = level * (total[:, None] + 1.0)
     top = np.maximum(count - 1, 0)
     hi_idx = np.minimum(np.sum(cum < need, axis=1), top)  # cum is non-decreasing: the first reaching it
-    above = total - cum + w  # weight of the scores >= z_(i): non-increasing, 0 past the valid entries
+    above = (
+        total[:, None] - cum + w
+    )  # weight of the scores >= z_(i): non-increasing, 0 past the valid entries
     lo_idx = np.clip(np.sum(above >= need, axis=1) - 1, 0, None)
     rows = np.arange(zt.shape[0])
-    hi = srt[rows, hi_idx].reshape(horizon, k)
-    lo = srt[rows, lo_idx].reshape(horizon, k)
-    return lo, hi
+    return srt[rows, lo_idx].reshape(horizon, k), srt[rows, hi_idx].reshape(horizon, k)
 
 
 _PARAMS = tuple(p for p in inspect.signature(Forecaster.__init__).parameters if p != "self")

@@ -23,8 +23,9 @@ Protocol
   (95 %) interval pooled over every observed (origin, step), and per step;
   compute time, the wall time of the method calls (fit and forecast) in
   total and per origin (after one untimed warm-up call per method and
-  dataset). Missing actuals are left out. An origin where a
-  method raises, or returns non-finite values or ``lower > upper``, is
+  dataset: the first origin's call, or for a batch method the whole
+  batch). Missing actuals are left out. An origin where a method raises,
+  or returns non-finite values or ``lower > upper``, is
   counted as failed and left out of that method's metrics (and reported).
 - Methods: :data:`benchmarks.forecast.baselines.BASELINES` (naive, seasonal
   naive with a daily and a weekly period, Holt-Winters ETS(A,A,A),
@@ -234,9 +235,9 @@ def _run_batch(
     n = len(origins)
     histories = [y.iloc[o - window : o] for o in origins]
     mean, lower, upper = (np.full((n, horizon), np.nan) for _ in range(3))
-    if warmup and n:
+    if warmup and n:  # the same call, untimed, as for the per-call methods
         try:
-            method.forecast_all(histories[:1], horizon, alpha, season)
+            method.forecast_all(histories, horizon, alpha, season)
         except Exception as exc:
             logger.debug("warm-up call failed: %s: %s", type(exc).__name__, exc)
     start = time.perf_counter()
