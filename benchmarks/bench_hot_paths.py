@@ -191,7 +191,9 @@ def case_predict_seasonal(n: int) -> tuple[Callable[[], Any], Callable[[], Any]]
     def naive() -> Any:
         history.append(float(y[len(history)]))
         period = round(86_400.0 / step)
-        small: dict[str, Any] = {} if n >= 3 * 288 else {"ar_lags": 2, "n_harmonics": 2}  # tiny sizes: a model that fits
+        small: dict[str, Any] = (
+            {} if n >= 3 * 288 else {"ar_lags": 2, "n_harmonics": 2}
+        )  # tiny sizes: a model that fits
         return Forecaster(seasonal_periods=[period], **small).fit(np.asarray(history)).predict_arrays(6)
 
     return ours, naive
