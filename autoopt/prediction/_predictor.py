@@ -174,14 +174,18 @@ class PerformancePredictor:
     **Seasonal path.** Once a series spans two ``seasonal_period`` cycles,
     :meth:`predict` uses a :class:`~autoopt.Forecaster` instead: the last
     ``seasonal_cycles`` cycles of observations are put on a regular grid
-    (the median spacing; empty slots are gaps, never zeros) and fitted with
-    the seasonal period in steps; its conformally calibrated interval is
-    the prediction's ``confidence_interval`` and ``model_version`` is
+    (the median spacing, at least ``seasonal_period /
+    seasonal_resolution``; each step holds its latest observation, and
+    empty steps are gaps, never zeros) and fitted with the seasonal period
+    in steps; its conformally calibrated interval is the prediction's
+    ``confidence_interval`` and ``model_version`` is
     ``"seasonal-ar-conformal/1"``. The model is refitted every
-    ``refit_every`` observations (default: a 24th of a cycle); in between,
+    ``refit_every`` observations (default: once a 24th of a cycle has
+    passed); in between,
     the observations since the fit update its AR state without a refit
     (:meth:`Forecaster.predict_arrays` with ``after=``). So a prediction
-    costs O(refit_every) and a refit O(seasonal_cycles x period) -- neither
+    costs O(observations since the fit) and a refit O(seasonal_cycles x
+    seasonal_resolution) -- neither
     grows with the history. The refit runs outside the lock (one thread at
     a time per series; the others use the previous model). If the fit fails
     (too irregular, say), the linear path answers. :meth:`predict_frame`
@@ -211,8 +215,12 @@ class PerformancePredictor:
     seasonal_cycles : int, default 4
         Cycles of history the seasonal model fits (>= 2; also bounded by
         ``history_size``).
+    seasonal_resolution : int, default 288
+        At most this many grid steps per cycle (5 minutes for a day): faster
+        observations are thinned to the latest one per step.
     refit_every : int, optional
-        Observations between refits of the seasonal model.
+        Observations between refits of the seasonal model (default: refit
+        once a 24th of a cycle has passed since the fitted data ended).
     forecaster : Forecaster, optional
         Template whose parameters the seasonal model takes (its
         ``seasonal_periods`` and ``alpha`` are set by the predictor).
@@ -262,6 +270,7 @@ class PerformancePredictor:
         max_predictions: int = 1000,
         seasonal_period: float | None = 86_400.0,
         seasonal_cycles: int = 4,
+        seasonal_resolution: int = 288,
         refit_every: int | None = None,
         forecaster: Forecaster | None = None,
         clock: Clock = system_clock,
@@ -288,6 +297,7 @@ class PerformancePredictor:
             else check_real(seasonal_period, f"{where} 'seasonal_period'", low=0.0, low_open=True)
         )
         self.seasonal_cycles = check_int(seasonal_cycles, f"{where} 'seasonal_cycles'", low=2)
+        self.seasonal_resolution = check_int(seasonal_resolution, f"{where} 'seasonal_resolution'", low=4)
         self.refit_every = (
             None if refit_every is None else check_int(refit_every, f"{where} 'refit_every'", low=1)
         )
@@ -453,9 +463,6 @@ class PerformancePredictor:
 
     # ------------------------------------------------------------ seasonal path
 
-    def _refit_interval(self, period_steps: int) -> int:
-        return self.refit_every if self.refit_every is not None else max(1, period_steps // 24)
-
     def _seasonal_job(self, state: _Series) -> tuple[str, Any] | None:
         """Under the lock: what the seasonal path needs, copied (O(refit interval) or O(window) rows).
 
@@ -471,7 +478,10 @@ class PerformancePredictor:
         if model is not None:
             step = state.grid_step
             since = state.n_total - state.fitted_at
-            stale = since >= self._refit_interval(round(self.seasonal_period / step))
+            if self.refit_every is not None:
+                stale = since >= self.refit_every
+            else:  # a 24th of a cycle since the fitted data ended
+                stale = state.last_ts - state.grid_end >= self.seasonal_period / 24.0
             if not stale or state.fitting or since > len(history):
                 rows = history.last(min(since, len(history))).copy() if since else np.empty((0, 2))
                 return ("use", (model, state.grid_end, step, rows))
@@ -515,24 +525,31 @@ class PerformancePredictor:
         return _forecast_after(model, grid_end, step, tail, horizon_s)
 
     def _fit_seasonal(self, rows: np.ndarray) -> tuple[Forecaster, float, float]:
-        """A Forecaster fitted on ``rows`` (time, value) put on a regular grid; with the grid's end and step."""
+        """A Forecaster fitted on ``rows`` (time, value) put on a regular grid; with the grid's end and step.
+
+        The grid step is the median spacing of the observations, but at least
+        ``seasonal_period / seasonal_resolution``; a grid cell holds the
+        latest observation in it (a point value, so the intervals stay those
+        of single observations), and an empty cell is a gap.
+        """
         t, y = rows[:, 0], rows[:, 1]
         gaps = np.diff(t)
         gaps = gaps[gaps > 0]
         if gaps.size == 0:
             raise ValueError("the observations share one timestamp")
-        step = float(np.median(gaps))
         assert self.seasonal_period is not None
+        step = max(float(np.median(gaps)), self.seasonal_period / self.seasonal_resolution)
         period = round(self.seasonal_period / step)
         if period < 2:
             raise ValueError(f"a seasonal period of {self.seasonal_period} s is under two {step} s steps")
-        size = min(round((t[-1] - t[0]) / step) + 1, self.seasonal_cycles * period)
+        size = min(math.floor((t[-1] - t[0]) / step + 1e-9) + 1, self.seasonal_cycles * period)
         if size < 2 * period:
             raise ValueError(f"{size} grid steps hold fewer than two seasonal periods of {period} steps")
-        slot = np.rint((t - t[-1]) / step).astype(np.int64) + size - 1
+        # cell j (of size) ends at t[-1] - (size - 1 - j) * step
+        slot = size - 1 - np.floor((t[-1] - t) / step + 1e-9).astype(np.int64)
         keep = slot >= 0
         grid = np.full(size, np.nan)
-        grid[slot[keep]] = y[keep]  # a later observation in the same slot wins
+        grid[slot[keep]] = _latest_per_cell(slot[keep], y[keep], size)[slot[keep]]
         params = {} if self.forecaster is None else self.forecaster.get_params()
         params.update(seasonal_periods=[period], alpha=self.alpha)
         model = Forecaster(**params).fit(grid)
@@ -673,26 +690,37 @@ class PerformancePredictor:
             }
 
 
+def _latest_per_cell(slot: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """``out[j]`` = the last of ``values`` (in order) whose ``slot`` is ``j``; NaN for an empty cell."""
+    out = np.full(size, np.nan)
+    out[slot[::-1][np.unique(slot[::-1], return_index=True)[1]]] = values[::-1][
+        np.unique(slot[::-1], return_index=True)[1]
+    ]
+    return out
+
+
 def _forecast_after(
     model: Forecaster, grid_end: float, step: float, tail: np.ndarray, horizon_s: float
 ) -> _Forecast | None:
     """The model's forecast ``horizon_s`` seconds after the last of ``tail``'s rows (or the grid's end).
 
-    The rows observed since the fit (``tail``: time, value) are binned onto
-    the model's grid and update its AR state without a refit.
+    The rows observed since the fit (``tail``: time, value) go into the
+    model's grid cells after ``grid_end`` (the latest in each cell) and
+    update its AR state without a refit.
     """
     after = None
-    origin = grid_end
+    origin = last = grid_end
     if tail.shape[0]:
-        slots = np.rint((tail[:, 0] - grid_end) / step).astype(np.int64)
+        last = max(grid_end, float(tail[-1, 0]))
+        slots = np.ceil((tail[:, 0] - grid_end) / step - 1e-9).astype(
+            np.int64
+        )  # cell j ends at grid_end + j step
         ok = slots >= 1
         if ok.any():
             m = int(slots[ok].max())
-            after = np.full(m, np.nan)
-            after[slots[ok] - 1] = tail[ok, 1]
+            after = _latest_per_cell(slots[ok] - 1, tail[ok, 1], m)
             origin = grid_end + m * step
-        origin = max(origin, float(tail[-1, 0]))
-    h = max(1, math.ceil((horizon_s - 1e-9 * step) / step))
+    h = max(1, math.ceil((last + horizon_s - origin) / step - 1e-9))
     try:
         mean, lower, upper = model.predict_arrays(h, after=after)
     except ValueError as exc:  # intervals cannot be calibrated for so long a horizon on this window

@@ -148,3 +148,26 @@ def test_bad_parameters_raise_naming_them():
         PerformancePredictor(refit_every=0)
     with pytest.raises(TypeError, match="forecaster"):
         PerformancePredictor(forecaster="arima")
+
+
+def test_fast_observations_are_thinned_to_the_resolution(monkeypatch):
+    """Minute data with a daily cycle: the grid has 288 five-minute steps per day, each its latest value."""
+    rng = np.random.default_rng(4)
+    t = np.arange(0, 3 * DAY, 60.0)
+    y = _daily(t) + rng.normal(0, 2, t.size)
+    fitted = []
+    original = Forecaster.fit
+
+    def spy(self, values, timestamps=None):
+        fitted.append(np.asarray(values, dtype=float).copy())
+        return original(self, values, timestamps)
+
+    monkeypatch.setattr(Forecaster, "fit", spy)
+    predictor = PerformancePredictor(history_size=10_000, refit_every=10**9)
+    _feed(predictor, t, y)
+    p = predictor.predict(PredictionType.LOAD, 30)
+    assert p.model_version == "seasonal-ar-conformal/1"
+    (grid,) = fitted
+    assert grid.size == 3 * 288  # fewer than seasonal_cycles=4 days recorded
+    np.testing.assert_array_equal(grid, y[4::5][-grid.size :])  # the last minute of each 5-minute step
+    assert abs(p.predicted_value - _daily(np.array([t[-1] + 1800.0]))[0]) < 8.0
