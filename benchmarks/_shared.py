@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ROOT", "find_shared_data"]
+__all__ = ["ROOT", "blas_threads", "find_shared_data"]
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository's root folder."""
@@ -21,3 +23,21 @@ def find_shared_data() -> Path | None:
         if c and (Path(c) / "README.md").is_file():
             return Path(c)
     return None
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int) -> Iterator[None]:
+    """Limit BLAS and OpenMP to ``threads`` threads inside the block (threadpoolctl); 0 changes nothing.
+
+    The benchmarks compare compute single-threaded, so that no method's time depends on how busy
+    the other core of a shared machine is.
+    """
+    if threads < 0:
+        raise ValueError(f"blas_threads() argument 'threads' must be >= 0; got {threads}.")
+    if threads == 0:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from autoopt import Forecaster
+from benchmarks._shared import blas_threads
 from benchmarks.forecast.data import load_dataset
 
 PERIOD = 288
@@ -123,12 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (0: the library default)")
     parser.add_argument("--json", help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=args.threads):
-            result = run(args.series, args.length, args.horizon, args.hw_sample)
-    else:
+    with blas_threads(args.threads):
         result = run(args.series, args.length, args.horizon, args.hw_sample)
     print(
         f"{result['series']} series x {result['length']} points ({100 * result['missing_share']:.1f} % missing), "

@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from autoopt.forecast import coverage, mase, msis, smape
+from benchmarks._shared import blas_threads
 from benchmarks.forecast.baselines import BASELINES, Method, autoopt_methods
 from benchmarks.forecast.data import DATASETS, DatasetSpec
 
@@ -579,15 +580,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads < 0:
         raise SystemExit("--threads must be >= 0")
-    if args.threads:
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=args.threads):
-            result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
-        result["config"]["threads"] = args.threads
-    else:
+    with blas_threads(args.threads):
         result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
-        result["config"]["threads"] = "library default"
+    result["config"]["threads"] = args.threads or "library default"
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     print(format_report(result))
