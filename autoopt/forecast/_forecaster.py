@@ -635,18 +635,15 @@ def _as_matrix(y: Any, timestamps: Any) -> tuple[np.ndarray, Any, list[Any] | No
 
 
 def _step_seconds(index: Any) -> float | None:
+    """Seconds between the rows of a regular DatetimeIndex; None without one, or for calendar frequencies."""
+    import pandas as pd
+
     if index is None or index.size < 2 or index.freq is None:
         return None
     try:
-        return float(pd_timedelta_seconds(index.freq))
+        return float(pd.Timedelta(index.freq).total_seconds())
     except ValueError:  # a calendar frequency (months) has no fixed length
         return None
-
-
-def pd_timedelta_seconds(freq: Any) -> float:
-    import pandas as pd
-
-    return float(pd.Timedelta(freq).total_seconds())
 
 
 def _first_observed_column(values: np.ndarray) -> np.ndarray:

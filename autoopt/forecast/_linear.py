@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["Design", "ar_forecast_matrix", "design", "fit_ar", "lag_stack", "psi_weights", "robust_scale"]
+__all__ = ["Design", "ar_forecast_matrix", "design", "fit_ar", "psi_weights", "robust_scale"]
 
 
 HUBER_PASSES = 8
@@ -214,12 +214,6 @@ def design(
 ) -> Design:
     """The shared, cached :class:`Design` for these sizes."""
     return Design(n, periods, harmonics, trend, halflife)
-
-
-def lag_stack(r: np.ndarray, p: int) -> np.ndarray:
-    """``(n - p, k, p)`` lags of ``r`` for the targets ``r[p:]``: ``[..., i]`` is lag ``i + 1``."""
-    n = r.shape[0]
-    return np.stack([r[p - i - 1 : n - i - 1] for i in range(p)], axis=-1)
 
 
 def fit_ar(resid: np.ndarray, p: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
