@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import platform
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ROOT", "blas_threads", "find_shared_data"]
+__all__ = ["ROOT", "blas_threads", "environment", "find_shared_data"]
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository's root folder."""
@@ -41,3 +43,16 @@ def blas_threads(threads: int) -> Iterator[None]:
 
     with threadpool_limits(limits=threads):
         yield
+
+
+def environment(*packages: str) -> dict[str, str | int | None]:
+    """The machine and library versions a benchmark result was measured with: Python, platform, CPUs,
+    and ``numpy`` plus each of ``packages`` (their ``__version__``)."""
+    out: dict[str, str | int | None] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    for name in ("numpy", *packages):
+        out[name] = str(getattr(importlib.import_module(name), "__version__", "unknown"))
+    return out

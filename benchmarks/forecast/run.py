@@ -58,8 +58,6 @@ import argparse
 import json
 import logging
 import math
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -71,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from autoopt.forecast import coverage, mase, msis, smape
-from benchmarks._shared import blas_threads
+from benchmarks._shared import blas_threads, environment
 from benchmarks.forecast.baselines import BASELINES, Method, autoopt_methods
 from benchmarks.forecast.data import DATASETS, DatasetSpec
 
@@ -419,19 +417,6 @@ def run_checks(datasets: Mapping[str, Any]) -> list[dict[str, str]]:
 # ------------------------------------------------------------------- run
 
 
-def environment() -> dict[str, Any]:
-    import statsmodels
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "statsmodels": statsmodels.__version__,
-    }
-
-
 def run(
     tier: Tier,
     *,
@@ -469,7 +454,7 @@ def run(
             "n_origins": tier.n_origins,
             "alpha": tier.alpha,
         },
-        "environment": environment(),
+        "environment": environment("pandas", "statsmodels"),
         "datasets": datasets,
         "checks": run_checks(datasets),
         "runtime_s": time.perf_counter() - start,

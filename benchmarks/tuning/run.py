@@ -61,7 +61,6 @@ import json
 import logging
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -81,6 +80,7 @@ from optuna.distributions import (
 )
 from optuna.samplers import BaseSampler
 
+from benchmarks._shared import environment
 from benchmarks.tuning.functions import PROBLEMS, Problem, get_problem
 
 REGRET_FLOOR = 1e-12
@@ -695,16 +695,6 @@ def plan_cells(tier: Tier, seeds: set[int] | None = None) -> list[tuple[str, str
     ]
 
 
-def _environment() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "numpy": np.__version__,
-        "optuna": optuna.__version__,
-    }
-
-
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
@@ -748,7 +738,12 @@ def run(
     config = {k: v for k, v in asdict(tier).items()}
     config["tier"] = config.pop("name")
     config["seeds_filter"] = None if seeds is None else sorted(seeds)
-    result: dict[str, Any] = {"config": config, "environment": _environment(), "cells": [], "extras": {}}
+    result: dict[str, Any] = {
+        "config": config,
+        "environment": environment("optuna"),
+        "cells": [],
+        "extras": {},
+    }
     if resume and json_path is not None and json_path.exists():
         previous = json.loads(json_path.read_text())
         if previous["config"]["n_trials"] != tier.n_trials:
