@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from autoopt._validation import check_int, check_real
-from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, psi_weights
+from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
 
 __all__ = ["Forecaster", "detect_periods"]
 
@@ -82,7 +82,9 @@ class Forecaster:
 
     1. **Level, trend and seasonality** by weighted least squares on an
        intercept, a linear trend and ``n_harmonics`` Fourier pairs per
-       seasonal period. Periods are detected when not given: the daily and
+       seasonal period (a pair whose frequency an earlier period already
+       has, such as a week's 7th harmonic, a day's first, is left out).
+       Periods are detected when not given: the daily and
        weekly ones a time index implies (:func:`detect_periods`). With
        ``halflife``, observation ``h`` steps before the end weighs
        ``2 ** (-h / halflife)``, so the level and trend follow the recent
@@ -313,7 +315,7 @@ class Forecaster:
         periods = [p for p in periods if p <= n // 2]
         harmonics = tuple(min(self.n_harmonics, p // 2) for p in periods)
         obs = ~np.isnan(values)
-        n_features = 1 + int(self.trend) + 2 * sum(harmonics)
+        n_features = 1 + int(self.trend) + 2 * sum(j.size for j in fourier_orders(periods, harmonics))
         need = 2 * n_features + self.ar_lags + 10
         counts = obs.sum(axis=0)
         short = counts < need

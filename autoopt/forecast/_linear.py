@@ -7,12 +7,22 @@ get zero weight.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["Design", "ar_forecast_matrix", "design", "fit_ar", "psi_weights", "robust_scale"]
+__all__ = [
+    "Design",
+    "ar_forecast_matrix",
+    "design",
+    "fit_ar",
+    "fourier_orders",
+    "psi_weights",
+    "robust_scale",
+]
 
 
 HUBER_PASSES = 8
@@ -25,7 +35,9 @@ class Design:
 
     Columns: an intercept, a linear trend ``t / (n - 1)`` when ``trend``, and
     the Fourier pairs ``sin(2 pi j t / p), cos(2 pi j t / p)``, ``j = 1 ..
-    harmonics``, of each period ``p``. Fourier pairs represent a seasonal
+    harmonics``, of each period ``p``, less the pairs whose frequency ``j /
+    p`` an earlier period already has (a week's 7th harmonic is a day's
+    first: the same column twice). Fourier pairs represent a seasonal
     shape of that smoothness whatever its phase, so the design depends only
     on the sizes, and rolling-origin refits of same-length windows (and
     every series of a batch) share it. Row ``t`` weighs
@@ -48,6 +60,7 @@ class Design:
         self.periods = periods
         self.harmonics = harmonics
         self.trend = trend
+        self.orders = fourier_orders(periods, harmonics)
         self.X = self.rows(np.arange(n, dtype=float))
         self.X.setflags(write=False)
         self.w = np.ones(n) if halflife is None else 2.0 ** (-(n - 1 - np.arange(n)) / halflife)
@@ -63,8 +76,8 @@ class Design:
         cols = [np.ones(t.size)]
         if self.trend:
             cols.append(t / max(self.n - 1, 1))
-        for p, k in zip(self.periods, self.harmonics, strict=True):
-            arg = 2.0 * np.pi * np.outer(t, np.arange(1, k + 1)) / p  # (t, k)
+        for p, orders in zip(self.periods, self.orders, strict=True):
+            arg = 2.0 * np.pi * np.outer(t, orders) / p  # (t, harmonics)
             cols.extend([np.sin(arg), np.cos(arg)])
         return np.column_stack(cols)
 
@@ -206,6 +219,26 @@ def _nanmedian(x: np.ndarray) -> np.ndarray:
 
 RIDGE = 1e-3
 """Ridge penalty of the regression coefficients (all but the intercept), relative to the total weight."""
+
+
+def fourier_orders(periods: Sequence[int], harmonics: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """The harmonics ``j`` of each period ``p`` that the design holds: ``1 .. harmonics``, less those whose
+    frequency ``j / p`` an earlier period already has.
+
+    >>> [j.astype(int).tolist() for j in fourier_orders((24, 168), (10, 10))]
+    [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 2, 3, 4, 5, 6, 8, 9, 10]]
+    """
+    seen: set[tuple[int, int]] = set()  # frequencies j / p in lowest terms
+    out = []
+    for p, h in zip(periods, harmonics, strict=True):
+        keep = []
+        for j in range(1, h + 1):
+            g = math.gcd(j, p)
+            if (j // g, p // g) not in seen:
+                seen.add((j // g, p // g))
+                keep.append(j)
+        out.append(np.array(keep, dtype=float))
+    return tuple(out)
 
 
 @lru_cache(maxsize=32)

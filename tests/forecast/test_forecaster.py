@@ -534,6 +534,20 @@ def test_batch_with_a_mostly_missing_series_equals_per_series_fits_direct_path()
     assert_batch_equals_single(Y, seasonal_periods=[24], ar_lags=2, n_harmonics=3, calibration=150)
 
 
+def test_a_frequency_two_periods_share_is_fitted_once() -> None:
+    """A week's 7th harmonic is a day's first: the design holds that column once, and the fit is the
+    documented ridge WLS on the independent design without the duplicate."""
+    n = 700
+    y = seasonal_series(n, seed=3) + 3 * np.sin(2 * np.pi * np.arange(n) / 168)
+    f = Forecaster(seasonal_periods=[24, 168], ar_lags=0, robust=False, n_harmonics=10).fit(y)
+    X = ref_design(np.arange(n, dtype=float), n, [24, 168], [10, 10])
+    weekly_7th = [2 + 20 + 6, 2 + 20 + 10 + 6]  # the weekly sine and cosine of harmonic 7
+    np.testing.assert_allclose(X[:, weekly_7th], X[:, [2, 12]], atol=1e-9)  # the daily first pair
+    X = np.delete(X, weekly_7th, axis=1)
+    assert f.coef_.shape == (1, 40)
+    np.testing.assert_allclose(f.coef_[0], ridge_wls(X, y, np.ones(n)), rtol=0, atol=1e-8)
+
+
 def test_dataframe_batch_has_multiindex_columns_equal_to_per_series_frames() -> None:
     n = 24 * 20
     idx = pd.date_range("2024-03-01", periods=n, freq="h")
