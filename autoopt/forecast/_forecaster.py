@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from autoopt._validation import check_int, check_real
 from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
@@ -345,14 +346,21 @@ class Forecaster:
         self._values = values
         self._obs = obs
         self._pseudo: np.ndarray = values  # the Huber pseudo-observations, set by the full fit
+        self._grams: dict[int, np.ndarray] = {}
         self._design_: Design = design(
             n, tuple(periods), harmonics, self.trend, None if self.halflife is None else float(self.halflife)
         )
+        # the Gram matrices of the full fit and of the calibration refits (prefixes of the window), together
+        bounds = self._calibration_bounds()
+        ends = [] if bounds is None else [int(b) for b in bounds[:-1]]
+        W = self._obs * self._design_.w[:, None]
+        grams = self._design_.prefix_grams(W, [*ends, n])
+        self._grams = dict(zip([*ends, n], grams, strict=True))
         self.coef_, resid = self._regress(n)
         self.ar_coef_, var = fit_ar(resid, self.ar_lags, self._design_.w)
         self.sigma_ = np.sqrt(var)
         self._resid = resid
-        self._calibration: dict[int, np.ndarray] = {}
+        self._calibration: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         return self
 
     def _regress(self, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -365,10 +373,11 @@ class Forecaster:
         """
         d = self._design_
         W = self._obs[:end] * d.w[:end, None]
+        gram = self._grams.get(end)
         if end < self._n:
-            coef = d.solve(self._pseudo[:end], W)
+            coef = d.solve(self._pseudo[:end], W, gram)
         else:
-            coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None)
+            coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None, gram=gram)
             self._pseudo = self._values
             if scale is not None:
                 fitted = d.X @ coef.T
@@ -379,8 +388,9 @@ class Forecaster:
 
     # ------------------------------------------------------------ calibration
 
-    def _calibrate(self, horizon: int) -> np.ndarray:
-        """Conformal multipliers of ``s_h``, shape ``(2, horizon, k)``, from rolling-origin refits."""
+    def _calibration_bounds(self) -> np.ndarray | None:
+        """The calibration folds' bounds: fold ``j`` covers the origins in ``[bounds[j], bounds[j + 1])`` and
+        its refit the rows before ``bounds[j]``. None when the window is too short to calibrate."""
         n, p = self._n, self.ar_lags
         size = self.calibration if self.calibration is not None else n // 3
         if self.calibration_halflife is not None:  # older origins would weigh under 1 %
@@ -388,33 +398,49 @@ class Forecaster:
         # every refit keeps at least 1.25 cycles of the longest period and 2 points per coefficient
         longest = max(self.periods_, default=0)
         size = min(size, n - max(2 * self._design_.n_features + p + 10, math.ceil(1.25 * longest)))
-        folds = max(1, min(self.calibration_folds, size // 10))
         if size < 10:
-            raise ValueError(f"predict(): the window of {n} points is too short to calibrate intervals.")
-        bounds = np.linspace(n - size, n, folds + 1).round().astype(int)
-        scale = self._step_scale(horizon)
-        scores, ages = [], []
-        for j in range(folds):
-            b, e = int(bounds[j]), int(bounds[j + 1])
-            _, resid = self._regress(b)
-            origins = np.arange(max(b - 1, p - 1), e - 1)  # forecasts from origin o cover o+1 .. o+horizon
-            scores.append(_standardised_errors(resid, self.ar_coef_, origins, horizon, scale))
-            ages.append(n - 1 - origins)
-        z = np.concatenate(scores, axis=0)  # (m, H, k), NaN where the target is missing or beyond n
-        if int(np.sum(~np.isnan(z), axis=0)[:, ~self._short].min()) < 10:
-            raise ValueError(f"predict(): too few observed points to calibrate {horizon}-step intervals.")
-        hl = self.calibration_halflife
-        age = np.concatenate(ages).astype(float)
-        weights = np.ones_like(age) if hl is None else 2.0 ** (-age / float(hl))
-        a = self._alpha  # the level fixed by fit(), whatever set_params() did since
-        lo, hi = _conformal_bounds(z, weights, 1 - a / 2)
-        q = np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)])
-        q[:, :, self._short] = np.nan  # skipped series: no errors to calibrate on
-        return q
+            return None
+        folds = max(1, min(self.calibration_folds, size // 10))
+        return np.linspace(n - size, n, folds + 1).round().astype(int)
 
-    def _step_scale(self, horizon: int) -> np.ndarray:
-        """The Gaussian AR(p) prediction standard errors ``s_h``, shape ``(horizon, k)``."""
-        psi = psi_weights(self.ar_coef_, horizon)
+    def _calibrate(self, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a ``horizon``-step forecast needs: the :func:`ar_forecast_matrix`, the standard errors
+        ``s_h`` (``(horizon, k)``) and their conformal multipliers (``(2, horizon, k)``) from rolling-origin
+        refits."""
+        n, p = self._n, self.ar_lags
+        bounds = self._calibration_bounds()
+        if bounds is None:
+            raise ValueError(f"predict(): the window of {n} points is too short to calibrate intervals.")
+        folds = bounds.size - 1
+        A = ar_forecast_matrix(self.ar_coef_, horizon)
+        scale = self._step_scale(horizon, A)
+        starts = [max(int(bounds[j]) - 1, p - 1) for j in range(folds)]  # each fold's first origin
+        counts = [
+            int(bounds[j + 1]) - 1 - starts[j] for j in range(folds)
+        ]  # origins o cover o+1 .. o+horizon
+        k = self.coef_.shape[0]
+        z = np.empty((k, horizon, sum(counts)))  # (k, H, m), NaN where the target is missing or beyond n
+        col = 0
+        for j in range(folds):
+            _, resid = self._regress(int(bounds[j]))
+            _standardised_errors(resid, A, starts[j], scale, out=z[:, :, col : col + counts[j]])
+            col += counts[j]
+        observed = z.shape[2] - np.isnan(z).sum(axis=2)  # (k, H)
+        if int(observed[~self._short].min(initial=z.shape[2])) < 10:
+            raise ValueError(f"predict(): too few observed points to calibrate {horizon}-step intervals.")
+        age = np.concatenate([n - 1 - np.arange(o, o + c) for o, c in zip(starts, counts, strict=True)])
+        hl = self.calibration_halflife
+        weights = np.ones(age.size) if hl is None else 2.0 ** (-age / float(hl))
+        a = self._alpha  # the level fixed by fit(), whatever set_params() did since
+        lo, hi = _conformal_bounds(z.reshape(k * horizon, -1), weights, 1 - a / 2, observed.ravel())
+        q = np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)]).reshape(2, k, horizon).transpose(0, 2, 1)
+        q[:, :, self._short] = np.nan  # skipped series: no errors to calibrate on
+        return A, scale, q
+
+    def _step_scale(self, horizon: int, A: np.ndarray | None = None) -> np.ndarray:
+        """The Gaussian AR(p) prediction standard errors ``s_h``, shape ``(horizon, k)`` (``A``: the
+        :func:`ar_forecast_matrix` of that horizon, when at hand)."""
+        psi = psi_weights(self.ar_coef_, horizon, A)
         return np.asarray(self.sigma_[None, :] * np.sqrt(np.cumsum(psi**2, axis=1)).T)
 
     # -------------------------------------------------------------- predict
@@ -461,19 +487,19 @@ class Forecaster:
             if m:
                 fitted = self._design_.rows(np.arange(n, n + m, dtype=float)) @ self.coef_.T
                 tail = np.concatenate([tail, new - fitted])[-p:] if p else tail
-        q = self._calibration.get(horizon)
-        if q is None:
-            q = self._calibrate(horizon)
-            self._calibration[horizon] = q
+        cached = self._calibration.get(horizon)
+        if cached is None:
+            cached = self._calibrate(horizon)
+            self._calibration[horizon] = cached
+        A, s, q = cached
         self.error_quantiles_ = q
         start = n + m
         deterministic = self._design_.rows(np.arange(start, start + horizon, dtype=float)) @ self.coef_.T
         ar = np.zeros_like(deterministic)
         if p:
             last = np.nan_to_num(tail[::-1], nan=0.0)  # (p, k), most recent first
-            ar = np.einsum("khp,pk->hk", ar_forecast_matrix(self.ar_coef_, horizon), last)
+            ar = np.einsum("khp,pk->hk", A, last)
         mean = deterministic + ar
-        s = self._step_scale(horizon)
         lower = mean + q[0] * s
         upper = mean + q[1] * s
         if self.transform == "log":
@@ -483,10 +509,13 @@ class Forecaster:
         return mean, lower, upper
 
 
-def _conformal_bounds(z: np.ndarray, weights: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted split-conformal lower and upper quantiles of the scores ``z`` (``(m, H, k)``, NaN = none).
+def _conformal_bounds(
+    zt: np.ndarray, weights: np.ndarray, level: float, count: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted split-conformal lower and upper quantiles of each row of the scores ``zt`` (``(r, m)``, NaN =
+    none), whose column ``j`` weighs ``weights[j]``; ``count`` is each row's number of scores, when known.
 
-    Per ``(H, k)``: the upper one is the smallest score ``z_(i)`` whose
+    Per row: the upper one is the smallest score ``z_(i)`` whose
     weighted rank reaches ``level`` of the total weight plus the test
     point's (weight 1, the newest), ``sum_{j <= i} w_(j) >= level (W + 1)``
     (the largest score when none does); the lower one mirrors it,
@@ -495,66 +524,82 @@ def _conformal_bounds(z: np.ndarray, weights: np.ndarray, level: float) -> tuple
     standard split-conformal ranks (Barber et al. 2023 for the weighted
     form).
 
-    Only the tails are sorted. The scores beyond the upper quantile weigh at
-    most ``W - level (W + 1)``; even the lightest scores fill that with
-    fewer than ``K - 1`` of them, so the quantile is among the ``K`` largest
-    scores, which :func:`numpy.argpartition` finds in O(m). Rows where the
-    tail holds a missing score are done by a full sort.
+    Only the tails need their weights. The scores beyond the upper quantile
+    weigh at most ``W - level (W + 1)``; even the lightest scores fill that
+    with fewer than ``K - 1`` of them, so the quantile is among the ``K``
+    largest scores (and the lower one among the ``K`` smallest). One sort
+    of the values (no indices: NumPy's vectorised sort is several times
+    faster than an argsort or argpartition) gives each row's ``K``-th
+    largest and smallest scores; the scores at or beyond them are gathered
+    with their weights and ordered. Rows where a tie makes that more than
+    ``K`` scores, or with too few scores, are done by a full argsort.
     """
-    m, horizon, k = z.shape
-    zt = np.ascontiguousarray(z.reshape(m, -1).T)  # (H k, m): each row one step of one series
+    r, m = zt.shape
     missing = np.isnan(zt)
-    wts = np.where(missing, 0.0, weights[None, :])
-    total = wts.sum(axis=1)
+    if count is None:
+        count = m - missing.sum(axis=1)
+    total = float(weights.sum()) - np.einsum("rm,m->r", missing, weights)  # each row's observed weight
     slack = total - level * (total + 1.0)  # the weight allowed beyond either quantile
     # the fewest scores whose weights can exceed the slack are the lightest ones: at most K - 2 fit in it
     lightest = np.cumsum(np.sort(weights))
     K = int(np.searchsorted(lightest, max(float(slack.max(initial=0.0)), 0.0), side="right")) + 2
     if weights.size == 0 or float(weights.min()) <= 0.0 or m <= 3 * K:
-        return _conformal_bounds_sorted(zt, missing, wts, total, level, horizon, k)
-    hi, ok_hi = _tail_quantile(np.where(missing, -np.inf, zt), wts, slack, K, upper=True)
-    lo, ok_lo = _tail_quantile(np.where(missing, np.inf, zt), wts, slack, K, upper=False)
-    redo = ~(ok_hi & ok_lo)
+        return _conformal_bounds_sorted(zt, missing, np.where(missing, 0.0, weights), total, level)
+    srt = np.sort(zt, axis=1)  # NaN sorts last: the scores are each row's first `count`
+    kth_hi = srt[np.arange(r), np.maximum(count - K, 0)]
+    kth_lo = srt[:, K - 1]
+    del srt
+    with np.errstate(invalid="ignore"):  # NaN compares False: a missing score is in neither tail
+        in_hi = zt >= kth_hi[:, None]
+        in_lo = zt <= kth_lo[:, None]
+    # each tail holds exactly K scores: no tie at either K-th score, and at least K scores in the row
+    fast = (np.count_nonzero(in_hi, axis=1) == K) & (np.count_nonzero(in_lo, axis=1) == K)
+    lo = np.empty(r)
+    hi = np.empty(r)
+    redo = ~fast
+    n_fast = int(fast.sum())
+    if n_fast:
+        sel = fast[:, None]  # boolean indexing reads the rows' marked scores row by row, K each
+        w = np.broadcast_to(weights, zt.shape)
+        mask = in_hi & sel
+        hi[fast], ok_hi = _tail_quantile(zt[mask], w[mask], slack[fast], n_fast, K, upper=True)
+        mask = in_lo & sel
+        lo[fast], ok_lo = _tail_quantile(zt[mask], w[mask], slack[fast], n_fast, K, upper=False)
+        redo[fast] = ~(ok_hi & ok_lo)
     if redo.any():
-        lo_r, hi_r = _conformal_bounds_sorted(zt[redo], missing[redo], wts[redo], total[redo], level, -1, 1)
-        lo[redo], hi[redo] = lo_r.ravel(), hi_r.ravel()
-    return lo.reshape(horizon, k), hi.reshape(horizon, k)
+        gaps = missing[redo]
+        lo[redo], hi[redo] = _conformal_bounds_sorted(
+            zt[redo], gaps, np.where(gaps, 0.0, weights), total[redo], level
+        )
+    return lo, hi
 
 
 def _tail_quantile(
-    zs: np.ndarray, wts: np.ndarray, slack: np.ndarray, K: int, *, upper: bool
+    vals: np.ndarray, w: np.ndarray, slack: np.ndarray, rows: int, K: int, *, upper: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The quantile from each row's ``K`` most extreme scores, and whether ``K`` sufficed for the row.
+    """The quantile from each row's ``K`` tail scores ``vals`` (weights ``w``, both flat, row by row), and
+    whether ``K`` sufficed for the row.
 
     From the extreme inwards, the quantile is the last score before the
     weight of the scores strictly beyond it exceeds ``slack``.
     """
-    m = zs.shape[1]
-    idx = np.argpartition(zs, m - K if upper else K - 1, axis=1)
-    idx = idx[:, m - K :] if upper else idx[:, :K]
-    vals = np.take_along_axis(zs, idx, axis=1)
+    vals = vals.reshape(rows, K)
     order = np.argsort(-vals if upper else vals, axis=1)  # from the extreme inwards
     vals = np.take_along_axis(vals, order, axis=1)
-    w = np.take_along_axis(np.take_along_axis(wts, idx, axis=1), order, axis=1)
+    w = np.take_along_axis(w.reshape(rows, K), order, axis=1)
     beyond = np.cumsum(w, axis=1) - w  # weight of the scores strictly beyond each one
     inside = beyond <= slack[:, None] + 1e-12 * (1.0 + np.abs(slack[:, None]))
     j = inside.sum(axis=1) - 1  # a prefix: the last score still within the slack
-    rows = np.arange(zs.shape[0])
-    out = vals[rows, np.maximum(j, 0)]
-    ok = (j >= 0) & (j < K - 1) & np.isfinite(vals).all(axis=1)  # the block ended past it, all scores real
+    out = vals[np.arange(rows), np.maximum(j, 0)]
+    ok = (j >= 0) & (j < K - 1)  # the block ended past it
     return out, ok
 
 
 def _conformal_bounds_sorted(
-    zt: np.ndarray,
-    missing: np.ndarray,
-    wts: np.ndarray,
-    total: np.ndarray,
-    level: float,
-    horizon: int,
-    k: int,
+    zt: np.ndarray, missing: np.ndarray, wts: np.ndarray, total: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_conformal_bounds` by a full sort of every row of ``zt`` (``(rows, m)``)."""
+    """:func:`_conformal_bounds` by a full argsort of every row of ``zt`` (``(rows, m)``; ``wts`` the
+    weights, 0 where ``missing``; ``total`` their row sums)."""
     m = zt.shape[1]
     zs = np.where(missing, np.inf, zt)  # sorts last, as NaN would, but NumPy sorts +inf several times faster
     order = np.argsort(zs, axis=1)
@@ -570,28 +615,39 @@ def _conformal_bounds_sorted(
     )  # weight of the scores >= z_(i): non-increasing, 0 past the valid entries
     lo_idx = np.clip(np.sum(above >= need, axis=1) - 1, 0, None)
     rows = np.arange(zt.shape[0])
-    return srt[rows, lo_idx].reshape(horizon, k), srt[rows, hi_idx].reshape(horizon, k)
+    return srt[rows, lo_idx], srt[rows, hi_idx]
 
 
 _PARAMS = tuple(p for p in inspect.signature(Forecaster.__init__).parameters if p != "self")
 
 
 def _standardised_errors(
-    resid: np.ndarray, phi: np.ndarray, origins: np.ndarray, horizon: int, scale: np.ndarray
+    resid: np.ndarray, A: np.ndarray, start: int, scale: np.ndarray, out: np.ndarray
 ) -> np.ndarray:
-    """``(residual - AR forecast) / scale`` from each origin for steps 1 .. horizon: ``(m, H, k)``."""
-    n = resid.shape[0]
-    p = phi.shape[1]
-    target = origins[:, None] + np.arange(1, horizon + 1)[None, :]  # (m, H)
-    actual = resid[np.minimum(target, n - 1)]  # (m, H, k)
-    actual[target >= n] = np.nan
+    """``(residual - AR forecast) / scale`` from the origins ``start, start + 1, ...`` for steps 1 .. H,
+    written to ``out`` (``(k, H, m)``, one column per origin): NaN where the target is missing or beyond
+    the residuals' end.
+
+    ``A`` is the :func:`ar_forecast_matrix` (``(k, H, p)``) and ``scale`` the
+    standard errors ``s_h`` (``(H, k)``). Both the targets and the lags of
+    consecutive origins are sliding windows of the residual series, so
+    nothing is gathered.
+    """
+    k = resid.shape[1]
+    horizon, m = out.shape[1], out.shape[2]
+    p = A.shape[2]
+    rT = np.concatenate([resid.T, np.full((k, horizon), np.nan)], axis=1)  # (k, n + H)
+    # out[:, h - 1, j] = r_{start + j + h}: the window of length m starting at start + h
+    out[...] = sliding_window_view(rT, m, axis=1)[:, start + 1 : start + 1 + horizon]
     if p:
-        lags = np.nan_to_num(resid[origins[:, None] - np.arange(p)[None, :]], nan=0.0)  # (m, p, k)
-        A = np.ascontiguousarray(ar_forecast_matrix(phi, horizon).transpose(0, 2, 1))  # (k, p, H)
-        forecast = (np.ascontiguousarray(lags.transpose(2, 0, 1)) @ A).transpose(1, 2, 0)  # (m, H, k)
-    else:
-        forecast = 0.0
-    return (actual - forecast) / scale[None]
+        filled = np.nan_to_num(rT[:, : start + m], nan=0.0)
+        # lags[:, i, j] = r_{start + j - i}, lag 1 (the origin's own value) first
+        lags = np.ascontiguousarray(
+            sliding_window_view(filled, m, axis=1)[:, start - p + 1 : start + 1][:, ::-1]
+        )
+        out -= A @ lags  # (k, H, p) @ (k, p, m)
+    out /= scale.T[:, :, None]
+    return out
 
 
 def _as_matrix(y: Any, timestamps: Any) -> tuple[np.ndarray, Any, list[Any] | None]:

@@ -63,6 +63,8 @@ class Design:
         self.orders = fourier_orders(periods, harmonics)
         self.X = self.rows(np.arange(n, dtype=float))
         self.X.setflags(write=False)
+        self.Xt = np.ascontiguousarray(self.X.T)
+        self.Xt.setflags(write=False)
         self.w = np.ones(n) if halflife is None else 2.0 ** (-(n - 1 - np.arange(n)) / halflife)
         self.w.setflags(write=False)
         self._grams: dict[int, np.ndarray] = {}
@@ -91,53 +93,79 @@ class Design:
             self._grams[end] = g
         return g
 
-    def inverse_grams(self, W: np.ndarray) -> np.ndarray:
-        """Inverses of the (ridged) per-series Gram matrices of :meth:`grams`: ``(k, p, p)``."""
-        inv: np.ndarray = np.linalg.inv(self.grams(W))
-        return inv
+    def solve(self, Y: np.ndarray, W: np.ndarray, gram: np.ndarray | None = None) -> np.ndarray:
+        """Weighted (ridge) least squares of each column of ``Y`` on rows ``[0, end)``: ``(k, n_features)``.
 
-    def solve(self, Y: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Weighted (ridge) least squares of each column of ``Y`` on rows ``[0, end)``: ``(k, n_features)``."""
+        ``gram`` is ``grams(W)`` when already computed.
+        """
         end = W.shape[0]
         W = np.where(W > 0, W, 0.0)
         rhs = (self.X[:end].T @ (W * np.where(W > 0, Y, 0.0))).T
-        coef: np.ndarray = np.linalg.solve(self.grams(W), rhs[..., None])[..., 0]
+        coef: np.ndarray = np.linalg.solve(self.grams(W) if gram is None else gram, rhs[..., None])[..., 0]
         return coef
 
     def grams(self, W: np.ndarray) -> np.ndarray:
         """The per-series Gram matrices ``X^T diag(W[:, j]) X + ridge`` over rows ``[0, end)``: ``(k, p, p)``.
 
         ``W`` (``(end, k)``) holds each observation's weight, at most the
-        row's design weight ``w``: 0 for a missing value. Each series' Gram
-        matrix is the cached prefix one minus the update of its own
-        lowered rows (gathered per series, padded to the longest list), so
-        it costs ``O(r p^2)`` for ``r`` such rows rather than ``O(n p^2)``. A
-        ridge of :data:`RIDGE` times the total weight on every coefficient
-        but the intercept keeps terms a gap leaves unidentified from
-        extrapolating wildly.
+        row's design weight ``w``: 0 for a missing value. See
+        :meth:`prefix_grams`.
         """
-        end, k = W.shape
-        X = self.X[:end]
-        base = self.gram(end)
-        D = self.w[:end, None] - W
-        lowered = 1e-12 * self.w[:end, None] < D
-        m = int(lowered.sum(axis=0).max()) if lowered.size else 0
-        if m == 0:
-            gram = np.broadcast_to(base, (k, *base.shape)).copy()
-        elif 2 * m > end:  # mostly re-weighted: the Gram matrices directly
-            gram = (X.T[None, :, :] * W.T[:, None, :]) @ X
-        else:
-            rows = np.argsort(~lowered, axis=0, kind="stable")[:m]  # (m, k): each series' lowered rows first
-            d = np.where(np.take_along_axis(lowered, rows, axis=0), np.take_along_axis(D, rows, axis=0), 0.0)
-            Xm = X[rows.T]  # (k, m, p)
-            gram = base[None] - (Xm * d.T[..., None]).transpose(0, 2, 1) @ Xm
-        # Ridge on every coefficient but the intercept, RIDGE times the total weight: it shrinks a
-        # well-determined seasonal term by ~RIDGE relative (its Gram eigenvalue is ~ total weight / 2)
-        # but bounds a term a gap leaves unidentified instead of letting it extrapolate wildly.
-        idx = np.arange(1, base.shape[0])
-        gram[:, idx, idx] += RIDGE * np.sum(W, axis=0)[:, None] + 1e-300
-        gram[:, 0, 0] += 1e-12 * np.sum(W, axis=0) + 1e-300
-        return gram
+        return self.prefix_grams(W, [W.shape[0]])[0]
+
+    def prefix_grams(self, W: np.ndarray, ends: Sequence[int]) -> list[np.ndarray]:
+        """:meth:`grams` of ``W[:end]`` for each of the ascending ``ends``, computed together.
+
+        Each series' Gram matrix is the cached prefix one minus the update of
+        its own lowered rows (``W < w``), so it costs ``O(r p^2)`` for ``r``
+        such rows rather than ``O(n p^2)``. The updates are summed segment by
+        segment between consecutive ends, so every lowered row is used once
+        however many prefixes there are. In a segment, each series' lowered
+        rows are gathered and padded to one common count, the one that
+        minimises the total work; a series with more than that gets the
+        update of all the segment's rows directly. A ridge of :data:`RIDGE` times
+        the total weight on every coefficient but the intercept keeps terms a
+        gap leaves unidentified from extrapolating wildly.
+        """
+        k = W.shape[1]
+        q = self.n_features
+        D = self.w[: W.shape[0], None] - W  # how far each observation's weight is lowered
+        lowered = 1e-12 * self.w[: W.shape[0], None] < D
+        below = np.zeros((k, q, q))  # the update of the lowered rows before the current end
+        out = []
+        start = 0
+        for end in ends:
+            seg = lowered[start:end]
+            count = seg.sum(axis=0)  # lowered rows per series in this segment
+            # A series' update costs ~ its padded row count: gathered and padded to `pad` rows, or all
+            # `end - start` rows directly. One padding for all: the one that minimises the total.
+            levels = np.unique(count)
+            above = count[None, :] > levels[:, None]
+            cost = ((count > 0)[None, :] & ~above).sum(axis=1) * levels + above.sum(axis=1) * (end - start)
+            pad = int(levels[np.argmin(cost)]) if levels.size else 0
+            heavy = np.flatnonzero(count > pad)
+            if heavy.size:  # the segment's weighted rows directly
+                X = self.X[start:end]
+                d = np.where(seg[:, heavy], D[start:end, heavy], 0.0)
+                below[heavy] += (X.T[None, :, :] * d.T[:, None, :]) @ X
+            light = np.flatnonzero((count > 0) & (count <= pad))
+            if light.size:  # each series' lowered rows, gathered and padded to `pad`
+                sub = seg[:, light]
+                rows = np.argsort(~sub, axis=0, kind="stable")[:pad]  # (pad, s): lowered rows first
+                d = np.where(np.take_along_axis(sub, rows, axis=0), D[start:end][rows, light[None, :]], 0.0)
+                Xm = self.X[start:end][rows.T]  # (s, pad, q)
+                below[light] += (Xm * d.T[..., None]).transpose(0, 2, 1) @ Xm
+            gram = self.gram(end) - below
+            # Ridge on every coefficient but the intercept, RIDGE times the total weight: it shrinks a
+            # well-determined seasonal term by ~RIDGE relative (its Gram eigenvalue is ~ total weight / 2)
+            # but bounds a term a gap leaves unidentified instead of letting it extrapolate wildly.
+            total = np.sum(W[:end], axis=0)
+            idx = np.arange(1, q)
+            gram[:, idx, idx] += RIDGE * total[:, None] + 1e-300
+            gram[:, 0, 0] += 1e-12 * total + 1e-300
+            out.append(gram)
+            start = end
+        return out
 
     def fit(
         self,
@@ -147,6 +175,7 @@ class Design:
         passes: int = HUBER_PASSES,
         tol: float = 1e-6,
         scale: np.ndarray | None = None,
+        gram: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Weighted least squares of each column of ``Y`` on rows ``[0, end)``: coefficients ``(k, n_features)``.
 
@@ -157,28 +186,34 @@ class Design:
         ``s`` is fixed: ``scale`` when given, else the robust standard
         deviation (1.4826 MAD) of the starting fit's residuals. The weights
         do not change, so the Gram inverses are computed once and each step
-        costs ``O(end p k)``. Returns the coefficients and the scale used
-        (None without ``huber``).
+        costs ``O(end p k)``. ``gram`` is ``grams(W)`` when already computed.
+        Returns the coefficients and the scale used (None without ``huber``).
         """
         end = W.shape[0]
         X = self.X[:end]
-        W = np.where(W > 0, W, 0.0)
-        Yz = np.where(W > 0, Y, 0.0)
-        inv = self.inverse_grams(W)
-        coef: np.ndarray = (inv @ (X.T @ (W * Yz)).T[..., None])[..., 0]
+        Xt = self.Xt[:, :end]
+        seen = W > 0
+        W = np.where(seen, W, 0.0)
+        Yz = np.where(seen, Y, 0.0)
+        inv = np.linalg.inv(self.grams(W) if gram is None else gram)
+        coef: np.ndarray = (inv @ (Xt @ (W * Yz)).T[..., None])[..., 0]
         if huber is None:
             return coef, None
         fitted = X @ coef.T
+        r = Yz - fitted
         if scale is None:
-            scale = robust_scale(np.where(W > 0, Yz - fitted, np.nan))
+            scale = robust_scale(np.where(seen, r, np.nan))
         bound = huber * scale
         active = np.ones(coef.shape[0], dtype=bool)  # per series, so a batch == its series one by one
         for step in range(passes):
             if step:
                 fitted = X @ coef.T
-            r = np.where(W > 0, Yz - fitted, 0.0)
-            pseudo = fitted + np.clip(r, -bound, bound)  # the pseudo-observations
-            new = (inv @ (X.T @ (W * pseudo)).T[..., None])[..., 0]
+                r = np.subtract(Yz, fitted, out=r)
+            # W * pseudo-observations, fitted + psi(r); psi(r) is 0 where W is 0 (r is not: Yz is 0 there)
+            wp = np.clip(r, -bound, bound, out=r)
+            wp += fitted
+            wp *= W
+            new = (inv @ (Xt @ wp).T[..., None])[..., 0]
             moved = np.abs(new - coef).max(axis=1) > tol * (1.0 + np.abs(coef).max(axis=1))
             coef = np.where(active[:, None], new, coef)
             active &= moved
@@ -189,31 +224,23 @@ class Design:
 
 def robust_scale(r: np.ndarray) -> np.ndarray:
     """1.4826 times the median absolute deviation of each column of ``r``, ignoring NaN; 1 where that is 0."""
-    med = _nanmedian(r)
-    scale = 1.4826 * _nanmedian(np.abs(r - med))
+    x = np.array(r.T, order="C")  # (k, n), a copy: one sort per series, along contiguous memory
+    med = _nanmedian_rows(x)
+    np.subtract(x, med[:, None], out=x)
+    scale = 1.4826 * _nanmedian_rows(np.abs(x, out=x))
     return np.where(scale > 0, scale, 1.0)
 
 
-def _nanmedian(x: np.ndarray) -> np.ndarray:
-    """Median of each column ignoring NaN (NaN for an all-NaN column), by partitioning: O(n) per column.
-
-    The ``d`` missing entries of a column become ``floor(d / 2)`` times
-    ``-inf`` and ``ceil(d / 2)`` times ``+inf``; its ``c = n - d`` valid values
-    then hold ranks ``floor(d/2) .. floor(d/2) + c - 1``, and their middle
-    ranks ``floor(d/2) + (c-1)//2`` and ``floor(d/2) + c//2`` are among
-    ``(n - 1) // 2 - 1, (n - 1) // 2, n // 2`` whatever ``d``: one partition
-    at those ranks serves every column.
-    """
-    n = x.shape[0]
-    bad = np.isnan(x)
-    d = bad.sum(axis=0)
-    c = n - d
-    rank = np.cumsum(bad, axis=0)  # 1-based position of each missing entry in its column
-    filled = np.where(bad, np.where(rank <= d // 2, -np.inf, np.inf), x)
-    part = np.partition(filled, sorted({max((n - 1) // 2 - 1, 0), (n - 1) // 2, n // 2}), axis=0)
-    lo = np.take_along_axis(part, np.clip(d // 2 + (c - 1) // 2, 0, n - 1)[None], axis=0)[0]
-    hi = np.take_along_axis(part, np.clip(d // 2 + c // 2, 0, n - 1)[None], axis=0)[0]
-    with np.errstate(invalid="ignore"):  # an all-NaN column holds -inf and +inf: its median is NaN
+def _nanmedian_rows(x: np.ndarray) -> np.ndarray:
+    """Median of each row of ``x`` ignoring NaN (NaN for an all-NaN row), by one sort: NaN sorts last, so a
+    row's ``c`` values are its first ``c`` sorted entries."""
+    n = x.shape[1]
+    c = n - np.isnan(x).sum(axis=1)
+    srt = np.sort(x, axis=1)
+    rows = np.arange(x.shape[0])
+    lo = srt[rows, np.maximum((c - 1) // 2, 0)]
+    hi = srt[rows, np.minimum(c // 2, n - 1)]
+    with np.errstate(invalid="ignore"):  # an all-NaN row: its median is NaN
         return np.where(c > 0, 0.5 * (lo + hi), np.nan)
 
 
@@ -312,37 +339,41 @@ def _ar_normal_equations(
     target sums of squares and row counts ``(k,)``.
     """
     k, n = filled.shape
-    prod = np.zeros((k, p + 1, n))  # prod[:, d, s] = r_s r_{s+d}, zero past the end
-    for d in range(p + 1):
-        prod[:, d, : n - d] = filled[:, : n - d] * filled[:, d:]
-    total = prod.sum(axis=2)  # (k, p + 1)
-    head = np.zeros((k, p + 1, p + 1))  # head[:, d, c] = sum_{s < c} prod[:, d, s]
-    np.cumsum(prod[:, :, :p], axis=2, out=head[:, :, 1:])
-    tail = np.zeros((k, p + 1, p + 1))  # tail[:, d, c] = sum_{s >= n - p + c} prod[:, d, s]
-    tail[:, :, :p] = np.cumsum(prod[:, :, n - p :][:, :, ::-1], axis=2)[:, :, ::-1]
+    # lagged products r_s r_{s+d} (zero past the end): their sums over all s, and over the first and
+    # last p values of s, which is all the prefix sums `span` reads
+    padded = np.concatenate([filled, np.zeros((k, p))], axis=1)
+    total = np.einsum("kds,ks->kd", sliding_window_view(padded, n, axis=1), filled)  # (k, p + 1)
+    first = (
+        filled[:, :p, None] * sliding_window_view(padded[:, : 2 * p], p + 1, axis=1)[:, :p]
+    )  # (k, p, p + 1)
+    last = filled[:, n - p :, None] * sliding_window_view(padded[:, n - p :], p + 1, axis=1)
+    head = np.zeros((k, p + 1, p + 1))  # head[:, c, d] = sum_{s < c} r_s r_{s+d}
+    np.cumsum(first, axis=1, out=head[:, 1:])
+    tail = np.zeros((k, p + 1, p + 1))  # tail[:, c, d] = sum_{s >= n - p + c} r_s r_{s+d}
+    tail[:, :p] = np.cumsum(last[:, ::-1], axis=1)[:, ::-1]
 
     def span(d: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """sum_{s = lo}^{hi} prod[:, d, s], with lo < p and hi >= n - p - 1."""
-        return np.asarray(total[:, d] - head[:, d, lo] - tail[:, d, hi + 1 - (n - p)])
+        """sum_{s = lo}^{hi} r_s r_{s+d}, with lo < p and hi >= n - p - 1."""
+        return np.asarray(total[:, d] - head[:, lo, d] - tail[:, hi + 1 - (n - p), d])
 
     i = np.arange(p)
     lag_d = np.abs(i[:, None] - i[None, :])
     lag_j = np.maximum(i[:, None], i[None, :])
     gram = span(lag_d, p - 1 - lag_j, n - 2 - lag_j)  # (k, p, p): rows t = p .. n - 1, lags i and j
     rhs = span(i + 1, p - 1 - i, n - 2 - i)  # (k, p)
-    tt = total[:, 0] - head[:, 0, p]  # sum of r_t^2 over t = p .. n - 1
+    tt = total[:, 0] - head[:, p, 0]  # sum of r_t^2 over t = p .. n - 1
     excluded = ~ok
     e = int(excluded.sum(axis=1).max()) if excluded.size else 0
     if e:
         rows = np.argsort(ok, axis=1, kind="stable")[:, :e]  # (k, e): each series' excluded rows first
         live = np.take_along_axis(excluded, rows, axis=1).astype(float)  # padding rows count 0
-        t = rows + p
-        positions = (t[:, :, None] - 1 - i[None, None, :]).reshape(k, -1)  # each row's lags
-        lagged = np.take_along_axis(filled, positions, axis=1).reshape(k, e, p) * live[..., None]
-        target = np.take_along_axis(filled, t, axis=1) * live
+        series = np.arange(k)[:, None]
+        # the row of target t = row + p has the lags r_{t-p} .. r_{t-1}: window `row`, oldest first
+        lagged = sliding_window_view(filled, p, axis=1)[series, rows] * live[..., None]  # (k, e, p)
+        target = filled[series, rows + p] * live
         lagged_t = np.ascontiguousarray(lagged.transpose(0, 2, 1))  # (k, p, e)
-        gram = gram - lagged_t @ lagged
-        rhs = rhs - (lagged_t @ target[..., None])[..., 0]
+        gram = gram - (lagged_t @ lagged)[:, ::-1, ::-1]  # back to lag 1 first
+        rhs = rhs - (lagged_t @ target[..., None])[:, ::-1, 0]
         tt = tt - np.sum(target * target, axis=1)
     count = ok.sum(axis=1).astype(float)
     return gram, rhs, tt, count

@@ -20,6 +20,7 @@ from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.arima_process import arma2ma
 
 from autoopt.forecast import Forecaster, detect_periods
+from autoopt.forecast._forecaster import _conformal_bounds
 from autoopt.forecast._linear import RIDGE, ar_forecast_matrix, design, fit_ar, psi_weights, robust_scale
 
 # --------------------------------------------------------------------------- independent references
@@ -520,7 +521,7 @@ def test_batch_with_different_gaps_equals_per_series_fits_gram_downdate_path() -
     Y[[5, 300, 301, 580], 1] = np.nan
     Y[400:520, 3] = np.nan  # column 2 complete
     missing = np.isnan(Y).sum(axis=0)
-    assert 0 < 2 * missing.max() <= n  # the padded downdate of the shared Gram matrix
+    assert 0 < 2 * missing.max() <= n  # few missing rows: the gathered downdate of the shared Gram matrix
     assert_batch_equals_single(Y, seasonal_periods=[24], ar_lags=3, n_harmonics=4, halflife=150.0)
 
 
@@ -528,10 +529,33 @@ def test_batch_with_a_mostly_missing_series_equals_per_series_fits_direct_path()
     n = 600
     Y = np.column_stack([seasonal_series(n, seed=40 + j) for j in range(3)])
     rng = np.random.default_rng(41)
-    Y[rng.choice(n, 380, replace=False), 1] = np.nan  # mostly missing: Gram matrices computed directly
+    Y[rng.choice(n, 380, replace=False), 1] = np.nan  # mostly missing: its update is computed directly
     Y[100:140, 2] = np.nan
     assert 2 * np.isnan(Y).sum(axis=0).max() > n
     assert_batch_equals_single(Y, seasonal_periods=[24], ar_lags=2, n_harmonics=3, calibration=150)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_prefix_grams_equal_the_weighted_gram_of_each_prefix(seed: int) -> None:
+    """Every prefix's ridged Gram matrix, whatever mix of gathered and direct updates the segments take,
+    equals X[:end]^T diag(W) X[:end] plus the documented ridge, computed plainly per series."""
+    rng = np.random.default_rng(seed)
+    n, k = 300, 7
+    d = design(n, (24,), (3,), True, None if seed % 2 else 80.0)
+    W = np.broadcast_to(d.w[:, None], (n, k)).copy()
+    W[rng.random((n, k)) < rng.uniform(0.0, 0.2, k)] = 0.0  # scattered gaps, a different rate per series
+    W[40:200, 1] = 0.0  # one series mostly missing in the first segment: its update is done directly
+    W[210:260, 2] *= 0.5  # lowered, not removed
+    W[:, 3] = d.w  # one complete series
+    ends = [*sorted(rng.choice(np.arange(60, n), 2, replace=False).tolist()), n]
+    got = d.prefix_grams(W, ends)
+    X = ref_design(np.arange(n, dtype=float), n, [24], [3])
+    for end, gram in zip(ends, got, strict=True):
+        for j in range(k):
+            w = W[:end, j]
+            ref = (X[:end] * w[:, None]).T @ X[:end]
+            ref[np.diag_indices_from(ref)] += np.r_[1e-12, np.full(X.shape[1] - 1, RIDGE)] * w.sum() + 1e-300
+            np.testing.assert_allclose(gram[j], ref, rtol=1e-10, atol=1e-9 * float(np.abs(ref).max()))
 
 
 def test_a_frequency_two_periods_share_is_fitted_once() -> None:
@@ -546,6 +570,38 @@ def test_a_frequency_two_periods_share_is_fitted_once() -> None:
     X = np.delete(X, weekly_7th, axis=1)
     assert f.coef_.shape == (1, 40)
     np.testing.assert_allclose(f.coef_[0], ridge_wls(X, y, np.ones(n)), rtol=0, atol=1e-8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 12),
+    m=st.integers(1, 300),
+    halflife=st.sampled_from([None, 5.0, 40.0, 200.0]),
+    level=st.sampled_from([0.9, 0.95, 0.975, 0.995]),
+    nan_rate=st.sampled_from([0.0, 0.05, 0.6]),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_conformal_bounds_equal_the_plain_weighted_ranks(
+    rows: int, m: int, halflife: float | None, level: float, nan_rate: float, ties: bool, seed: int
+) -> None:
+    """The tail-only computation (sort, K-th scores, gathered tails, fallbacks for ties and short rows)
+    gives exactly the plain-Python weighted conformal bounds of every row."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_t(3, (rows, m))
+    if ties:
+        z = np.round(z, 1)  # many exact ties, also at the K-th scores
+    z[rng.random((rows, m)) < nan_rate] = np.nan
+    z[0, : m // 2] = np.nan  # a row with fewer scores
+    age = np.arange(m)[::-1].astype(float)
+    weights = np.ones(m) if halflife is None else 2.0 ** (-age / halflife)
+    lo, hi = _conformal_bounds(z, weights, level)
+    for i in range(rows):
+        ok = ~np.isnan(z[i])
+        if not ok.any():
+            continue
+        ref_lo, ref_hi = weighted_conformal(z[i, ok].tolist(), weights[ok].tolist(), level)
+        assert (lo[i], hi[i]) == (ref_lo, ref_hi)
 
 
 def test_dataframe_batch_has_multiindex_columns_equal_to_per_series_frames() -> None:
