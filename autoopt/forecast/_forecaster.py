@@ -531,8 +531,12 @@ def _conformal_bounds(
     of the values (no indices: NumPy's vectorised sort is several times
     faster than an argsort or argpartition) gives each row's ``K``-th
     largest and smallest scores; the scores at or beyond them are gathered
-    with their weights and ordered. Rows where a tie makes that more than
-    ``K`` scores, or with too few scores, are done by a full argsort.
+    with their weights and ordered. The sort is of the scores rounded to
+    float32, twice as fast; rounding never reverses an order, so when
+    exactly ``K`` rounded scores reach the rounded ``K``-th one they are the
+    ``K`` largest scores, whose exact values are then read. Rows where a tie
+    (after rounding) makes that more than ``K`` scores, or with too few
+    scores, are done exactly by a full argsort.
     """
     r, m = zt.shape
     missing = np.isnan(zt)
@@ -545,13 +549,15 @@ def _conformal_bounds(
     K = int(np.searchsorted(lightest, max(float(slack.max(initial=0.0)), 0.0), side="right")) + 2
     if weights.size == 0 or float(weights.min()) <= 0.0 or m <= 3 * K:
         return _conformal_bounds_sorted(zt, missing, np.where(missing, 0.0, weights), total, level)
-    srt = np.sort(zt, axis=1)  # NaN sorts last: the scores are each row's first `count`
+    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, a tie, so done exactly
+        z32 = zt.astype(np.float32)
+    srt = np.sort(z32, axis=1)  # NaN sorts last: the scores are each row's first `count`
     kth_hi = srt[np.arange(r), np.maximum(count - K, 0)]
     kth_lo = srt[:, K - 1]
     del srt
     with np.errstate(invalid="ignore"):  # NaN compares False: a missing score is in neither tail
-        in_hi = zt >= kth_hi[:, None]
-        in_lo = zt <= kth_lo[:, None]
+        in_hi = z32 >= kth_hi[:, None]
+        in_lo = z32 <= kth_lo[:, None]
     # each tail holds exactly K scores: no tie at either K-th score, and at least K scores in the row
     fast = (np.count_nonzero(in_hi, axis=1) == K) & (np.count_nonzero(in_lo, axis=1) == K)
     lo = np.empty(r)
@@ -559,13 +565,15 @@ def _conformal_bounds(
     redo = ~fast
     n_fast = int(fast.sum())
     if n_fast:
-        sel = fast[:, None]  # boolean indexing reads the rows' marked scores row by row, K each
-        w = np.broadcast_to(weights, zt.shape)
-        mask = in_hi & sel
-        hi[fast], ok_hi = _tail_quantile(zt[mask], w[mask], slack[fast], n_fast, K, upper=True)
-        mask = in_lo & sel
-        lo[fast], ok_lo = _tail_quantile(zt[mask], w[mask], slack[fast], n_fast, K, upper=False)
-        redo[fast] = ~(ok_hi & ok_lo)
+        flat = zt.ravel()
+        for tail, out, upper in ((in_hi, hi, True), (in_lo, lo, False)):
+            if n_fast < r:
+                tail &= fast[:, None]
+            where = np.flatnonzero(tail)  # row by row, K per fast row
+            out[fast], ok = _tail_quantile(
+                flat[where], weights[where % m], slack[fast], n_fast, K, upper=upper
+            )
+            redo[fast] |= ~ok
     if redo.any():
         gaps = missing[redo]
         lo[redo], hi[redo] = _conformal_bounds_sorted(
@@ -636,15 +644,16 @@ def _standardised_errors(
     k = resid.shape[1]
     horizon, m = out.shape[1], out.shape[2]
     p = A.shape[2]
-    rT = np.concatenate([resid.T, np.full((k, horizon), np.nan)], axis=1)  # (k, n + H)
+    # the residuals from the first origin's oldest lag on, padded with NaN past the end
+    first = start - max(p - 1, 0)
+    rT = np.concatenate([resid[first:].T, np.full((k, horizon), np.nan)], axis=1)
+    s = start - first  # the first origin's position in rT
     # out[:, h - 1, j] = r_{start + j + h}: the window of length m starting at start + h
-    out[...] = sliding_window_view(rT, m, axis=1)[:, start + 1 : start + 1 + horizon]
+    out[...] = sliding_window_view(rT, m, axis=1)[:, s + 1 : s + 1 + horizon]
     if p:
-        filled = np.nan_to_num(rT[:, : start + m], nan=0.0)
+        filled = np.nan_to_num(rT[:, : s + m], nan=0.0)
         # lags[:, i, j] = r_{start + j - i}, lag 1 (the origin's own value) first
-        lags = np.ascontiguousarray(
-            sliding_window_view(filled, m, axis=1)[:, start - p + 1 : start + 1][:, ::-1]
-        )
+        lags = np.ascontiguousarray(sliding_window_view(filled, m, axis=1)[:, ::-1])
         out -= A @ lags  # (k, H, p) @ (k, p, m)
     out /= scale.T[:, :, None]
     return out
