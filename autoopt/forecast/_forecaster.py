@@ -182,8 +182,10 @@ class Forecaster:
     -------------
     ``fit`` replaces the fitted state; do not call it concurrently with
     ``predict`` on the same instance. ``predict`` on a fitted instance only
-    reads the fit (it caches the calibration per horizon, an idempotent
-    write), so concurrent ``predict`` calls are safe.
+    reads the fit, but for caches: the calibration per horizon and the
+    calibration refits' coefficients (single dict assignments and pops; two
+    threads racing on a new horizon compute the same values, to rounding),
+    so concurrent ``predict`` calls are safe.
 
     Examples
     --------
@@ -346,7 +348,8 @@ class Forecaster:
         self._values = values
         self._obs = obs
         self._pseudo: np.ndarray = values  # the Huber pseudo-observations, set by the full fit
-        self._grams: dict[int, np.ndarray] = {}
+        self._grams: dict[int, np.ndarray] = {}  # Gram matrices of the fits to come, by end row
+        self._refits: dict[int, np.ndarray] = {}  # the calibration refits' coefficients, by end row
         self._design_: Design = design(
             n, tuple(periods), harmonics, self.trend, None if self.halflife is None else float(self.halflife)
         )
@@ -373,9 +376,12 @@ class Forecaster:
         """
         d = self._design_
         W = self._obs[:end] * d.w[:end, None]
-        gram = self._grams.get(end)
+        gram = self._grams.pop(end, None)  # each is solved once: the refits keep their coefficients
         if end < self._n:
-            coef = d.solve(self._pseudo[:end], W, gram)
+            coef = self._refits.get(end)
+            if coef is None:
+                coef = d.solve(self._pseudo[:end], W, gram)
+                self._refits[end] = coef
         else:
             coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None, gram=gram)
             self._pseudo = self._values

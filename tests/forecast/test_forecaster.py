@@ -485,6 +485,10 @@ def test_predict_caches_the_calibration_per_horizon() -> None:
     np.testing.assert_array_equal(q12, f.error_quantiles_)
     for x, y2 in zip(first, again, strict=True):
         np.testing.assert_array_equal(x, y2)
+    # a horizon calibrated after another (its refits reused) equals a fresh model's first calibration
+    fresh = Forecaster(seasonal_periods=[24], ar_lags=2, n_harmonics=3).fit(y).predict_arrays(5)
+    for x, y2 in zip(f.predict_arrays(5), fresh, strict=True):
+        np.testing.assert_allclose(x, y2, rtol=1e-12, atol=1e-12)
 
 
 def test_log_transform_maps_the_log_model_back() -> None:
