@@ -23,7 +23,7 @@ from autoopt.enums import (
     TuningStatus,
     TuningStrategy,
 )
-from autoopt.exceptions import LoadShedError, TrialPruned
+from autoopt.exceptions import LoadShedError, TrialPruned, UnknownIdError
 from autoopt.forecast import AnomalyDetector, BacktestResult, Forecaster, backtest
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
 from autoopt.learning import PatternLearner
@@ -104,6 +104,7 @@ __all__ = [
     "IntParam",
     "CategoricalParam",
     "TrialPruned",
+    "UnknownIdError",
     "Forecaster",
     "backtest",
     "BacktestResult",

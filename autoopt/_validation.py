@@ -13,8 +13,11 @@ bad input.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
@@ -25,15 +28,65 @@ __all__ = [
     "check_str",
     "check_callable",
     "check_enum",
+    "check_id",
     "check_int",
+    "check_limit",
     "check_random_state",
     "check_real",
+    "check_sync_callable",
+    "close_awaitable",
+    "describe_exception",
+    "is_async_callable",
+    "safe_repr",
+    "safe_str",
     "SeedLike",
 ]
+
+_REPR_LIMIT = 120
+
+
+def safe_repr(value: Any, limit: int = _REPR_LIMIT) -> str:
+    """``repr(value)`` for an error message: never raises, and at most ``limit`` characters.
+
+    An int too long to print in full (``10**400``) is described by its size,
+    and an object whose ``__repr__`` raises by its type and the error.
+
+    Examples
+    --------
+    >>> safe_repr(10**400)
+    'an int of 1329 bits'
+    >>> safe_repr("x" * 200)[-5:]
+    "x...'"
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an int of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} whose repr raised {type(exc).__name__}: {exc}>"
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
+
 
 E = TypeVar("E", bound=Enum)
 
 SeedLike = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``, or a description of the value when its ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception as exc:
+        try:
+            detail = f": {exc}"
+        except Exception:
+            detail = ""
+        return f"<{type(value).__name__} whose str() raised {type(exc).__name__}{detail}>"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"<Type>: <message>"`` for recording a failure of user code; never raises."""
+    return f"{type(exc).__name__}: {safe_str(exc)}"
 
 
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -78,20 +131,23 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"{name} must be a real number{_interval(low, high, low_open, high_open)}; "
-            f"got {value!r} of type {type(value).__name__}."
+            f"got {safe_repr(value)} of type {type(value).__name__}."
         )
-    x = float(value)
-    if not math.isfinite(x):
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float's range
         raise ValueError(
-            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {value!r}."
-        )
-    if low is not None and (x < low or (low_open and x == low)):
+            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; "
+            f"got {safe_repr(value)}, too large for a float."
+        ) from None
+    bad = (
+        not math.isfinite(x)
+        or (low is not None and (x < low or (low_open and x == low)))
+        or (high is not None and (x > high or (high_open and x == high)))
+    )
+    if bad:
         raise ValueError(
-            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {value!r}."
-        )
-    if high is not None and (x > high or (high_open and x == high)):
-        raise ValueError(
-            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {value!r}."
+            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {safe_repr(value)}."
         )
     return x
 
@@ -118,12 +174,38 @@ def check_int(
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be an int{_interval(low, high, False, False)}; "
-            f"got {value!r} of type {type(value).__name__}."
+            f"got {safe_repr(value)} of type {type(value).__name__}."
         )
     n = int(value)
     if (low is not None and n < low) or (high is not None and n > high):
-        raise ValueError(f"{name} must be an int{_interval(low, high, False, False)}; got {n!r}.")
+        raise ValueError(f"{name} must be an int{_interval(low, high, False, False)}; got {safe_repr(n)}.")
     return n
+
+
+def check_limit(value: Any, name: str) -> int:
+    """A ``limit=`` argument: an int >= 0, where any value past the data means "all".
+
+    Returns ``value`` capped at :data:`sys.maxsize`, so ``limit=10**30`` is
+    safe to hand to :func:`itertools.islice`.
+    """
+    return min(check_int(value, name, low=0), sys.maxsize)
+
+
+def check_id(value: Any, name: str) -> str:
+    """An identifier argument: any ``str`` (an unknown one is the caller's business).
+
+    The library's one rule for ids: an id of the wrong type (None, an int,
+    an unhashable object...) raises :class:`TypeError` here, in every method.
+    What an *unknown* id gives depends on the method (see the README).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a ``str``.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str; got {safe_repr(value)} of type {type(value).__name__}.")
+    return value
 
 
 def check_enum(value: Any, enum_cls: type[E], name: str) -> E:
@@ -161,7 +243,9 @@ def check_str(value: Any, name: str) -> str:
         If it is empty or only whitespace.
     """
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a non-empty str; got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"{name} must be a non-empty str; got {safe_repr(value)} of type {type(value).__name__}."
+        )
     if not value.strip():
         raise ValueError(f"{name} must be a non-empty str; got {value!r}.")
     return value
@@ -170,8 +254,58 @@ def check_str(value: Any, name: str) -> str:
 def check_callable(value: Any, name: str) -> Callable[..., Any]:
     """Return ``value`` if it is callable, else raise :class:`TypeError`."""
     if not callable(value):
-        raise TypeError(f"{name} must be callable; got {value!r} of type {type(value).__name__}.")
+        raise TypeError(f"{name} must be callable; got {safe_repr(value)} of type {type(value).__name__}.")
     return value
+
+
+def is_async_callable(fn: Any) -> bool:
+    """Whether calling ``fn`` returns a coroutine: a coroutine function, a partial of one, or an
+    object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = None if isinstance(fn, type) else inspect.getattr_static(type(fn), "__call__", None)
+    return inspect.iscoroutinefunction(call)
+
+
+def check_sync_callable(value: Any, name: str) -> Callable[..., Any]:
+    """Return ``value`` if it is a callable that is not a coroutine function.
+
+    The synchronous drivers (the scheduler's ``run_pending``, remediation
+    handlers, load handlers, rule conditions) call user code in the caller's
+    thread and never run an event loop, so an ``async def`` there would
+    "succeed" without running. It is refused at registration.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not callable, or is a coroutine function.
+    """
+    check_callable(value, name)
+    if is_async_callable(value):
+        raise TypeError(
+            f"{name} must be a plain (synchronous) callable; got the coroutine function "
+            f"{getattr(value, '__qualname__', safe_repr(value))}, which this synchronous driver cannot await; pass a synchronous function."
+        )
+    return value
+
+
+def close_awaitable(value: Any) -> str | None:
+    """If ``value`` is awaitable, close it (a coroutine) and return why it is refused; else None.
+
+    A synchronous callable that returns a coroutine (``lambda: fn()`` with an
+    ``async def fn``) did not do its work. Closing the coroutine stops Python's
+    "coroutine was never awaited" warning; the caller records the message as a failure.
+    """
+    if not inspect.isawaitable(value):
+        return None
+    close = getattr(value, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):  # a foreign awaitable's close(); the refusal stands either way
+            close()
+    return (
+        f"returned an awaitable ({type(value).__name__}) that a synchronous call cannot await; "
+        "the work did not run"
+    )
 
 
 def check_random_state(seed: SeedLike, name: str = "seed") -> np.random.Generator:

@@ -22,6 +22,15 @@ class AutomationConfig:
     CPU is HIGH and one at 92 % is CRITICAL. They must satisfy
     ``0 < low < moderate < high < critical <= 1``.
 
+    The seed has only the critical and high thresholds. The moderate and low
+    ones, when not given (None), are derived from the others:
+    ``moderate = min(0.5, 2/3 * high)``, or midway between ``low`` and
+    ``high`` when an explicit ``low`` is not below that, and
+    ``low = min(0.25, moderate / 2)``. So the defaults are 0.5 and 0.25, and
+    ``load_threshold_high=0.3`` gives 0.2 and 0.1. A derived threshold is
+    derived again when a threshold it depends on is assigned; an explicit one
+    stays as given (and an inconsistent explicit one raises).
+
     Components read the config live. Assigning a field re-validates the whole
     config, so an assignment that would make it inconsistent raises and
     changes nothing.
@@ -42,9 +51,19 @@ class AutomationConfig:
         Utilisation at or above which load is CRITICAL, respectively HIGH.
     prediction_horizon_minutes : int
         Default forecast horizon of the predictor.
-    load_threshold_moderate, load_threshold_low : float
+    load_threshold_moderate, load_threshold_low : float or None
         Utilisation at or above which load is MODERATE, respectively LOW;
-        below ``load_threshold_low`` it is IDLE.
+        below ``load_threshold_low`` it is IDLE. None derives them (above).
+    max_clock_skew_s : float or None, default 86400
+        A sample time more than this many seconds ahead of a component's
+        clock is refused (a far-future stamp would otherwise drag every later
+        sample up to it). Default stamps (the wall clock, when no time was
+        given) are never checked. None turns the check off.
+    max_backward_step_s : float or None, default 5
+        A sample up to this many seconds older than the latest one of its
+        stream (recorders racing under concurrent use) is placed at the
+        latest time and counted; an older one is refused. None places every
+        late sample at the latest time.
 
     Examples
     --------
@@ -73,11 +92,16 @@ class AutomationConfig:
     load_threshold_critical: float = 0.9
     load_threshold_high: float = 0.75
     prediction_horizon_minutes: int = 30
-    load_threshold_moderate: float = 0.5
-    load_threshold_low: float = 0.25
+    # None derives them (see above); after construction they are always floats.
+    load_threshold_moderate: float = None  # type: ignore[assignment]
+    load_threshold_low: float = None  # type: ignore[assignment]
+    max_clock_skew_s: float | None = 86_400.0
+    max_backward_step_s: float | None = 5.0
 
     def __post_init__(self) -> None:
-        for name, value in _validated(self.__dict__).items():
+        derived = frozenset(name for name in _DERIVABLE if self.__dict__[name] is None)
+        object.__setattr__(self, "_derived", derived)
+        for name, value in _validated(self.__dict__, derived).items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_checked", True)
 
@@ -85,7 +109,13 @@ class AutomationConfig:
         # After construction an assignment re-validates the whole config, so the components that read
         # it live never see an inconsistent one (e.g. a high threshold above the critical one).
         if self.__dict__.get("_checked", False) and name in _FIELDS:
-            value = _validated({**self.__dict__, name: value})[name]
+            derived: frozenset[str] = self.__dict__["_derived"]
+            derived = derived | {name} if (name in _DERIVABLE and value is None) else derived - {name}
+            values = _validated({**self.__dict__, name: value}, derived)
+            for key in derived:  # thresholds derived from the one assigned move with it
+                object.__setattr__(self, key, values[key])
+            object.__setattr__(self, "_derived", derived)
+            value = values[name]
         object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,10 +131,34 @@ _THRESHOLDS = (
     "load_threshold_high",
     "load_threshold_critical",
 )
+_DERIVABLE = ("load_threshold_moderate", "load_threshold_low")
+_TIME_LIMITS = ("max_clock_skew_s", "max_backward_step_s")
 
 
-def _validated(values: dict[str, Any]) -> dict[str, Any]:
-    """Check a config's field values together; return them as plain Python ints, floats and bools."""
+def _derive_thresholds(out: dict[str, Any], values: dict[str, Any], derived: frozenset[str]) -> None:
+    """Fill in the moderate and low thresholds that were not given (see the class docstring)."""
+    high = out["load_threshold_high"]
+    if "load_threshold_moderate" in derived:
+        moderate = min(0.5, high * 2 / 3)
+        if "load_threshold_low" not in derived and values["load_threshold_low"] is not None:
+            low = check_real(values["load_threshold_low"], "AutomationConfig.load_threshold_low")
+            if moderate <= low:
+                moderate = (low + high) / 2
+        values = {**values, "load_threshold_moderate": moderate}
+    if "load_threshold_low" in derived:
+        moderate_value = check_real(
+            values["load_threshold_moderate"], "AutomationConfig.load_threshold_moderate"
+        )
+        values = {**values, "load_threshold_low": min(0.25, moderate_value / 2)}
+    for name in _DERIVABLE:
+        out[name] = values[name]
+
+
+def _validated(values: dict[str, Any], derived: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Check a config's field values together; return them as plain Python ints, floats and bools.
+
+    ``derived`` names the thresholds to derive rather than take from ``values``.
+    """
     out: dict[str, Any] = {
         "decision_cooldown_seconds": check_int(
             values["decision_cooldown_seconds"], "AutomationConfig.decision_cooldown_seconds", low=0
@@ -121,8 +175,14 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"AutomationConfig.{name} must be a bool; got {value!r}.")
         out[name] = bool(value)
-    for name in _THRESHOLDS:
+    for name in ("load_threshold_high", "load_threshold_critical"):
         out[name] = check_real(values[name], f"AutomationConfig.{name}", low=0.0, high=1.0, low_open=True)
+    _derive_thresholds(out, values, derived)
+    for name in _DERIVABLE:
+        out[name] = check_real(out[name], f"AutomationConfig.{name}", low=0.0, high=1.0, low_open=True)
+    for name in _TIME_LIMITS:
+        value = values[name]
+        out[name] = None if value is None else check_real(value, f"AutomationConfig.{name}", low=0.0)
     for lower, upper in itertools.pairwise(_THRESHOLDS):
         if not out[lower] < out[upper]:
             raise ValueError(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LoadShedError", "TrialPruned"]
+__all__ = ["LoadShedError", "TrialPruned", "UnknownIdError"]
 
 
 class LoadShedError(RuntimeError):
@@ -32,3 +32,29 @@ class TrialPruned(Exception):
     trial is recorded as pruned. Optuna's own ``optuna.TrialPruned`` works
     too.
     """
+
+
+class UnknownIdError(KeyError):
+    """An id names nothing this component holds (never created, removed, or evicted).
+
+    The library's one rule for ids:
+
+    - the seed API's methods keep the seed's return types for an unknown id:
+      one returning ``Optional[...]`` gives ``None``, one returning ``bool``
+      gives ``False``;
+    - every other method raises this :class:`KeyError` subclass;
+    - an id of the wrong type (None, an int, an unhashable object) raises
+      :class:`TypeError` in every method.
+
+    Examples
+    --------
+    >>> from autoopt import DecisionEngine, UnknownIdError
+    >>> try:
+    ...     DecisionEngine().set_rule_enabled("nope", False)
+    ... except UnknownIdError as exc:
+    ...     print(exc)
+    set_rule_enabled() argument 'rule_id': unknown rule id 'nope'.
+    """
+
+    def __str__(self) -> str:  # KeyError's str() quotes its message; this one reads as a sentence
+        return str(self.args[0]) if self.args else ""
