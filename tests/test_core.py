@@ -77,6 +77,30 @@ def test_ring_buffer_keeps_the_newest():
         buf.view()[0, 0] = 1.0
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    capacity=st.integers(1, 70),
+    initial=st.integers(1, 40),
+    n=st.integers(0, 400),
+)
+def test_ring_buffer_grows_lazily_and_matches_a_bounded_deque(capacity, initial, n):
+    """Against collections.deque(maxlen=capacity): same rows after every append, storage <= 2 x capacity."""
+    from collections import deque
+
+    buf = RingBuffer(capacity, width=2, initial=initial)
+    ref: deque[tuple[float, float]] = deque(maxlen=capacity)
+    assert buf.nbytes <= 2 * capacity * 2 * 8
+    for i in range(n):
+        buf.append((i, 0.5 * i))
+        ref.append((i, 0.5 * i))
+        if i % 7 == 0 or i == n - 1:
+            assert buf.view().tolist() == [list(r) for r in ref]
+    assert len(buf) == len(ref)
+    assert buf.nbytes <= 2 * capacity * 2 * 8
+    if n < min(initial, 2 * capacity):
+        assert buf.nbytes == min(initial, 2 * capacity) * 2 * 8  # nothing grown yet
+
+
 def test_ew_mean_is_the_normalised_weighted_mean():
     rng = np.random.default_rng(1)
     x = rng.normal(size=50)

@@ -4,7 +4,9 @@ Both buffers keep their data in an array of twice the capacity and write
 forward; when the end is reached the newest ``capacity`` rows move to the
 front in one block copy. Each append is O(1) amortised, and the live window
 is always a *contiguous* slice, so reading it is a zero-copy view and
-``np.searchsorted`` works on it directly.
+``np.searchsorted`` works on it directly. A :class:`RingBuffer` allocates
+lazily: it starts small and doubles (amortised O(1) too) until it reaches
+twice its capacity, so a buffer that holds few rows costs little memory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class RingBuffer:
         Row width; ``None`` for a 1-D buffer of scalars.
     dtype : numpy dtype
         Element type (``float64`` by default).
+    initial : int, default 16
+        Rows allocated at first; the storage doubles as rows arrive, up to
+        ``2 * capacity``.
 
     Examples
     --------
@@ -40,11 +45,14 @@ class RingBuffer:
     (3, 5)
     """
 
-    def __init__(self, capacity: int, width: int | None = None, dtype: Any = np.float64) -> None:
+    def __init__(
+        self, capacity: int, width: int | None = None, dtype: Any = np.float64, *, initial: int = 16
+    ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1; got {capacity!r}.")
         self.capacity = int(capacity)
-        shape: tuple[int, ...] = (2 * self.capacity,) if width is None else (2 * self.capacity, int(width))
+        rows = min(2 * self.capacity, max(1, int(initial)))
+        shape: tuple[int, ...] = (rows,) if width is None else (rows, int(width))
         self._data: NDArray[Any] = np.zeros(shape, dtype=dtype)
         self._start = 0
         self._end = 0
@@ -53,8 +61,20 @@ class RingBuffer:
     def __len__(self) -> int:
         return self._end - self._start
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of storage allocated now (at most ``2 * capacity`` rows)."""
+        return int(self._data.nbytes)
+
     def _make_room(self) -> None:
         if self._end == self._data.shape[0]:
+            size = self._data.shape[0]
+            if size < 2 * self.capacity:  # still growing: double, keeping the live rows at the front
+                grown = np.zeros((min(2 * self.capacity, 2 * size), *self._data.shape[1:]), self._data.dtype)
+                n = self._end - self._start
+                grown[:n] = self._data[self._start : self._end]
+                self._data, self._start, self._end = grown, 0, n
+                return
             keep = self.capacity - 1
             self._data[:keep] = self._data[self._end - keep : self._end]
             self._start, self._end = 0, keep

@@ -11,8 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
-from autoopt._validation import check_callable, check_enum, check_int, check_real
+from autoopt._clock import Clock, TimeOrder, check_sample_time, system_clock, to_datetime
+from autoopt._validation import (
+    check_callable,
+    check_enum,
+    check_int,
+    check_limit,
+    check_real,
+    check_sync_callable,
+    close_awaitable,
+    describe_exception,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.core import TimeWindowSums
 from autoopt.enums import LoadLevel
@@ -108,10 +117,14 @@ class LoadManager:
     *Windows.* Numeric fields are kept in a :class:`~autoopt.core.TimeWindowSums`
     keyed by each sample's ``timestamp``, so a windowed mean is one binary
     search and one subtraction, O(log n). The index needs non-decreasing
-    times, so a sample whose timestamp is earlier than the last recorded one
-    (concurrent recorders racing) is indexed at the last recorded time; the
+    times, so a sample at most ``config.max_backward_step_s`` (5 s) earlier
+    than the latest one (concurrent recorders racing) is indexed at the latest
+    time and counted in ``clamped_timestamps``; the
     :class:`~autoopt.models.LoadMetrics` object itself is kept unchanged in
-    the history.
+    the history. An earlier sample is refused, and so is one stamped more
+    than ``config.max_clock_skew_s`` (a day) ahead of ``clock()``: one
+    far-future stamp would otherwise drag every later sample up to it.
+    Forward gaps of any length are legal.
 
     *Throttling.* :meth:`get_throttle_percentage` applies
     :func:`throttle_percentage` to the latest sample's utilisation and the
@@ -176,7 +189,7 @@ class LoadManager:
         self._lock = threading.Lock()
         self._history: deque[LoadMetrics] = deque(maxlen=self.history_size)
         self._sums = TimeWindowSums(self.history_size, len(_COLUMNS))
-        self._last_index_time: float | None = None
+        self._order = TimeOrder()
         self._current_level: LoadLevel | None = None
         self._throttle = 0.0  # throttle of the latest sample, computed when it is recorded
         self._total = 0
@@ -200,7 +213,7 @@ class LoadManager:
             ``handler`` is not callable.
         """
         lvl = check_enum(level, LoadLevel, "register_handler() argument 'level'")
-        check_callable(handler, "register_handler() argument 'handler'")
+        check_sync_callable(handler, "register_handler() argument 'handler'")
         with self._lock:
             self._handlers[lvl] = (*self._handlers[lvl], handler)
 
@@ -230,7 +243,8 @@ class LoadManager:
             If ``metrics`` is not a :class:`~autoopt.models.LoadMetrics` or a
             field has the wrong type.
         ValueError
-            If a field is out of range (the message names the field).
+            If a field is out of range (the message names the field), or the
+            timestamp is refused (see *Windows* in the class notes).
         """
         if not isinstance(metrics, LoadMetrics):
             raise TypeError(
@@ -239,7 +253,11 @@ class LoadManager:
             )
         metrics.validate()
         arrived = self._clock()
-        ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
+        cfg = self.config
+        ts = check_sample_time(
+            metrics.timestamp, "LoadMetrics.timestamp", now=arrived, max_skew=cfg.max_clock_skew_s
+        )
+        max_back = cfg.max_backward_step_s
         utilization = metrics.utilization
         level = classify_load(utilization, self.config)
         throttle = throttle_percentage(utilization, self.config.load_threshold_high)
@@ -253,10 +271,8 @@ class LoadManager:
             float(metrics.queue_depth),
         )
         with self._lock:
-            if self._last_index_time is not None and ts < self._last_index_time:
-                ts = self._last_index_time  # out of order: index at the last time (see Notes)
+            ts = self._order.place(ts, max_back, "LoadMetrics.timestamp")  # may raise: nothing recorded yet
             self._sums.append(ts, row)
-            self._last_index_time = ts
             self._history.append(metrics)
             self._total += 1
             self._level_counts[level] += 1
@@ -270,13 +286,18 @@ class LoadManager:
 
     def _run_handler(self, handler: LoadHandler, level: LoadLevel, metrics: LoadMetrics) -> None:
         try:
-            handler(metrics)
+            refused = close_awaitable(handler(metrics))
         except Exception as exc:
-            message = f"{_handler_name(handler)}: {type(exc).__name__}: {exc}"
+            message = f"{_handler_name(handler)}: {describe_exception(exc)}"
             logger.exception("load handler for level %s raised: %s", level.value, message)
-            with self._lock:
-                self._handler_errors[level] += 1
-                self._handler_last_error[level] = message
+        else:
+            if refused is None:
+                return
+            message = f"{_handler_name(handler)}: {refused}"
+            logger.error("load handler for level %s %s", level.value, message)
+        with self._lock:
+            self._handler_errors[level] += 1
+            self._handler_last_error[level] = message
 
     # ------------------------------------------------------------------ queries
 
@@ -329,7 +350,7 @@ class LoadManager:
 
     def get_metrics_history(self, limit: int = 100) -> list[LoadMetrics]:
         """The newest ``limit`` samples in the order they were recorded. O(limit)."""
-        n = check_int(limit, "get_metrics_history() argument 'limit'", low=0)
+        n = check_limit(limit, "get_metrics_history() argument 'limit'")
         with self._lock:
             newest = list(itertools.islice(reversed(self._history), n))
         newest.reverse()
@@ -375,8 +396,10 @@ class LoadManager:
         (level value -> samples ever recorded at it), ``handlers``
         (level value -> registered handlers), ``handler_errors`` (level value
         -> handler exceptions), ``handler_last_errors`` (level value -> last
-        message), ``throttle_percentage``, ``should_shed_load`` and
-        ``throttle_stale`` (a throttle that went stale reads 0).
+        message), ``throttle_percentage``, ``should_shed_load``,
+        ``throttle_stale`` (a throttle that went stale reads 0) and
+        ``clamped_timestamps`` (samples indexed at the latest time because they
+        arrived up to ``max_backward_step_s`` late).
         """
         with self._lock:
             total = self._total
@@ -388,6 +411,7 @@ class LoadManager:
             last_errors = {lvl.value: msg for lvl, msg in self._handler_last_error.items()}
             throttle = self._throttle
             arrived = self._recorded_at
+            clamped = self._order.clamped
         stale = throttle > 0.0 and self._is_stale(arrived, self._clock())
         if stale:
             throttle = 0.0
@@ -402,4 +426,5 @@ class LoadManager:
             "throttle_percentage": throttle,
             "should_shed_load": throttle > 0.0,
             "throttle_stale": stale,
+            "clamped_timestamps": clamped,
         }

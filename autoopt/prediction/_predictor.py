@@ -13,8 +13,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
-from autoopt._validation import check_enum, check_int, check_real, check_str
+from autoopt._clock import (
+    PANDAS_TIME_RANGE,
+    Clock,
+    backward_step_error,
+    check_sample_time,
+    system_clock,
+    to_datetime,
+)
+from autoopt._validation import (
+    check_callable,
+    check_enum,
+    check_id,
+    check_int,
+    check_limit,
+    check_real,
+    check_str,
+    safe_repr,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
@@ -35,6 +51,9 @@ _SEASONAL_VERSION = "seasonal-ar-conformal/1"
 ALL_SERIES: Any = object()
 """Default of ``get_prediction_accuracy(series=...)``: aggregate every series of the metric."""
 
+# The accuracy bucket of a metric's evicted named series (so aggregates stay exact after eviction).
+_EVICTED: Any = object()
+
 # Feasible range of each metric; values outside it are rejected and forecasts are truncated to it.
 _BOUNDS: dict[PredictionType, tuple[float, float]] = {
     PredictionType.LOAD: (0.0, math.inf),
@@ -50,6 +69,8 @@ class _Series:
     """One metric's state: the sliding regression, the bounded raw history and the seasonal model."""
 
     __slots__ = (
+        "failed_at",
+        "failed_end",
         "fitted_at",
         "fitting",
         "grid_end",
@@ -73,6 +94,8 @@ class _Series:
         self.grid_step = 0.0  # seconds between its rows
         self.fitted_at = 0  # n_total when its data was taken
         self.fitting = False  # a thread is refitting it (outside the lock)
+        self.failed_at = -1  # n_total when the latest refit failed (-1: none failed since the last fit)
+        self.failed_end = 0.0  # last_ts then
 
 
 @dataclass(frozen=True)
@@ -224,6 +247,13 @@ class PerformancePredictor:
     forecaster : Forecaster, optional
         Template whose parameters the seasonal model takes (its
         ``seasonal_periods`` and ``alpha`` are set by the predictor).
+    max_series : int, default 1000
+        Most *named* series (``series=``) held. Beyond it the least recently
+        used one (recorded or forecast longest ago) is evicted, counted in
+        :meth:`get_stats`' ``series_evicted``; its scored accuracy stays in
+        the metric's aggregate. The main series of each metric is never
+        evicted. A series' history buffer grows as observations arrive, so
+        a series with few observations costs a few kilobytes.
     clock : callable, default time.time
         POSIX-seconds clock; it stamps the first observation recorded
         without a timestamp and each prediction's ``timestamp``.
@@ -233,8 +263,12 @@ class PerformancePredictor:
     Time: an observation recorded without a timestamp is taken to be one
     ``sample_interval`` after the previous observation of its metric (the
     first at ``clock()``); pass ``timestamp=`` to use real times. A
-    timestamp earlier than the metric's previous one is moved up to it (so
-    concurrent recorders cannot reorder the window). Forecasts are made
+    timestamp at most ``config.max_backward_step_s`` (5 s) earlier than the
+    series' previous one is moved up to it and counted in ``get_stats()``'s
+    ``clamped_timestamps`` (so concurrent recorders cannot reorder the
+    window); an earlier one is refused, and so is one more than
+    ``config.max_clock_skew_s`` (a day) ahead of ``clock()``, or outside
+    pandas' time range. Forward gaps are legal. Forecasts are made
     ``horizon_minutes`` past the metric's latest observation.
 
     Thread safety: one lock guards all state; every method holds it for
@@ -273,6 +307,7 @@ class PerformancePredictor:
         seasonal_resolution: int = 288,
         refit_every: int | None = None,
         forecaster: Forecaster | None = None,
+        max_series: int = 1000,
         clock: Clock = system_clock,
     ) -> None:
         self.config = check_config(config, "PerformancePredictor()")
@@ -304,12 +339,18 @@ class PerformancePredictor:
         if forecaster is not None and not isinstance(forecaster, Forecaster):
             raise TypeError(f"{where} 'forecaster' must be a Forecaster or None; got {forecaster!r}.")
         self.forecaster = forecaster
-        self._clock = clock
+        self.max_series = check_int(max_series, f"{where} 'max_series'", low=1)
+        self._clock = check_callable(clock, f"{where} 'clock'")
         self._lock = threading.Lock()
         self._series: dict[tuple[PredictionType, str | None], _Series] = {}
+        self._named: OrderedDict[tuple[PredictionType, str | None], None] = OrderedDict()  # LRU order
         self._predictions = _PredictionStore(self.max_predictions)
-        self._accuracy: dict[tuple[PredictionType, str | None], _Accuracy] = {}
+        self._accuracy: dict[tuple[PredictionType, Any], _Accuracy] = {}
         self._n_predictions = 0
+        self._evicted = 0
+        self._clamped = 0
+        self._fit_errors = 0
+        self._last_fit_error: str | None = None
 
     # ------------------------------------------------------------- observations
 
@@ -349,32 +390,55 @@ class PerformancePredictor:
             low=lo,
             high=None if math.isinf(hi) else hi,
         )
-        ts = (
-            None
-            if timestamp is None
-            else to_timestamp(timestamp, "record_observation() argument 'timestamp'")
-        )
-        start = ts if ts is not None else self._clock()  # used only if this is the series' first observation
+        cfg = self.config
+        skew = cfg.max_clock_skew_s
+        if timestamp is None:
+            ts = None
+            start = self._clock()  # used only if this is the series' first observation
+        else:
+            now = None if skew is None else self._clock()
+            ts = check_sample_time(
+                timestamp, "record_observation() argument 'timestamp'", now=now, max_skew=skew
+            )
+            start = ts
+        max_back = cfg.max_backward_step_s
         with self._lock:
             state = self._series.get(key)
             if state is None:
-                state = self._series[key] = _Series(self.window, self.history_size, start)
+                state = self._new_series(key, start)
                 t = start
             elif ts is None:
                 t = state.last_ts + self.sample_interval
+            elif ts >= state.last_ts:
+                t = ts
             else:
-                if ts < state.last_ts:
-                    logger.debug(
-                        "%s observation at %r precedes the previous one at %r; using the latter",
-                        ptype.value,
-                        ts,
-                        state.last_ts,
+                if max_back is not None and state.last_ts - ts > max_back:
+                    raise backward_step_error(
+                        "record_observation() argument 'timestamp'", ts, state.last_ts, max_back
                     )
-                t = max(ts, state.last_ts)
+                self._clamped += 1
+                t = state.last_ts
+            if key[1] is not None:
+                self._named.move_to_end(key)
             state.ols.update((t - state.origin) / 60.0, y)
             state.history.append((t, y))
             state.last_ts = t
             state.n_total += 1
+
+    def _new_series(self, key: tuple[PredictionType, str | None], start: float) -> _Series:
+        """Under the lock: a new series, evicting the least recently used named series past ``max_series``."""
+        state = self._series[key] = _Series(self.window, self.history_size, start)
+        if key[1] is not None:
+            self._named[key] = None
+            if len(self._named) > self.max_series:
+                old, _ = self._named.popitem(last=False)
+                del self._series[old]
+                acc = self._accuracy.pop(old, None)
+                if acc is not None:  # keep the metric's aggregate exact
+                    bucket = (old[0], _EVICTED)
+                    self._accuracy[bucket] = self._accuracy.get(bucket, _Accuracy()).merged(acc)
+                self._evicted += 1
+        return state
 
     def get_series(
         self, prediction_type: PredictionType, *, series: str | None = None
@@ -434,10 +498,13 @@ class PerformancePredictor:
             state = self._series.get(key)
             if state is None or state.n_total < self.min_observations:
                 return None
-            job = self._seasonal_job(state)
+            _check_target(state.last_ts, horizon, "predict() argument 'horizon_minutes'")
+            if key[1] is not None:
+                self._named.move_to_end(key)
             last_ts = state.last_ts
             x0 = (state.last_ts - state.origin) / 60.0 + horizon
             res = state.ols.predict(x0, self.alpha)
+            job = self._seasonal_job(state)  # last: a refit job marks the series as fitting
         forecast = None if job is None else self._seasonal_forecast(state, job, horizon * 60.0)
         lo_b, hi_b = _BOUNDS[ptype]
         if forecast is None:
@@ -475,6 +542,13 @@ class PerformancePredictor:
             return None
         history = state.history
         model = state.model
+        if model is None and state.failed_at >= 0:  # the last refit failed: wait as long as between refits
+            if self.refit_every is not None:
+                wait = state.n_total - state.failed_at < self.refit_every
+            else:
+                wait = state.last_ts - state.failed_end < self.seasonal_period / 24.0
+            if wait:
+                return None
         if model is not None:
             step = state.grid_step
             since = state.n_total - state.fitted_at
@@ -501,15 +575,26 @@ class PerformancePredictor:
         if kind == "refit":
             rows, n_total = payload
             fitted = None
+            error: str | None = None
             try:
                 fitted = self._fit_seasonal(rows)
             except (ValueError, np.linalg.LinAlgError) as exc:  # too irregular or too short: stay linear
                 logger.info("seasonal model not fitted (%s); using the linear trend", exc)
+            except Exception as exc:  # anything else (a bad ``forecaster`` template, say): stay linear too
+                error = f"{type(exc).__name__}: {exc}"
+                logger.warning("seasonal refit raised %s; using the linear trend", error, exc_info=True)
             with self._lock:
                 state.fitting = False
-                if fitted is not None:
+                if error is not None:
+                    self._fit_errors += 1
+                    self._last_fit_error = error
+                if fitted is None:
+                    state.model = None  # a failed refit is retried a refit interval later
+                    state.failed_at, state.failed_end = n_total, float(rows[-1, 0])
+                else:
                     state.model, state.grid_end, state.grid_step = fitted
                     state.fitted_at = n_total
+                    state.failed_at = -1
                     # observations recorded while fitting are the rows after the fitted window
                     since = state.n_total - n_total
                     tail = (
@@ -566,16 +651,23 @@ class PerformancePredictor:
         """
         ptype = check_enum(prediction_type, PredictionType, "predict_frame() argument 'prediction_type'")
         key = (ptype, _check_series(series, "predict_frame"))
-        h = np.atleast_1d(np.asarray(horizons_minutes, dtype=np.float64))
+        try:
+            h = np.atleast_1d(np.asarray(horizons_minutes, dtype=np.float64))
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError(
+                "predict_frame() argument 'horizons_minutes' must be a number or a sequence of numbers; "
+                f"got {safe_repr(horizons_minutes)}."
+            ) from None
         if h.ndim != 1 or h.size == 0 or not np.all(np.isfinite(h)) or np.any(h <= 0):
             raise ValueError(
                 "predict_frame() argument 'horizons_minutes' must be finite positive numbers; "
-                f"got {horizons_minutes!r}."
+                f"got {safe_repr(horizons_minutes)}."
             )
         with self._lock:
             state = self._series.get(key)
             if state is None or state.n_total < self.min_observations:
                 return None
+            _check_target(state.last_ts, float(h.max()), "predict_frame() argument 'horizons_minutes'")
             x0 = (state.last_ts - state.origin) / 60.0 + h
             res = state.ols.predict(x0, self.alpha)
         frame = res.summary_frame()
@@ -595,6 +687,7 @@ class PerformancePredictor:
             after ``max_predictions`` newer ones (hold the object and use
             :meth:`score_prediction` to score any number of them).
         """
+        check_id(prediction_id, "validate_prediction() argument 'prediction_id'")
         with self._lock:
             pred = self._predictions.items.get(prediction_id)
         if pred is None:
@@ -621,8 +714,11 @@ class PerformancePredictor:
             low=0.0,
             high=None if math.isinf(hi) else hi,
         )
+        key = (prediction.prediction_type, prediction.series)
         with self._lock:
-            acc = self._accuracy.setdefault((prediction.prediction_type, prediction.series), _Accuracy())
+            if key[1] is not None and key not in self._series:  # an evicted (or unknown) named series
+                key = (key[0], _EVICTED)
+            acc = self._accuracy.setdefault(key, _Accuracy())
             if prediction.actual_value is not None:
                 acc.add(prediction, -1)
             prediction.actual_value = actual
@@ -667,16 +763,30 @@ class PerformancePredictor:
 
     def get_predictions(self, limit: int = 100) -> list[Prediction]:
         """The newest ``limit`` retained predictions, oldest first."""
-        n = check_int(limit, "get_predictions() argument 'limit'", low=0)
+        n = check_limit(limit, "get_predictions() argument 'limit'")
         with self._lock:
             return self._predictions.newest(n)
 
     def get_stats(self) -> dict[str, Any]:
-        """Counts per series and overall, as JSON-serialisable data."""
+        """Counts per series and overall, as JSON-serialisable data.
+
+        Keys: ``predictions_made``, ``predictions_held``, ``series`` (per
+        series: ``observations``, ``in_window``), ``series_evicted`` (named
+        series dropped past ``max_series``), ``max_series``,
+        ``clamped_timestamps`` (observations moved up to their series' latest
+        time), ``seasonal_fit_errors`` and ``last_seasonal_fit_error`` (refits
+        that raised something other than a fit failure), ``window``,
+        ``alpha`` and ``model_version``.
+        """
         with self._lock:
             return {
                 "predictions_made": self._n_predictions,
                 "predictions_held": len(self._predictions.items),
+                "series_evicted": self._evicted,
+                "max_series": self.max_series,
+                "clamped_timestamps": self._clamped,
+                "seasonal_fit_errors": self._fit_errors,
+                "last_seasonal_fit_error": self._last_fit_error,
                 "series": {
                     t.value + ("" if name is None else f"[{name}]"): {
                         "observations": s.n_total,
@@ -726,7 +836,19 @@ def _forecast_after(
     except ValueError as exc:  # intervals cannot be calibrated for so long a horizon on this window
         logger.info("seasonal forecast unavailable (%s); using the linear trend", exc)
         return None
+    except Exception as exc:
+        logger.warning("seasonal forecast raised %s: %s; using the linear trend", type(exc).__name__, exc)
+        return None
     return _Forecast(float(mean[-1, 0]), float(lower[-1, 0]), float(upper[-1, 0]))
+
+
+def _check_target(last_ts: float, horizon_minutes: float, name: str) -> None:
+    """Raise unless ``horizon_minutes`` past ``last_ts`` is still a time pandas can hold."""
+    if last_ts + 60.0 * horizon_minutes > PANDAS_TIME_RANGE[1]:
+        raise ValueError(
+            f"{name} ({horizon_minutes!r} minutes) puts the forecast's target past 2262-04-11, "
+            "the end of pandas' time range."
+        )
 
 
 def _check_series(series: Any, method: str) -> str | None:

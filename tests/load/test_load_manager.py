@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -275,8 +276,10 @@ def test_out_of_order_timestamps_are_clamped_for_index_only() -> None:
     clock = ManualClock(200.0)
     lm = LoadManager(clock=clock)
     lm.record_metrics(sample(10.0, t=100.0))
-    late = sample(30.0, t=50.0)  # arrives after the t=100 sample
+    late = sample(30.0, t=97.0)  # arrives 3 s late, after the t=100 sample
     lm.record_metrics(late)
+    with pytest.raises(ValueError, match="50 s before the latest"):  # beyond max_backward_step_s (5 s)
+        lm.record_metrics(sample(30.0, t=50.0))
     lm.record_metrics(sample(50.0, t=150.0))
     # window [100, 200]: the late sample is indexed at t=100 and counts
     avg = lm.get_average_metrics(window_seconds=100)
@@ -286,7 +289,8 @@ def test_out_of_order_timestamps_are_clamped_for_index_only() -> None:
     assert lm.get_average_metrics(window_seconds=99).cpu_usage == pytest.approx(50.0)  # type: ignore[union-attr]
     hist = lm.get_metrics_history()
     assert hist[1] is late
-    assert late.timestamp == at(50.0)  # the sample itself is unchanged
+    assert late.timestamp == at(97.0)  # the sample itself is unchanged
+    assert lm.get_load_stats()["clamped_timestamps"] == 1
 
 
 # -------------------------------------------------------------------- history
@@ -482,12 +486,13 @@ def test_thread_hammer() -> None:
         expected[sample(cpus[i % len(cpus)]).get_load_level()] += threads_n
     start = threading.Barrier(threads_n)
     errors: list[BaseException] = []
+    ticks = itertools.count()  # one shared, thread-safe sequence: samples race by milliseconds at most
 
     def worker(k: int) -> None:
         try:
             start.wait()
             for i in range(per_thread):
-                lm.record_metrics(sample(cpus[i % len(cpus)], t=1000.0 + i + k * 0.001))
+                lm.record_metrics(sample(cpus[i % len(cpus)], t=1000.0 + next(ticks) * 1e-3))
                 if i % 100 == 0:
                     lm.get_average_metrics(window_seconds=10**10)
                     lm.get_metrics_history(limit=10)

@@ -121,10 +121,15 @@ def test_out_of_order_timestamps_are_moved_up():
     base = datetime(2026, 1, 1, tzinfo=UTC)
     predictor.record_observation(PredictionType.LOAD, 1.0, timestamp=base)
     predictor.record_observation(PredictionType.LOAD, 2.0, timestamp=base + timedelta(minutes=2))
-    predictor.record_observation(PredictionType.LOAD, 3.0, timestamp=base + timedelta(minutes=1))
+    predictor.record_observation(PredictionType.LOAD, 3.0, timestamp=base + timedelta(seconds=117))
     times, values = predictor.get_series(PredictionType.LOAD)
     assert np.all(np.diff(times) >= 0)
+    assert times[-1] == times[-2]  # 3 s late: moved up to the latest time, and counted
     assert values.tolist() == [1.0, 2.0, 3.0]
+    assert predictor.get_stats()["clamped_timestamps"] == 1
+    with pytest.raises(ValueError, match="60 s before the latest"):  # beyond max_backward_step_s
+        predictor.record_observation(PredictionType.LOAD, 4.0, timestamp=base + timedelta(minutes=1))
+    assert predictor.observation_count(PredictionType.LOAD) == 3
 
 
 def test_forecasts_truncated_to_feasible_range():
