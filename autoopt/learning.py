@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_callable, check_int, check_real, check_str
+from autoopt._validation import check_callable, check_int, check_limit, check_real, check_str, safe_repr
 from autoopt.core import EWMean
 from autoopt.enums import LearningMode
 from autoopt.models import LearningPattern
@@ -33,7 +33,11 @@ __all__ = ["PatternLearner", "pattern_key"]
 logger = logging.getLogger(__name__)
 
 
-def _normalise(value: Any, where: str) -> Any:
+MAX_CONDITION_DEPTH = 32
+"""Deepest nesting of lists and dicts a condition value may have."""
+
+
+def _normalise(value: Any, where: str, depth: int = 0) -> Any:
     """``value`` as plain JSON data (numpy scalars unwrapped, tuples as lists), or raise."""
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -46,6 +50,11 @@ def _normalise(value: Any, where: str) -> Any:
         if not math.isfinite(x):
             raise ValueError(f"{where} must be a finite number; got {value!r}.")
         return x
+    if isinstance(value, (Mapping, list, tuple)) and depth >= MAX_CONDITION_DEPTH:
+        raise ValueError(
+            f"{where} is nested more than {MAX_CONDITION_DEPTH} levels deep (lists and dicts); "
+            "conditions are meant to be small records."
+        )
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -53,13 +62,13 @@ def _normalise(value: Any, where: str) -> Any:
                 raise TypeError(
                     f"{where} has a non-str key {k!r} of type {type(k).__name__}; keys must be str."
                 )
-            out[k] = _normalise(v, f"{where}[{k!r}]")
+            out[k] = _normalise(v, f"{where}[{k!r}]", depth + 1)
         return out
     if isinstance(value, (list, tuple)):
-        return [_normalise(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_normalise(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
     raise TypeError(
         f"{where} must be JSON-serialisable (None, bool, int, float, str, list or dict); "
-        f"got {value!r} of type {type(value).__name__}."
+        f"got {safe_repr(value)} of type {type(value).__name__}."
     )
 
 
@@ -163,6 +172,10 @@ class PatternLearner:
         Most condition patterns kept. Beyond it the least recently used
         pattern (recorded or asked about longest ago) is evicted with all its
         action scores.
+    max_actions_per_pattern : int, default 100
+        Most actions scored under one pattern. Beyond it the action recorded
+        longest ago is evicted (counted in ``evicted_actions``), so a stream
+        of distinct action names cannot grow memory without bound.
     clock : callable
         POSIX time stamped on observations and patterns.
 
@@ -205,12 +218,16 @@ class PatternLearner:
         min_samples: int = 5,
         history_size: int = 10_000,
         max_patterns: int = 10_000,
+        max_actions_per_pattern: int = 100,
         clock: Clock = system_clock,
     ) -> None:
         self.alpha = check_real(alpha, "PatternLearner() argument 'alpha'", low=0.0, high=1.0, low_open=True)
         self.min_samples = check_int(min_samples, "PatternLearner() argument 'min_samples'", low=1)
         self.history_size = check_int(history_size, "PatternLearner() argument 'history_size'", low=1)
         self.max_patterns = check_int(max_patterns, "PatternLearner() argument 'max_patterns'", low=1)
+        self.max_actions_per_pattern = check_int(
+            max_actions_per_pattern, "PatternLearner() argument 'max_actions_per_pattern'", low=1
+        )
         self._clock = check_callable(clock, "PatternLearner() argument 'clock'")
 
         self._lock = threading.Lock()
@@ -220,6 +237,7 @@ class PatternLearner:
         self._successes = 0
         self._pairs = 0
         self._evicted = 0
+        self._evicted_actions = 0
 
     # ------------------------------------------------------------------- record
 
@@ -257,10 +275,16 @@ class PatternLearner:
                     self._evicted += 1
             else:
                 self._patterns.move_to_end(key)
-            stat = pattern.actions.get(action)
+            actions = pattern.actions
+            stat = actions.pop(action, None)  # re-inserted below: dicts keep the recording order
             if stat is None:
-                stat = pattern.actions[action] = EWMean(self.alpha)
+                stat = EWMean(self.alpha)
                 self._pairs += 1
+                if len(actions) >= self.max_actions_per_pattern:
+                    del actions[next(iter(actions))]  # the action recorded longest ago
+                    self._pairs -= 1
+                    self._evicted_actions += 1
+            actions[action] = stat
             stat.update(1.0 if ok else 0.0)
             pattern.last_updated = now
             self._history.append(_Observation(now, pattern.pattern_id, action, ok))
@@ -324,7 +348,7 @@ class PatternLearner:
         Each is a dict with ``timestamp`` (aware UTC datetime),
         ``pattern_id``, ``action`` and ``success``.
         """
-        n = check_int(limit, "get_recent_observations() argument 'limit'", low=0)
+        n = check_limit(limit, "get_recent_observations() argument 'limit'")
         with self._lock:
             newest = list(itertools.islice(reversed(self._history), n))
         newest.reverse()
@@ -343,8 +367,9 @@ class PatternLearner:
 
         Keys: ``total_observations`` (ever), ``history_size`` (observations
         held), ``patterns``, ``pattern_action_pairs``, ``evicted_patterns``,
-        ``overall_success_rate`` (None before the first observation),
-        ``mode`` (``"online"``), ``alpha``, ``min_samples``, ``max_patterns``.
+        ``evicted_actions``, ``overall_success_rate`` (None before the first
+        observation), ``mode`` (``"online"``), ``alpha``, ``min_samples``,
+        ``max_patterns``, ``max_actions_per_pattern``.
         """
         with self._lock:
             total = self._total
@@ -353,15 +378,18 @@ class PatternLearner:
             patterns = len(self._patterns)
             pairs = self._pairs
             evicted = self._evicted
+            evicted_actions = self._evicted_actions
         return {
             "total_observations": total,
             "history_size": held,
             "patterns": patterns,
             "pattern_action_pairs": pairs,
             "evicted_patterns": evicted,
+            "evicted_actions": evicted_actions,
             "overall_success_rate": successes / total if total else None,
             "mode": LearningMode.ONLINE.value,
             "alpha": self.alpha,
             "min_samples": self.min_samples,
             "max_patterns": self.max_patterns,
+            "max_actions_per_pattern": self.max_actions_per_pattern,
         }
