@@ -25,12 +25,13 @@ import numpy as np
 
 from autoopt._clock import utcnow
 from autoopt._validation import (
-    check_callable,
     check_enum,
     check_int,
     check_random_state,
     check_real,
     check_str,
+    check_sync_callable,
+    safe_repr,
 )
 from autoopt.config import AutomationConfig
 from autoopt.enums import (
@@ -175,19 +176,33 @@ class DecisionRule:
     cooldown_seconds: float | None = None
 
     def __post_init__(self) -> None:
-        if self.cooldown_seconds is not None:
-            self.cooldown_seconds = check_real(
-                self.cooldown_seconds, "DecisionRule.cooldown_seconds", low=0.0
-            )
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field; raise :class:`ValueError`/:class:`TypeError` naming the first bad one.
+
+        Rules are mutable dataclasses: :meth:`~autoopt.DecisionEngine.add_rule`
+        calls this again before registering anything.
+        """
+        cooldown = (
+            None
+            if self.cooldown_seconds is None
+            else check_real(self.cooldown_seconds, "DecisionRule.cooldown_seconds", low=0.0)
+        )
         check_str(self.rule_id, "DecisionRule.rule_id")
-        if not isinstance(self.name, str):
-            raise TypeError(f"DecisionRule.name must be a str; got {self.name!r}.")
-        check_callable(self.condition, "DecisionRule.condition")
-        check_callable(self.parameters_fn, "DecisionRule.parameters_fn")
-        self.decision_type = check_enum(self.decision_type, DecisionType, "DecisionRule.decision_type")
-        self.priority = check_int(self.priority, "DecisionRule.priority")
+        for name in ("name", "description"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"DecisionRule.{name} must be a str; got {safe_repr(value)} of type {type(value).__name__}."
+                )
+        check_sync_callable(self.condition, "DecisionRule.condition")
+        check_sync_callable(self.parameters_fn, "DecisionRule.parameters_fn")
+        decision_type = check_enum(self.decision_type, DecisionType, "DecisionRule.decision_type")
+        priority = check_int(self.priority, "DecisionRule.priority")
         if not isinstance(self.enabled, bool):
-            raise TypeError(f"DecisionRule.enabled must be a bool; got {self.enabled!r}.")
+            raise TypeError(f"DecisionRule.enabled must be a bool; got {safe_repr(self.enabled)}.")
+        self.cooldown_seconds, self.decision_type, self.priority = cooldown, decision_type, priority
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as JSON-serialisable data (callables by qualified name)."""

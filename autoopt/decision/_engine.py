@@ -13,9 +13,18 @@ from typing import Any
 from scipy.special import betaincinv
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_int, check_real
+from autoopt._validation import (
+    check_callable,
+    check_id,
+    check_int,
+    check_limit,
+    check_real,
+    close_awaitable,
+    describe_exception,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import DecisionConfidence, DecisionType
+from autoopt.exceptions import UnknownIdError
 from autoopt.models import Decision, DecisionRule, new_id
 
 __all__ = ["DecisionEngine", "confidence_from_feedback", "create_decision_rule"]
@@ -109,10 +118,13 @@ def _cooling(last_fired: float | None, now: float, cooldown: float) -> bool:
 
 @dataclass
 class _RuleState:
-    """Per-rule bookkeeping: cooldown, feedback record and error counts."""
+    """Per-rule bookkeeping: the settings validated at :meth:`add_rule`, cooldown, feedback and errors."""
 
     rule: DecisionRule
     seq: int
+    priority: int
+    decision_type: DecisionType
+    cooldown: float | None
     last_fired: float | None = None
     fired: int = 0
     feedback_n: int = 0
@@ -123,7 +135,7 @@ class _RuleState:
 
     @property
     def order_key(self) -> tuple[int, int]:
-        return (-self.rule.priority, self.seq)
+        return (-self.priority, self.seq)
 
 
 class DecisionEngine:
@@ -192,7 +204,7 @@ class DecisionEngine:
     ) -> None:
         self.config = check_config(config, "DecisionEngine()")
         self.history_size = check_int(history_size, "DecisionEngine() argument 'history_size'", low=1)
-        self._clock = clock
+        self._clock = check_callable(clock, "DecisionEngine() argument 'clock'")
         self._lock = threading.Lock()
         self._rules: dict[str, _RuleState] = {}
         self._order: tuple[_RuleState, ...] = ()
@@ -220,24 +232,38 @@ class DecisionEngine:
     def add_rule(self, rule: DecisionRule) -> None:
         """Add a rule.
 
+        The rule is validated again first (:meth:`DecisionRule.validate`:
+        dataclasses are mutable), and its ``priority``, ``decision_type`` and
+        ``cooldown_seconds`` are read now: to change them later, remove the
+        rule and add it again. ``enabled`` is read live (see
+        :meth:`set_rule_enabled`).
+
         Raises
         ------
-        TypeError
-            If ``rule`` is not a :class:`~autoopt.DecisionRule`.
-        ValueError
-            If a rule with the same ``rule_id`` exists (remove it first).
+        TypeError, ValueError
+            If ``rule`` is not a valid :class:`~autoopt.DecisionRule` (the
+            message names the field), or a rule with the same ``rule_id``
+            exists (remove it first). Nothing is registered then.
         """
         if not isinstance(rule, DecisionRule):
             raise TypeError(f"add_rule() argument 'rule' must be a DecisionRule; got {rule!r}.")
+        rule.validate()
         with self._lock:
             if rule.rule_id in self._rules:
                 raise ValueError(f"add_rule(): a rule with rule_id {rule.rule_id!r} already exists.")
             self._seq += 1
-            self._rules[rule.rule_id] = _RuleState(rule=rule, seq=self._seq)
+            self._rules[rule.rule_id] = _RuleState(
+                rule=rule,
+                seq=self._seq,
+                priority=rule.priority,
+                decision_type=rule.decision_type,
+                cooldown=rule.cooldown_seconds,
+            )
             self._reorder()
 
     def remove_rule(self, rule_id: str) -> bool:
         """Remove a rule; False if there is none with that id."""
+        check_id(rule_id, "remove_rule() argument 'rule_id'")
         with self._lock:
             if self._rules.pop(rule_id, None) is None:
                 logger.debug("remove_rule: unknown rule id %r", rule_id)
@@ -247,6 +273,7 @@ class DecisionEngine:
 
     def get_rule(self, rule_id: str) -> DecisionRule | None:
         """The rule with that id, or None."""
+        check_id(rule_id, "get_rule() argument 'rule_id'")
         with self._lock:
             state = self._rules.get(rule_id)
             return None if state is None else state.rule
@@ -257,20 +284,27 @@ class DecisionEngine:
         return [s.rule for s in order]
 
     def set_rule_enabled(self, rule_id: str, enabled: bool) -> bool:
-        """Enable or disable a rule; False if there is none with that id."""
+        """Enable or disable a rule; returns True.
+
+        Raises
+        ------
+        UnknownIdError
+            If no rule has that id.
+        """
+        check_id(rule_id, "set_rule_enabled() argument 'rule_id'")
         if not isinstance(enabled, bool):
             raise TypeError(f"set_rule_enabled() argument 'enabled' must be a bool; got {enabled!r}.")
         with self._lock:
             state = self._rules.get(rule_id)
             if state is None:
-                return False
+                raise UnknownIdError(f"set_rule_enabled() argument 'rule_id': unknown rule id {rule_id!r}.")
             state.rule.enabled = enabled
             return True
 
     # -------------------------------------------------------------- evaluation
 
     def _record_rule_error(self, state: _RuleState, where: str, exc: BaseException | str) -> None:
-        message = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        message = exc if isinstance(exc, str) else describe_exception(exc)
         logger.warning("rule %r (%s) %s failed: %s", state.rule.name, state.rule.rule_id, where, message)
         with self._lock:
             state.errors += 1
@@ -296,13 +330,19 @@ class DecisionEngine:
             rule = state.rule
             if not rule.enabled or state.rule.rule_id not in self._rules:
                 continue
-            cooldown = default_cooldown if rule.cooldown_seconds is None else rule.cooldown_seconds
+            cooldown = default_cooldown if state.cooldown is None else state.cooldown
             if _cooling(state.last_fired, self._clock(), cooldown):
                 with self._lock:
                     self._cooldown_skips += 1
                 continue
             try:
-                fires = bool(rule.condition(ctx))
+                result = rule.condition(ctx)
+                if result is not True and result is not False:
+                    refused = close_awaitable(result)
+                    if refused is not None:
+                        self._record_rule_error(state, "condition", refused)
+                        continue
+                fires = bool(result)
             except Exception as exc:
                 self._record_rule_error(state, "condition", exc)
                 continue
@@ -327,10 +367,10 @@ class DecisionEngine:
                 state.fired += 1
                 decision = Decision(
                     decision_id=new_id(),
-                    decision_type=rule.decision_type,
+                    decision_type=state.decision_type,
                     confidence=state.confidence,
                     rationale=(
-                        f"rule {rule.name!r} (priority {rule.priority}) matched"
+                        f"rule {rule.name!r} (priority {state.priority}) matched"
                         + (f": {rule.description}" if rule.description else "")
                     ),
                     parameters=params,
@@ -365,6 +405,7 @@ class DecisionEngine:
             The updated decision; None for an unknown (or evicted) id.
             Feedback given again for the same decision replaces the earlier one.
         """
+        check_id(decision_id, "record_feedback() argument 'decision_id'")
         if not isinstance(outcome, str):
             raise TypeError(f"record_feedback() argument 'outcome' must be a str; got {outcome!r}.")
         s = check_real(score, "record_feedback() argument 'score'", low=0.0, high=1.0)
@@ -391,19 +432,31 @@ class DecisionEngine:
                 state.confidence, _ = confidence_from_feedback(state.feedback_n, state.feedback_sum)
             return decision
 
-    def mark_executed(self, decision_id: str, executed: bool = True) -> Decision | None:
-        """Mark a decision as acted upon; None for an unknown id."""
+    def mark_executed(self, decision_id: str, executed: bool = True) -> Decision:
+        """Mark a decision as acted upon (or not); returns the decision.
+
+        Raises
+        ------
+        UnknownIdError
+            For an unknown (or evicted) decision id.
+        """
+        check_id(decision_id, "mark_executed() argument 'decision_id'")
+        if not isinstance(executed, bool):
+            raise TypeError(f"mark_executed() argument 'executed' must be a bool; got {executed!r}.")
         with self._lock:
             decision = self._history.get(decision_id)
-            if decision is not None:
-                decision.executed = bool(executed)
+            if decision is None:
+                raise UnknownIdError(
+                    f"mark_executed() argument 'decision_id': unknown decision id {decision_id!r}."
+                )
+            decision.executed = executed
             return decision
 
     # ------------------------------------------------------------------ queries
 
     def get_decision_history(self, limit: int = 100) -> list[Decision]:
         """The newest ``limit`` decisions, oldest first."""
-        n = check_int(limit, "get_decision_history() argument 'limit'", low=0)
+        n = check_limit(limit, "get_decision_history() argument 'limit'")
         with self._lock:
             out = list(islice(reversed(self._history.values()), n))
         out.reverse()
@@ -422,7 +475,7 @@ class DecisionEngine:
             rules = {
                 rid: {
                     "name": s.rule.name,
-                    "priority": s.rule.priority,
+                    "priority": s.priority,
                     "enabled": s.rule.enabled,
                     "fired": s.fired,
                     "feedback_count": s.feedback_n,
