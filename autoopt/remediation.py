@@ -26,7 +26,19 @@ from typing import Any
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_callable, check_enum, check_int, check_real, check_str
+from autoopt._validation import (
+    check_callable,
+    check_enum,
+    check_int,
+    check_limit,
+    check_real,
+    check_str,
+    check_sync_callable,
+    close_awaitable,
+    describe_exception,
+    safe_repr,
+    safe_str,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import RemediationAction
 from autoopt.models import Remediation, new_id
@@ -109,7 +121,8 @@ class _ActionStats:
 
 
 def _handler_name(handler: Callable[..., Any]) -> str:
-    return getattr(handler, "__qualname__", None) or repr(handler)
+    name = getattr(handler, "__qualname__", None)
+    return name if isinstance(name, str) else safe_repr(handler)
 
 
 class AutoRemediation:
@@ -126,8 +139,12 @@ class AutoRemediation:
     returns another truthy value v   True     ``str(v)``
     returns a falsy value v          False    ``f"handler returned {v!r}"``
     raises ``e``                     False    ``f"{type(e).__name__}: {e}"`` (also logged)
+    returns an awaitable             False    why it was refused (it is closed, never run)
     is not registered                False    ``"no handler registered for action 'restart'"``
     ===============================  =======  ============================================
+
+    A value whose ``str()``/``repr()`` raises is described by its type and
+    the error instead, so recording an outcome never raises.
 
     (``numpy.True_`` counts as ``True``.) When ``max_attempts > 1`` the
     result ends with ``" (attempt k/n)"``.
@@ -226,15 +243,17 @@ class AutoRemediation:
 
         The handler signals success with a truthy return value (the seed
         types it ``-> bool``; any value is accepted, see the class table).
+        Handlers run synchronously in the caller's thread, so a coroutine
+        function is refused.
 
         Raises
         ------
         ValueError, TypeError
             If ``action`` is not a :class:`RemediationAction` (or its value)
-            or ``handler`` is not callable.
+            or ``handler`` is not a synchronous callable.
         """
         act = check_enum(action, RemediationAction, "register_handler() argument 'action'")
-        check_callable(handler, "register_handler() argument 'handler'")
+        check_sync_callable(handler, "register_handler() argument 'handler'")
         with self._lock:
             previous = self._handlers.get(act)
             self._handlers[act] = handler
@@ -362,10 +381,11 @@ class AutoRemediation:
         start = self._timer()
         try:
             value = handler(target, dict(params))
-            ok = bool(value)
+            refused = close_awaitable(value)
+            ok = refused is None and bool(value)
         except Exception as exc:
             duration_ms = (self._timer() - start) * 1000.0
-            message = f"{type(exc).__name__}: {exc}"
+            message = describe_exception(exc)
             logger.exception(
                 "remediation handler %s for action %r on %r raised: %s",
                 _handler_name(handler),
@@ -375,11 +395,14 @@ class AutoRemediation:
             )
             return False, message, duration_ms
         duration_ms = (self._timer() - start) * 1000.0
+        if refused is not None:
+            logger.error("remediation handler %s %s", _handler_name(handler), refused)
+            return False, f"handler {refused}", duration_ms
         if not ok:
-            return False, f"handler returned {value!r}", duration_ms
+            return False, f"handler returned {safe_repr(value)}", duration_ms
         if isinstance(value, (bool, np.bool_)):
             return True, "handler returned True", duration_ms
-        return True, str(value), duration_ms
+        return True, safe_str(value), duration_ms
 
     def _record(
         self,
@@ -425,7 +448,7 @@ class AutoRemediation:
 
     def get_remediation_history(self, limit: int = 100, success_only: bool = False) -> list[Remediation]:
         """The newest ``limit`` attempts (only successful ones if ``success_only``), oldest first. O(limit)."""
-        n = check_int(limit, "get_remediation_history() argument 'limit'", low=0)
+        n = check_limit(limit, "get_remediation_history() argument 'limit'")
         if not isinstance(success_only, bool):
             raise TypeError(
                 f"get_remediation_history() argument 'success_only' must be a bool; got {success_only!r}."

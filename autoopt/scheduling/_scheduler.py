@@ -43,7 +43,18 @@ from itertools import islice
 from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
-from autoopt._validation import check_callable, check_enum, check_int, check_real, check_str
+from autoopt._validation import (
+    check_callable,
+    check_enum,
+    check_id,
+    check_int,
+    check_limit,
+    check_real,
+    check_str,
+    check_sync_callable,
+    close_awaitable,
+    describe_exception,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask, new_id
@@ -354,7 +365,10 @@ class IntelligentScheduler:
         name : str
             Non-empty display name.
         execute_fn : callable
-            Zero-argument callable that does the work.
+            Zero-argument callable that does the work. It runs synchronously
+            (:meth:`run_pending` calls it in the caller's thread), so a
+            coroutine function is refused; a call that returns an awaitable
+            anyway fails the attempt.
         priority : SchedulerPriority or str
             Most urgent first; ``"high"`` is accepted for ``SchedulerPriority.HIGH``.
         scheduled_time : datetime, optional
@@ -383,7 +397,7 @@ class IntelligentScheduler:
         """
         arg = "schedule_task() argument"
         check_str(name, f"{arg} 'name'")
-        check_callable(execute_fn, f"{arg} 'execute_fn'")
+        check_sync_callable(execute_fn, f"{arg} 'execute_fn'")
         prio = check_enum(priority, SchedulerPriority, f"{arg} 'priority'")
         sched_ts = _check_time(scheduled_time, f"{arg} 'scheduled_time'")
         deadline_ts = _check_time(deadline, f"{arg} 'deadline'")
@@ -659,7 +673,7 @@ class IntelligentScheduler:
         most recently finished). O(limit).
         """
         wanted = None if state is None else check_enum(state, TaskState, "list_tasks() argument 'state'")
-        n = check_int(limit, "list_tasks() argument 'limit'", low=0)
+        n = check_limit(limit, "list_tasks() argument 'limit'")
         with self._lock:
             source = self._entries if wanted is None else self._by_state[wanted]
             return [entry.task for entry in islice(reversed(source.values()), n)]
@@ -706,14 +720,19 @@ class IntelligentScheduler:
             executed += 1
             try:
                 result = task.execute_fn()
+                refused = close_awaitable(result)
             except BaseException as exc:
-                message = f"{type(exc).__name__}: {exc}"
+                message = describe_exception(exc)
                 logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
                 self.complete_task(task.task_id, error=message)
                 if not isinstance(exc, Exception):
                     raise
             else:
-                self.complete_task(task.task_id, result=result)
+                if refused is None:
+                    self.complete_task(task.task_id, result=result)
+                else:
+                    logger.warning("task %s (%s): execute_fn %s", task.task_id, task.name, refused)
+                    self.complete_task(task.task_id, error=f"execute_fn {refused}")
         return executed
 
     # ------------------------------------------------------------------ internals (lock held)
@@ -910,7 +929,4 @@ def _check_dependency_ids(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _check_task_id(value: Any, method: str) -> None:
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{method}() argument 'task_id' must be a str; got {value!r} of type {type(value).__name__}."
-        )
+    check_id(value, f"{method}() argument 'task_id'")
