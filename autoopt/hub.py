@@ -12,10 +12,20 @@ from dataclasses import fields
 from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_timestamp
-from autoopt._validation import SeedLike, check_random_state, check_real, check_str
+from autoopt._validation import (
+    SeedLike,
+    check_callable,
+    check_id,
+    check_random_state,
+    check_real,
+    check_str,
+    describe_exception,
+    safe_repr,
+)
 from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import DecisionEngine
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
+from autoopt.exceptions import UnknownIdError
 from autoopt.forecast import AnomalyDetector
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
@@ -79,6 +89,22 @@ class IntelligentAutomationHub:
     decision and teaches the learner which decision type worked at which
     load level.
 
+    **The commit point** is stage 1. Everything that can be wrong with the
+    call (the sample's fields and timestamp, the context's type) is checked
+    before the load manager records the sample, and raises with nothing
+    recorded anywhere. Once the sample is recorded, each later stage isolates
+    its own failure: it is logged, counted in ``get_automation_summary()
+    ["hub"]["stage_errors"]`` and reported in the result's ``stage_errors``
+    (stage -> message), the stage's output is empty (no forecasts, no
+    decision...), and :meth:`process_metrics` returns normally.
+
+    **Forecasts awaiting scoring** are held until the first sample at or
+    after their target time. They are thinned to one per series per
+    ``validation_resolution_seconds`` of target time, so however fast
+    samples arrive at most ``horizon / resolution + 1`` are outstanding per
+    series (3,602 in all at the defaults); the thinned ones are counted in
+    ``predictions_thinned``.
+
     Parameters
     ----------
     config : AutomationConfig, optional
@@ -93,6 +119,9 @@ class IntelligentAutomationHub:
     validation_tolerance_seconds : float, default 300
         A prediction is scored against the first sample at most this long
         after its target time, and dropped unscored otherwise (a gap).
+    validation_resolution_seconds : float, default 1
+        Forecasts queued for scoring are at least this far apart in target
+        time, per series (see above); 0 queues every forecast.
     anomaly_signals : sequence of str
         The signals scored for anomalies, from :data:`ANOMALY_SIGNALS`
         (empty for none).
@@ -136,10 +165,12 @@ class IntelligentAutomationHub:
         learner: PatternLearner | None = None,
         remediation_target: str = "service",
         validation_tolerance_seconds: float = 300.0,
+        validation_resolution_seconds: float = 1.0,
         anomaly_signals: Sequence[str] = ANOMALY_SIGNALS,
         anomaly_detector_factory: Callable[[], AnomalyDetector] | None = None,
     ) -> None:
         cfg = check_config(config, "IntelligentAutomationHub()")
+        check_callable(clock, "IntelligentAutomationHub() argument 'clock'")
         check_str(remediation_target, "IntelligentAutomationHub() argument 'remediation_target'")
         self.config = cfg
         self.remediation_target = remediation_target
@@ -148,6 +179,25 @@ class IntelligentAutomationHub:
             "IntelligentAutomationHub() argument 'validation_tolerance_seconds'",
             low=0.0,
         )
+        self.validation_resolution_seconds = check_real(
+            validation_resolution_seconds,
+            "IntelligentAutomationHub() argument 'validation_resolution_seconds'",
+            low=0.0,
+        )
+        for arg, component, kind in (
+            ("decision_engine", decision_engine, DecisionEngine),
+            ("self_tuner", self_tuner, SelfTuner),
+            ("scheduler", scheduler, IntelligentScheduler),
+            ("load_manager", load_manager, LoadManager),
+            ("predictor", predictor, PerformancePredictor),
+            ("remediation", remediation, AutoRemediation),
+            ("learner", learner, PatternLearner),
+        ):
+            if component is not None and not isinstance(component, kind):
+                raise TypeError(
+                    f"IntelligentAutomationHub() argument {arg!r} must be a {kind.__name__} or None; "
+                    f"got {safe_repr(component)} of type {type(component).__name__}."
+                )
         if isinstance(anomaly_signals, str) or not isinstance(anomaly_signals, Sequence):
             raise TypeError(
                 f"IntelligentAutomationHub() argument 'anomaly_signals' must be a sequence of names; "
@@ -187,12 +237,16 @@ class IntelligentAutomationHub:
         # Forecasts awaiting their target time: a heap of (target, seq, prediction). The hub holds the
         # objects, so they are scored however many predictions the predictor has made (and evicted) since.
         self._pending: list[tuple[float, int, Prediction]] = []
+        self._last_queued: dict[PredictionType, float] = {}  # latest queued target time, per series
         self._seq = itertools.count()
         # Per decision: the conditions it was made under, and whether its outcome was already learned.
         self._decision_conditions: OrderedDict[str, tuple[dict[str, Any], bool]] = OrderedDict()
         self._processed = 0
         self._validated = 0
         self._expired = 0
+        self._thinned = 0
+        self._stage_errors: dict[str, int] = {}
+        self._last_stage_error: str | None = None
         self._remediations = 0
         self._remediation_errors = 0
         self._last_remediation_error: str | None = None
@@ -271,12 +325,19 @@ class IntelligentAutomationHub:
             self._predictor.record_observation(ptype, value, timestamp=ts)
         self._score_due_predictions(ts, observed)
         out: dict[PredictionType, Prediction] = {}
+        resolution = self.validation_resolution_seconds
         for ptype in _FORECAST:
             pred = self._predictor.predict(ptype)
             if pred is not None:
                 out[ptype] = pred
+                target = pred.target_time.timestamp()
                 with self._lock:
-                    heapq.heappush(self._pending, (pred.target_time.timestamp(), next(self._seq), pred))
+                    last = self._last_queued.get(ptype)
+                    if last is not None and target < last + resolution:
+                        self._thinned += 1  # one queued per series per resolution step of target time
+                    else:
+                        self._last_queued[ptype] = target
+                        heapq.heappush(self._pending, (target, next(self._seq), pred))
         return out
 
     def _score_anomalies(self, metrics: LoadMetrics, ts: float) -> dict[str, float]:
@@ -345,26 +406,87 @@ class IntelligentAutomationHub:
         dict
             JSON-serialisable: ``timestamp``, ``load_level``, ``utilization``,
             ``throttle_percentage``, ``should_shed``, ``predictions`` (by
-            series name: ``load``, ``throughput``), ``decision``, ``remediation`` and
-            ``recommendation`` (``{"action", "confidence"}`` or None).
+            series name: ``load``, ``throughput``), ``anomaly_scores``,
+            ``decision``, ``remediation``, ``recommendation``
+            (``{"action", "confidence"}`` or None) and ``stage_errors`` (stage
+            name -> message, for the stages that failed after the commit point).
 
         Raises
         ------
         TypeError, ValueError
-            On a bad sample or context; nothing is recorded.
+            On a bad sample, timestamp or context; nothing is recorded. Nothing
+            raises after the commit point (see the class notes).
         """
         if not isinstance(metrics, LoadMetrics):
             raise TypeError(f"process_metrics() argument 'metrics' must be a LoadMetrics; got {metrics!r}.")
         if context is not None and not isinstance(context, Mapping):
             raise TypeError(f"process_metrics() argument 'context' must be a mapping; got {context!r}.")
-        ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
-        # The first stage re-validates the (mutable) sample before recording anything, so bad input
-        # still leaves every component untouched.
+        # 1. load: the commit point. record_metrics re-validates the (mutable) sample and its timestamp
+        # before recording anything, so bad input raises here with every component untouched.
         level = self._load_manager.record_metrics(metrics)
+        ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
         throttle = self._load_manager.get_throttle_percentage()
-        predictions = self._predict(metrics, ts) if self.config.prediction_enabled else {}
-        anomalies = self._score_anomalies(metrics, ts)
+        errors: dict[str, str] = {}
+        # 2-6: each stage isolates its own failure (see the class notes).
+        predictions: dict[PredictionType, Prediction] = (
+            self._stage("prediction", errors, {}, self._predict, metrics, ts)
+            if self.config.prediction_enabled
+            else {}
+        )
+        anomalies: dict[str, float] = self._stage("anomalies", errors, {}, self._score_anomalies, metrics, ts)
+        decision: Decision | None = self._stage(
+            "decision", errors, None, self._decide, metrics, level, throttle, predictions, anomalies, context
+        )
+        remediation = (
+            None
+            if decision is None
+            else self._stage("remediation", errors, None, self._remediate, decision, level)
+        )
+        recommendation = (
+            self._stage("learning", errors, None, self._recommend, level)
+            if self.config.learning_enabled
+            else None
+        )
+        with self._lock:
+            self._processed += 1
+        return {
+            "timestamp": metrics.timestamp.isoformat(),
+            "load_level": level.value,
+            "utilization": metrics.utilization,
+            "throttle_percentage": throttle,
+            "should_shed": throttle > 0.0,
+            "predictions": {t.value: p.to_dict() for t, p in predictions.items()},
+            "anomaly_scores": anomalies,
+            "decision": None if decision is None else decision.to_dict(),
+            "remediation": None if remediation is None else remediation.to_dict(),
+            "recommendation": recommendation,
+            "stage_errors": errors,
+        }
 
+    def _stage(
+        self, name: str, errors: dict[str, str], default: Any, fn: Callable[..., Any], *args: Any
+    ) -> Any:
+        """Run one stage after the commit point; on failure log, count, note it in ``errors`` and return ``default``."""
+        try:
+            return fn(*args)
+        except Exception as exc:
+            message = describe_exception(exc)
+            logger.exception("process_metrics: the %s stage failed: %s", name, message)
+            errors[name] = message
+            with self._lock:
+                self._stage_errors[name] = self._stage_errors.get(name, 0) + 1
+                self._last_stage_error = f"{name}: {message}"
+            return default
+
+    def _decide(
+        self,
+        metrics: LoadMetrics,
+        level: LoadLevel,
+        throttle: float,
+        predictions: dict[PredictionType, Prediction],
+        anomalies: dict[str, float],
+        context: Mapping[str, Any] | None,
+    ) -> Decision | None:
         ctx: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(LoadMetrics)}
         ctx.update(
             utilization=metrics.utilization,
@@ -382,34 +504,18 @@ class IntelligentAutomationHub:
         if context:
             ctx.update(context)
         decision = self._decision_engine.evaluate(ctx)
-        remediation = None
         if decision is not None:
             with self._lock:
                 self._decision_conditions[decision.decision_id] = ({"load_level": level.value}, False)
                 if len(self._decision_conditions) > self._decision_engine.history_size:
                     self._decision_conditions.popitem(last=False)
-            remediation = self._remediate(decision, level)
-        recommendation = None
-        if self.config.learning_enabled:
-            rec = self._learner.get_recommended_action({"load_level": level.value})
-            if rec is not None:
-                recommendation = {"action": rec[0], "confidence": rec[1]}
-        with self._lock:
-            self._processed += 1
-        return {
-            "timestamp": metrics.timestamp.isoformat(),
-            "load_level": level.value,
-            "utilization": metrics.utilization,
-            "throttle_percentage": throttle,
-            "should_shed": throttle > 0.0,
-            "predictions": {t.value: p.to_dict() for t, p in predictions.items()},
-            "anomaly_scores": anomalies,
-            "decision": None if decision is None else decision.to_dict(),
-            "remediation": None if remediation is None else remediation.to_dict(),
-            "recommendation": recommendation,
-        }
+        return decision
 
-    def record_decision_outcome(self, decision_id: str, outcome: str, score: float) -> Decision | None:
+    def _recommend(self, level: LoadLevel) -> dict[str, Any] | None:
+        rec = self._learner.get_recommended_action({"load_level": level.value})
+        return None if rec is None else {"action": rec[0], "confidence": rec[1]}
+
+    def record_decision_outcome(self, decision_id: str, outcome: str, score: float) -> Decision:
         """Record feedback on a decision and teach the learner.
 
         The learner observes the decision type as the action taken at the
@@ -419,12 +525,22 @@ class IntelligentAutomationHub:
 
         Returns
         -------
-        Decision or None
-            As :meth:`DecisionEngine.record_feedback`.
+        Decision
+            The updated decision, as :meth:`DecisionEngine.record_feedback`.
+
+        Raises
+        ------
+        UnknownIdError
+            For an unknown (or evicted) decision id.
+        TypeError, ValueError
+            On a malformed id, outcome or score; nothing is recorded.
         """
+        check_id(decision_id, "record_decision_outcome() argument 'decision_id'")
         decision = self._decision_engine.record_feedback(decision_id, outcome, score)
         if decision is None:
-            return None
+            raise UnknownIdError(
+                f"record_decision_outcome() argument 'decision_id': unknown decision id {decision_id!r}."
+            )
         with self._lock:
             entry = self._decision_conditions.get(decision_id)
             if entry is not None and not entry[1]:
@@ -445,6 +561,9 @@ class IntelligentAutomationHub:
                 "predictions_validated": self._validated,
                 "predictions_expired": self._expired,
                 "predictions_awaiting_validation": len(self._pending),
+                "predictions_thinned": self._thinned,
+                "stage_errors": dict(self._stage_errors),
+                "last_stage_error": self._last_stage_error,
                 "remediations_triggered": self._remediations,
                 "remediation_errors": self._remediation_errors,
                 "last_remediation_error": self._last_remediation_error,
@@ -485,6 +604,7 @@ _HUB_KWARGS = {
     "learner",
     "remediation_target",
     "validation_tolerance_seconds",
+    "validation_resolution_seconds",
     "anomaly_signals",
     "anomaly_detector_factory",
 }

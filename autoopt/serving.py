@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from autoopt._clock import Clock
-from autoopt._validation import SeedLike, check_enum, check_int, check_random_state
+from autoopt._validation import (
+    SeedLike,
+    check_callable,
+    check_enum,
+    check_int,
+    check_random_state,
+    check_str,
+    describe_exception,
+    is_async_callable,
+)
 from autoopt.enums import PredictionType, RemediationAction
 from autoopt.exceptions import LoadShedError
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
@@ -123,16 +132,20 @@ class AutomatedProvider(Generic[R]):
     The wrapper records only what it measures: it never records
     :class:`~autoopt.LoadMetrics`, since it has no view of the machine; load
     levels come from whatever monitors the system and feeds
-    :meth:`IntelligentAutomationHub.process_metrics`.
+    :meth:`IntelligentAutomationHub.process_metrics`. A report that fails (the
+    predictor refuses an observation, say) is logged and counted in
+    ``report_errors``; the model's result is still returned, or its
+    exception still raised.
 
     Parameters
     ----------
     fn : async callable
-        The model call.
+        The model call: a coroutine function (or an object whose
+        ``__call__`` is one).
     hub : IntelligentAutomationHub
     name : str, optional
-        Used in learner conditions and as remediation target; defaults to
-        ``fn``'s qualified name.
+        A non-empty name, used as the predictor series, in learner conditions
+        and as remediation target; defaults to ``fn``'s qualified name.
     seed : int, optional
         Seeds the shedding draws.
     clock : callable, optional
@@ -173,18 +186,23 @@ class AutomatedProvider(Generic[R]):
         failure_threshold: int = 5,
         remediation_action: RemediationAction = RemediationAction.RESTART,
     ) -> None:
-        if not callable(fn):
-            raise TypeError(f"AutomatedProvider() argument 'fn' must be an async callable; got {fn!r}.")
-        if not isinstance(hub, IntelligentAutomationHub):
+        arg = "AutomatedProvider() argument"
+        if not is_async_callable(fn):
             raise TypeError(
-                f"AutomatedProvider() argument 'hub' must be an IntelligentAutomationHub; got {hub!r}."
+                f"{arg} 'fn' must be an async callable (a coroutine function); got {fn!r}, "
+                "whose calls would not be awaited."
             )
+        if not isinstance(hub, IntelligentAutomationHub):
+            raise TypeError(f"{arg} 'hub' must be an IntelligentAutomationHub; got {hub!r}.")
         self._fn = fn
         self.hub = hub
-        self.name = name if name is not None else getattr(fn, "__qualname__", repr(fn))
-        self._rng = check_random_state(seed, "AutomatedProvider() argument 'seed'")
-        self._clock = hub.clock if clock is None else clock
-        self._timer = timer
+        if name is None:
+            qualname = getattr(fn, "__qualname__", None)
+            name = qualname if isinstance(qualname, str) and qualname.strip() else type(fn).__name__
+        self.name = check_str(name, f"{arg} 'name'")
+        self._rng = check_random_state(seed, f"{arg} 'seed'")
+        self._clock = hub.clock if clock is None else check_callable(clock, f"{arg} 'clock'")
+        self._timer = check_callable(timer, f"{arg} 'timer'")
         self.failure_threshold = check_int(
             failure_threshold, "AutomatedProvider() argument 'failure_threshold'", low=1
         )
@@ -198,6 +216,7 @@ class AutomatedProvider(Generic[R]):
         self._consecutive_errors = 0
         self._latency_sum_ms = 0.0
         self._remediations = 0
+        self._report_errors = 0
 
     # ------------------------------------------------------- pure decision
 
@@ -218,23 +237,28 @@ class AutomatedProvider(Generic[R]):
             )
 
     def _report(self, latency_ms: float, error: BaseException | None) -> str | None:
-        """Record one outcome; return a remediation reason when one is due."""
+        """Record one outcome; return a remediation reason when one is due. Never raises."""
         hub = self.hub
-        now = self._clock()
-        if hub.config.prediction_enabled:
-            hub.predictor.record_observation(
-                PredictionType.LATENCY, latency_ms, timestamp=now, series=self.name
-            )
-            hub.predictor.record_observation(
-                PredictionType.ERROR_RATE, 0.0 if error is None else 1.0, timestamp=now, series=self.name
-            )
-        if hub.config.learning_enabled:
-            level = hub.load_manager.get_current_load()
-            hub.learner.record_observation(
-                {"provider": self.name, "load_level": None if level is None else level.value},
-                "serve",
-                error is None,
-            )
+        try:
+            now = self._clock()
+            if hub.config.prediction_enabled:
+                hub.predictor.record_observation(
+                    PredictionType.LATENCY, latency_ms, timestamp=now, series=self.name
+                )
+                hub.predictor.record_observation(
+                    PredictionType.ERROR_RATE, 0.0 if error is None else 1.0, timestamp=now, series=self.name
+                )
+            if hub.config.learning_enabled:
+                level = hub.load_manager.get_current_load()
+                hub.learner.record_observation(
+                    {"provider": self.name, "load_level": None if level is None else level.value},
+                    "serve",
+                    error is None,
+                )
+        except Exception as exc:  # reporting must never lose the model's result
+            logger.exception("%s: reporting a call's outcome failed: %s", self.name, describe_exception(exc))
+            with self._lock:
+                self._report_errors += 1
         with self._lock:
             self._calls += 1
             self._latency_sum_ms += latency_ms
@@ -273,7 +297,7 @@ class AutomatedProvider(Generic[R]):
         return result
 
     def get_stats(self) -> dict[str, Any]:
-        """Calls completed, shed, errors, mean latency and remediations triggered."""
+        """Calls completed, shed, errors, mean latency, remediations triggered and report errors."""
         with self._lock:
             return {
                 "name": self.name,
@@ -283,6 +307,7 @@ class AutomatedProvider(Generic[R]):
                 "error_rate": self._errors / self._calls if self._calls else None,
                 "mean_latency_ms": self._latency_sum_ms / self._calls if self._calls else None,
                 "remediations": self._remediations,
+                "report_errors": self._report_errors,
             }
 
 
@@ -322,10 +347,16 @@ class AutomatedVisionProvider(VisionProvider):
             raise TypeError(
                 f"AutomatedVisionProvider() argument 'base_provider' must be a VisionProvider; got {base_provider!r}."
             )
+        name = base_provider.provider_name
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(
+                "AutomatedVisionProvider() argument 'base_provider' must have a non-empty str provider_name; "
+                f"got {name!r}."
+            )
         self.base_provider = base_provider
         self.hub = hub
         self._automated: AutomatedProvider[VisionDescription] = AutomatedProvider(
-            base_provider.analyze_image, hub, name=base_provider.provider_name, seed=seed
+            base_provider.analyze_image, hub, name=name, seed=seed
         )
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -17,6 +18,7 @@ from autoopt import (
     LoadMetrics,
     PredictionType,
     RemediationAction,
+    UnknownIdError,
     create_decision_rule,
     create_intelligent_automation_hub,
     create_load_metrics,
@@ -163,7 +165,8 @@ def test_record_decision_outcome_teaches_learner(clock):
         hub.record_decision_outcome(d["decision_id"], "recovered", 1.0)
     out = hub.process_metrics(metrics_at(7, 95.0))
     assert out["recommendation"] == {"action": "scale_up", "confidence": pytest.approx(1.0)}
-    assert hub.record_decision_outcome("unknown", "x", 1.0) is None
+    with pytest.raises(UnknownIdError, match="unknown decision id 'unknown'"):
+        hub.record_decision_outcome("unknown", "x", 1.0)
 
 
 def test_bad_input_records_nothing(clock):
@@ -220,10 +223,13 @@ def test_thread_hammer(clock):
     )
     errors = []
 
+    ticks = itertools.count()  # one shared sequence of times: the threads race by milliseconds at most
+
     def work(k):
         try:
             for i in range(200):
-                hub.process_metrics(metrics_at(i, 40.0 + (i + k) % 30))
+                at = T0 + timedelta(milliseconds=next(ticks))
+                hub.process_metrics(create_load_metrics(40.0 + (i + k) % 30, 30.0, timestamp=at))
         except BaseException as exc:  # pragma: no cover
             errors.append(exc)
 
