@@ -16,12 +16,14 @@ from autoopt._validation import (
     SeedLike,
     check_callable,
     check_enum,
+    check_id,
     check_int,
     check_random_state,
     check_real,
 )
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import TuningStatus, TuningStrategy
+from autoopt.exceptions import UnknownIdError
 from autoopt.models import TuningParameter, TuningSession, new_id
 
 if TYPE_CHECKING:
@@ -680,9 +682,18 @@ class SelfTuner:
     # --------------------------------------------------------------- lookup
 
     def _get(self, session_id: Any, method: str) -> _Session | None:
-        st = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        """Under the registry lock: a seed method's lookup (None for an unknown id, as the seed returns)."""
+        check_id(session_id, f"{method}() argument 'session_id'")
+        st = self._sessions.get(session_id)
         if st is None:
             logger.debug("%s(): unknown tuning session %r.", method, session_id)
+        return st
+
+    def _require(self, session_id: Any, method: str) -> _Session:
+        """Under the registry lock: a lookup outside the seed API, which raises for an unknown id."""
+        st = self._get(session_id, method)
+        if st is None:
+            raise UnknownIdError(f"{method}() argument 'session_id': unknown tuning session {session_id!r}.")
         return st
 
     def get_session(self, session_id: str) -> TuningSession | None:
@@ -706,54 +717,56 @@ class SelfTuner:
             best = st.session.best_parameters
             return None if best is None else dict(best)
 
-    def get_study(self, session_id: str) -> optuna.Study | None:
+    def get_study(self, session_id: str) -> optuna.Study:
         """The session's Optuna study, for Optuna's analysis and visualisation tools.
 
         Read it only: asking or telling on it directly bypasses the session's
-        bookkeeping and lock. ``None`` for an unknown id.
+        bookkeeping and lock. :class:`~autoopt.UnknownIdError` for an unknown id.
         """
         with self._lock:
-            st = self._get(session_id, "get_study")
-        return None if st is None else st.study
+            st = self._require(session_id, "get_study")
+        return st.study
 
-    def get_param_importances(self, session_id: str, *, seed: int | None = 0) -> dict[str, float] | None:
-        """fANOVA importance of each parameter (summing to 1, largest first); ``None`` for an unknown id.
+    def get_param_importances(self, session_id: str, *, seed: int | None = 0) -> dict[str, float]:
+        """fANOVA importance of each parameter (summing to 1, largest first).
 
         Raises
         ------
+        UnknownIdError
+            For an unknown session id.
         ValueError
             Fewer than two complete trials.
         """
         with self._lock:
-            st = self._get(session_id, "get_param_importances")
-        if st is None:
-            return None
+            st = self._require(session_id, "get_param_importances")
         from autoopt.tuning._results import param_importances
 
         return param_importances(st.study, seed=seed)
 
-    def get_failures(self, session_id: str) -> list[str] | None:
-        """The most recent failure messages (up to 100), oldest first; ``None`` for an unknown id.
+    def get_failures(self, session_id: str) -> list[str]:
+        """The most recent failure messages (up to 100), oldest first.
 
         They include failed objectives and callbacks that raised.
+        :class:`~autoopt.UnknownIdError` for an unknown id.
         """
         with self._lock:
-            st = self._get(session_id, "get_failures")
-        if st is None:
-            return None
+            st = self._require(session_id, "get_failures")
         with st.lock:
             return list(st.failures)
 
     def remove_session(self, session_id: str) -> bool:
-        """Forget a session (finished or not; a stored one stays in its storage); ``False`` for an unknown id."""
-        st = None
-        if isinstance(session_id, str):
-            with self._lock:
-                st = self._sessions.pop(session_id, None)
-                self._finished.pop(session_id, None)
+        """Forget a session (finished or not; a stored one stays in its storage); returns True.
+
+        :class:`~autoopt.UnknownIdError` for an unknown id.
+        """
+        check_id(session_id, "remove_session() argument 'session_id'")
+        with self._lock:
+            st = self._sessions.pop(session_id, None)
+            self._finished.pop(session_id, None)
         if st is None:
-            logger.debug("remove_session(): unknown tuning session %r.", session_id)
-            return False
+            raise UnknownIdError(
+                f"remove_session() argument 'session_id': unknown tuning session {session_id!r}."
+            )
         return True
 
     # ------------------------------------------------------------ life cycle
@@ -784,16 +797,15 @@ class SelfTuner:
         Trials still pending are told failed in the study (they count
         neither as iterations nor as failures; in a shared storage they are
         voided) and results for them are refused afterwards. Returns
-        ``False`` for an unknown id or a session already finished.
+        ``False`` for a session already finished, and raises
+        :class:`~autoopt.UnknownIdError` for an unknown id.
         """
         import optuna
 
         from autoopt.tuning import _storage
 
         with self._lock:
-            st = self._get(session_id, "stop_session")
-        if st is None:
-            return False
+            st = self._require(session_id, "stop_session")
         with st.lock:
             if st.session.status in _FINISHED:
                 return False
@@ -1111,7 +1123,8 @@ class SelfTuner:
         Returns
         -------
         bool
-            ``True`` if recorded, ``False`` as for :meth:`record_result`.
+            ``True`` if recorded, ``False`` as for :meth:`record_result`
+            (but an unknown id raises :class:`~autoopt.UnknownIdError`).
 
         Raises
         ------
@@ -1123,9 +1136,7 @@ class SelfTuner:
         import optuna
 
         with self._lock:
-            st = self._get(session_id, "record_failure")
-        if st is None:
-            return False
+            st = self._require(session_id, "record_failure")
         if not isinstance(message, str):
             raise TypeError(
                 f"record_failure() argument 'message' must be a str; "
@@ -1212,8 +1223,8 @@ class SelfTuner:
 
         Raises
         ------
-        KeyError
-            Unknown session id.
+        UnknownIdError
+            Unknown session id (a :class:`KeyError`).
         ValueError
             No objective, bad ``n_trials``, ``timeout``, ``n_jobs`` or
             ``backend``, or pruning on processes without a storage path.
@@ -1223,9 +1234,7 @@ class SelfTuner:
         from autoopt.tuning import _driver
 
         with self._lock:
-            st = self._get(session_id, "optimize")
-        if st is None:
-            raise KeyError(f"optimize() argument 'session_id': unknown tuning session {session_id!r}.")
+            st = self._require(session_id, "optimize")
         fn = objective if objective is not None else st.session.objective_fn
         if fn is None:
             raise ValueError(

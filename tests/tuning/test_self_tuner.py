@@ -205,20 +205,31 @@ def test_bad_values_are_refused(values: Any, error: type[Exception], match: str)
 
 
 def test_unknown_session_ids() -> None:
+    """The library's id rule: seed methods keep the seed's None/False, the others raise UnknownIdError."""
+    from autoopt import UnknownIdError
+
     tuner = SelfTuner()
-    for sid in ("nope", None, 42, ["x"]):
-        assert tuner.get_session(sid) is None  # type: ignore[arg-type]
-        assert tuner.step(sid) is None  # type: ignore[arg-type]
-        assert tuner.record_result(sid, {"x": 1.0}, 1.0) is False  # type: ignore[arg-type]
-        assert tuner.record_failure(sid, {"x": 1.0}, "m") is False  # type: ignore[arg-type]
-        assert tuner.start_session(sid) is False  # type: ignore[arg-type]
-        assert tuner.stop_session(sid) is False  # type: ignore[arg-type]
-        assert tuner.get_best_parameters(sid) is None  # type: ignore[arg-type]
-        assert tuner.get_failures(sid) is None  # type: ignore[arg-type]
-        assert tuner.get_study(sid) is None  # type: ignore[arg-type]
-        assert tuner.remove_session(sid) is False  # type: ignore[arg-type]
-    with pytest.raises(KeyError, match="unknown tuning session"):
-        tuner.optimize("nope", lambda **v: 0.0)
+    assert tuner.get_session("nope") is None
+    assert tuner.step("nope") is None
+    assert tuner.record_result("nope", {"x": 1.0}, 1.0) is False
+    assert tuner.start_session("nope") is False
+    assert tuner.get_best_parameters("nope") is None
+    for call in (
+        lambda: tuner.record_failure("nope", {"x": 1.0}, "m"),
+        lambda: tuner.stop_session("nope"),
+        lambda: tuner.get_failures("nope"),
+        lambda: tuner.get_study("nope"),
+        lambda: tuner.get_param_importances("nope"),
+        lambda: tuner.remove_session("nope"),
+        lambda: tuner.optimize("nope", lambda **v: 0.0),
+    ):
+        with pytest.raises(UnknownIdError, match="unknown tuning session 'nope'"):
+            call()
+    for sid in (None, 42, ["x"]):
+        with pytest.raises(TypeError, match="'session_id' must be a str"):
+            tuner.step(sid)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="'session_id' must be a str"):
+            tuner.remove_session(sid)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------- ask and tell
