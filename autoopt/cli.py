@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from autoopt import __version__
+from autoopt.sim._trace import NASA_TRACE_DAYS
 
 __all__ = ["format_summary", "main"]
 
@@ -124,6 +127,51 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        ns, rest = super().parse_known_args(args, namespace)
+        if hasattr(ns, "verbose") and hasattr(ns, "sub_verbose"):  # -v counts before and after the subcommand
+            ns.verbose += ns.sub_verbose
+            del ns.sub_verbose
+        return ns, rest
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of days; got {text!r}") from None
+    if not (math.isfinite(days) and days > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of days > 0; got {text!r}")
+    if days > NASA_TRACE_DAYS:
+        raise argparse.ArgumentTypeError(f"the trace holds {NASA_TRACE_DAYS} days; got {text!r}")
+    return days
+
+
+def _seed(text: str) -> int:
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative int; got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative int; got {text!r}")
+    return seed
+
+
+def _output_dir(text: str) -> str:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a folder")
+    return text
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from autoopt.sim import run_demo
 
@@ -151,9 +199,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="autoopt", description="autoopt: self-tuning automation toolkit")
+    parser = _Parser(prog="autoopt", description="autoopt: self-tuning automation toolkit")
     parser.add_argument("--version", action="version", version=f"autoopt {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    verbose_help = "log more (-v info, -vv debug); before or after the subcommand"
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo",
@@ -161,13 +210,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Replay the shipped NASA-HTTP 1995 request trace through an autoscaling simulation "
         "driven by the automation hub; print a summary and write a plot.",
     )
+    demo.add_argument("-v", "--verbose", dest="sub_verbose", action="count", default=0, help=verbose_help)
     demo.add_argument(
-        "-o", "--output", default="autoopt-demo-output", help="output folder (default: %(default)s)"
+        "-o",
+        "--output",
+        type=_output_dir,
+        default="autoopt-demo-output",
+        help="output folder (default: %(default)s)",
     )
     demo.add_argument(
-        "--days", type=float, default=None, help="replay only the first DAYS days (default: all 62)"
+        "--days",
+        type=_days,
+        default=None,
+        help=f"replay only the first DAYS days, in (0, {NASA_TRACE_DAYS}] (default: all {NASA_TRACE_DAYS})",
     )
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument("--seed", type=_seed, default=0, help="random seed, >= 0 (default: %(default)s)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
     demo.set_defaults(func=_cmd_demo)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autoopt._clock import ManualClock
+from autoopt._validation import check_int, check_real
 from autoopt.config import AutomationConfig
 from autoopt.decision import create_decision_rule
 from autoopt.enums import DecisionType, PredictionType, RemediationAction
@@ -206,12 +207,18 @@ def run_demo(
     import pandas as pd
     from tqdm import tqdm
 
+    arg = "run_demo() argument"
+    check_int(seed, f"{arg} 'seed'", low=0)
+    check_real(request_scale, f"{arg} 'request_scale'", low=0.0, low_open=True)
+    check_real(capacity_rps, f"{arg} 'capacity_rps'", low=0.0, low_open=True)
+    out_dir = Path(output_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{arg} 'output_dir' ({str(out_dir)!r}) exists and is not a folder.")
     frame = load_nasa_trace() if trace is None else trace
     if days is not None:
-        if not days > 0:
-            raise ValueError(f"run_demo() argument 'days' must be > 0; got {days!r}.")
+        span = (frame.index[-1] - frame.index[0] + (frame.index[1] - frame.index[0])) / pd.Timedelta(days=1)
+        check_real(days, f"{arg} 'days'", low=0.0, low_open=True, high=float(span))
         frame = frame[frame.index < frame.index[0] + pd.Timedelta(days=days)]
-    out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     times = pd.DatetimeIndex(frame.index)

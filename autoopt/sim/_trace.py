@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NASA_TRACE_CITATION", "load_nasa_trace"]
+__all__ = ["NASA_TRACE_CITATION", "NASA_TRACE_DAYS", "load_nasa_trace"]
+
+NASA_TRACE_DAYS = 62
+"""Days the shipped NASA trace covers (1 July to 31 August 1995, one row per minute)."""
 
 NASA_TRACE_CITATION = (
     "NASA-HTTP trace (Internet Traffic Archive); M. Arlitt and C. Williamson, "
@@ -43,8 +46,8 @@ def load_nasa_trace(path: str | Path | None = None) -> pd.DataFrame:
     Examples
     --------
     >>> trace = load_nasa_trace()
-    >>> len(trace), int(trace["requests"].max())
-    (89280, 405)
+    >>> len(trace), int(trace["requests"].max()), len(trace) == NASA_TRACE_DAYS * 1440
+    (89280, 405, True)
     >>> trace["status"].value_counts()["missing"], bool(trace.loc[trace.status == "missing", "requests"].isna().all())
     (np.int64(4947), True)
     """
