@@ -53,7 +53,6 @@ def sample(cpu: float, seconds: float) -> LoadMetrics:
 # --------------------------------------------------------------------------- 1. hub._pending
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 1: fixed in a later commit")
 def test_1_pending_forecasts_are_bounded_by_time_not_by_call_rate() -> None:
     """Many calls per second: the forecasts awaiting scoring are thinned to one per series per second."""
     clock = ManualClock(T0.timestamp())
@@ -67,7 +66,6 @@ def test_1_pending_forecasts_are_bounded_by_time_not_by_call_rate() -> None:
     assert hub.get_automation_summary()["hub"]["predictions_thinned"] > n
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 1: fixed in a later commit")
 def test_1_pending_drains_after_a_far_future_sample_with_the_checks_off() -> None:
     clock = ManualClock(T0.timestamp())
     hub = create_intelligent_automation_hub(clock=clock, max_clock_skew_s=None, max_backward_step_s=None)
@@ -82,7 +80,6 @@ def test_1_pending_drains_after_a_far_future_sample_with_the_checks_off() -> Non
 # ------------------------------------------------------------------ 2. far-future timestamps
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 2: fixed in a later commit")
 def test_2_far_future_sample_is_rejected_and_state_kept() -> None:
     clock = ManualClock(T0.timestamp() + 600)
     lm = LoadManager(clock=clock)
@@ -97,7 +94,6 @@ def test_2_far_future_sample_is_rejected_and_state_kept() -> None:
     assert lm.get_load_stats()["total_samples"] == 11
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 2: fixed in a later commit")
 def test_2_predictor_rejects_1e300_and_far_future_and_keeps_forecasting() -> None:
     clock = ManualClock(T0.timestamp())
     p = PerformancePredictor(clock=clock)
@@ -112,7 +108,6 @@ def test_2_predictor_rejects_1e300_and_far_future_and_keeps_forecasting() -> Non
     assert p.observation_count("load") == 30
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 2: fixed in a later commit")
 def test_2_forward_gaps_stay_legal_and_small_backward_steps_are_clamped_and_counted() -> None:
     clock = ManualClock(T0.timestamp())
     lm = LoadManager(clock=clock)
@@ -138,7 +133,6 @@ def test_2_forward_gaps_stay_legal_and_small_backward_steps_are_clamped_and_coun
 # ------------------------------------------------------------------------ 3. caps on names
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 3: fixed in a later commit")
 def test_3_predictor_caps_named_series_with_an_lru_and_sizes_rings_lazily() -> None:
     p = PerformancePredictor(max_series=100)
     p.record_observation("latency", 5.0)  # the default series
@@ -154,7 +148,6 @@ def test_3_predictor_caps_named_series_with_an_lru_and_sizes_rings_lazily() -> N
     assert p._series[(PredictionType.LATENCY, "model-249")].history.nbytes < 1024
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 3: fixed in a later commit")
 def test_3_learner_caps_actions_per_pattern() -> None:
     learner = PatternLearner(max_actions_per_pattern=50)
     for i in range(300):
@@ -174,7 +167,6 @@ class _Unprintable:
     __repr__ = __str__
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 4: fixed in a later commit")
 def test_4_unprintable_handler_result_is_recorded_not_raised() -> None:
     rem = AutoRemediation()
     rem.register_handler(RemediationAction.RESTART, lambda target, params: _Unprintable())
@@ -184,7 +176,6 @@ def test_4_unprintable_handler_result_is_recorded_not_raised() -> None:
     assert rem.get_remediation_stats()["total_remediations"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 4: fixed in a later commit")
 def test_4_process_metrics_never_stops_part_way() -> None:
     clock = ManualClock(T0.timestamp())
     hub = create_intelligent_automation_hub(clock=clock)
@@ -197,7 +188,6 @@ def test_4_process_metrics_never_stops_part_way() -> None:
     assert hub.get_automation_summary()["hub"]["metrics_processed"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 4: fixed in a later commit")
 def test_4_a_failing_stage_after_the_commit_point_is_isolated_and_counted() -> None:
     class Broken(PerformancePredictor):
         def predict(self, *args: Any, **kwargs: Any) -> Any:
@@ -216,7 +206,6 @@ def test_4_a_failing_stage_after_the_commit_point_is_isolated_and_counted() -> N
 # ---------------------------------------------------------------- 5. add_rule revalidates
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 5: fixed in a later commit")
 def test_5_add_rule_revalidates_a_mutated_rule_and_leaves_nothing_half_registered() -> None:
     engine = DecisionEngine(clock=ManualClock(0.0))
     engine.add_rule(create_decision_rule("a", lambda c: False, DecisionType.ALERT, lambda c: {}))
@@ -236,7 +225,6 @@ def test_5_add_rule_revalidates_a_mutated_rule_and_leaves_nothing_half_registere
 # ------------------------------------------------------------ 6. seasonal refit never sticks
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 6: fixed in a later commit")
 def test_6_a_refit_that_raises_anything_falls_back_and_is_retried_later() -> None:
     p = PerformancePredictor(forecaster=Forecaster(trend=1))  # type: ignore[arg-type]
     t0 = T0.timestamp()
@@ -263,7 +251,6 @@ async def _async_fn(*args: Any) -> bool:
     return True
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 7: fixed in a later commit")
 def test_7_scheduler_rejects_coroutine_functions_and_fails_awaitable_results() -> None:
     sched = IntelligentScheduler(clock=ManualClock(0.0))
     with pytest.raises(TypeError, match=r"execute_fn.*coroutine function"):
@@ -279,7 +266,6 @@ def test_7_scheduler_rejects_coroutine_functions_and_fails_awaitable_results() -
     assert "awaitable" in (task.error or "")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 7: fixed in a later commit")
 def test_7_remediation_rejects_coroutine_functions_and_fails_awaitable_results() -> None:
     rem = AutoRemediation()
     with pytest.raises(TypeError, match=r"handler.*coroutine function"):
@@ -297,7 +283,6 @@ def test_7_remediation_rejects_coroutine_functions_and_fails_awaitable_results()
 # ------------------------------------------------------------------ 8. AutomatedProvider
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 8: fixed in a later commit")
 def test_8_automated_provider_validates_name_and_fn() -> None:
     hub = create_intelligent_automation_hub(clock=ManualClock(0.0))
     with pytest.raises(ValueError, match="'name'"):
@@ -308,7 +293,6 @@ def test_8_automated_provider_validates_name_and_fn() -> None:
         AutomatedProvider(lambda x: x, hub, name="sync")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 8: fixed in a later commit")
 def test_8_a_failing_report_never_loses_the_model_result() -> None:
     hub = create_intelligent_automation_hub(clock=ManualClock(0.0))
     provider = AutomatedProvider(_async_fn, hub, name="m")
@@ -327,7 +311,6 @@ def test_8_a_failing_report_never_loses_the_model_result() -> None:
 # -------------------------------------------------------------------- 9. obscure errors
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 9: fixed in a later commit")
 @pytest.mark.parametrize(
     ("call", "exc", "pattern"),
     [
@@ -370,7 +353,6 @@ def _predictor_with_data() -> PerformancePredictor:
     return p
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 9: fixed in a later commit")
 def test_9_a_huge_limit_means_all() -> None:
     lm = LoadManager()
     lm.record_metrics(create_load_metrics(10.0, 10.0))
@@ -388,7 +370,6 @@ def test_9_a_huge_limit_means_all() -> None:
 # ---------------------------------------------------------------------------- 10. ids
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 10: fixed in a later commit")
 def test_10_one_rule_for_unknown_and_malformed_ids() -> None:
     from autoopt import UnknownIdError
 
@@ -409,7 +390,6 @@ def test_10_one_rule_for_unknown_and_malformed_ids() -> None:
 # ---------------------------------------------------------------------------- 11. CLI
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 11: fixed in a later commit")
 @pytest.mark.parametrize(
     "args",
     [["--days", "0"], ["--days", "inf"], ["--days", "nan"], ["--days", "100"], ["--seed", "-5"]],
@@ -430,7 +410,6 @@ def test_11_bad_demo_arguments_are_one_line_argparse_errors(tmp_path: Path, args
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 11: fixed in a later commit")
 def test_11_output_path_that_is_a_file_and_verbose_after_the_subcommand(tmp_path: Path) -> None:
     from autoopt.cli import _parser
 
@@ -452,7 +431,6 @@ def test_11_output_path_that_is_a_file_and_verbose_after_the_subcommand(tmp_path
 # ------------------------------------------------------------------------ 12. thresholds
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, defect 12: fixed in a later commit")
 def test_12_moderate_and_low_thresholds_derive_from_the_given_ones() -> None:
     hub = create_intelligent_automation_hub(load_threshold_critical=0.5, load_threshold_high=0.3)
     cfg = hub.config
