@@ -33,6 +33,8 @@ __all__ = [
     "check_limit",
     "check_random_state",
     "check_real",
+    "check_size",
+    "MAX_SIZE",
     "check_sync_callable",
     "close_awaitable",
     "describe_exception",
@@ -180,6 +182,19 @@ def check_int(
     if (low is not None and n < low) or (high is not None and n > high):
         raise ValueError(f"{name} must be an int{_interval(low, high, False, False)}; got {safe_repr(n)}.")
     return n
+
+
+MAX_SIZE = 2**40
+"""Largest value of a size parameter (a history length, a window, a cap): about 10^12.
+
+Structures grow with the data, so a large size allocates nothing up front; the bound only keeps
+sizes within what a deque, NumPy and a float can hold.
+"""
+
+
+def check_size(value: Any, name: str, *, low: int = 1, high: int = MAX_SIZE) -> int:
+    """A size parameter: an int in ``[low, high]`` (``high`` defaults to :data:`MAX_SIZE`)."""
+    return check_int(value, name, low=low, high=high)
 
 
 def check_limit(value: Any, name: str) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from autoopt._validation import check_int, check_real
+from autoopt._validation import check_real, check_size
 
 __all__ = ["AutomationConfig", "check_config", "create_automation_config"]
 
@@ -160,14 +160,14 @@ def _validated(values: dict[str, Any], derived: frozenset[str] = frozenset()) ->
     ``derived`` names the thresholds to derive rather than take from ``values``.
     """
     out: dict[str, Any] = {
-        "decision_cooldown_seconds": check_int(
+        "decision_cooldown_seconds": check_size(
             values["decision_cooldown_seconds"], "AutomationConfig.decision_cooldown_seconds", low=0
         ),
-        "max_concurrent_tasks": check_int(
-            values["max_concurrent_tasks"], "AutomationConfig.max_concurrent_tasks", low=1
+        "max_concurrent_tasks": check_size(
+            values["max_concurrent_tasks"], "AutomationConfig.max_concurrent_tasks"
         ),
-        "prediction_horizon_minutes": check_int(
-            values["prediction_horizon_minutes"], "AutomationConfig.prediction_horizon_minutes", low=1
+        "prediction_horizon_minutes": check_size(
+            values["prediction_horizon_minutes"], "AutomationConfig.prediction_horizon_minutes"
         ),
     }
     for name in _SWITCHES:

@@ -14,11 +14,11 @@ from typing import Any
 from autoopt._clock import Clock, system_clock, to_timestamp
 from autoopt._validation import (
     SeedLike,
-    check_callable,
     check_id,
     check_random_state,
     check_real,
     check_str,
+    check_sync_callable,
     describe_exception,
     safe_repr,
 )
@@ -170,7 +170,7 @@ class IntelligentAutomationHub:
         anomaly_detector_factory: Callable[[], AnomalyDetector] | None = None,
     ) -> None:
         cfg = check_config(config, "IntelligentAutomationHub()")
-        check_callable(clock, "IntelligentAutomationHub() argument 'clock'")
+        check_sync_callable(clock, "IntelligentAutomationHub() argument 'clock'")
         check_str(remediation_target, "IntelligentAutomationHub() argument 'remediation_target'")
         self.config = cfg
         self.remediation_target = remediation_target

@@ -23,7 +23,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
-from autoopt._validation import check_callable, check_int, check_limit, check_real, check_str, safe_repr
+from autoopt._validation import (
+    check_int,
+    check_limit,
+    check_real,
+    check_size,
+    check_str,
+    check_sync_callable,
+    safe_repr,
+)
 from autoopt.core import EWMean
 from autoopt.enums import LearningMode
 from autoopt.models import LearningPattern
@@ -223,12 +231,12 @@ class PatternLearner:
     ) -> None:
         self.alpha = check_real(alpha, "PatternLearner() argument 'alpha'", low=0.0, high=1.0, low_open=True)
         self.min_samples = check_int(min_samples, "PatternLearner() argument 'min_samples'", low=1)
-        self.history_size = check_int(history_size, "PatternLearner() argument 'history_size'", low=1)
-        self.max_patterns = check_int(max_patterns, "PatternLearner() argument 'max_patterns'", low=1)
-        self.max_actions_per_pattern = check_int(
-            max_actions_per_pattern, "PatternLearner() argument 'max_actions_per_pattern'", low=1
+        self.history_size = check_size(history_size, "PatternLearner() argument 'history_size'")
+        self.max_patterns = check_size(max_patterns, "PatternLearner() argument 'max_patterns'")
+        self.max_actions_per_pattern = check_size(
+            max_actions_per_pattern, "PatternLearner() argument 'max_actions_per_pattern'"
         )
-        self._clock = check_callable(clock, "PatternLearner() argument 'clock'")
+        self._clock = check_sync_callable(clock, "PatternLearner() argument 'clock'")
 
         self._lock = threading.Lock()
         self._patterns: OrderedDict[str, _Pattern] = OrderedDict()

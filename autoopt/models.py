@@ -548,13 +548,13 @@ class ResourcePool:
 
     def can_allocate(self, requirements: Mapping[str, float]) -> bool:
         """Whether every required amount is available now."""
-        req = self.check_requirements(requirements)
+        req = self.check_requirements(requirements, "can_allocate() argument 'requirements'")
         with self._lock:  # type: ignore[attr-defined]
             return all(self._get(k) + _EPS >= v for k, v in req.items())
 
     def try_allocate(self, requirements: Mapping[str, float]) -> bool:
         """Allocate ``requirements`` if all of it is available; return whether it was."""
-        req = self.check_requirements(requirements)
+        req = self.check_requirements(requirements, "try_allocate() argument 'requirements'")
         with self._lock:  # type: ignore[attr-defined]
             if not all(self._get(k) + _EPS >= v for k, v in req.items()):
                 return False
@@ -570,18 +570,18 @@ class ResourcePool:
         ValueError
             If some resource is short; nothing is allocated then.
         """
-        req = self.check_requirements(requirements)
+        req = self.check_requirements(requirements, "allocate() argument 'requirements'")
         with self._lock:  # type: ignore[attr-defined]
             short = {k: (v, self._get(k)) for k, v in req.items() if self._get(k) + _EPS < v}
             if short:
                 detail = ", ".join(f"{k}: requested {v:g}, available {a:g}" for k, (v, a) in short.items())
-                raise ValueError(f"cannot allocate resources ({detail}).")
+                raise ValueError(f"allocate() argument 'requirements': cannot allocate resources ({detail}).")
             for k, v in req.items():
                 self._set(k, max(0.0, self._get(k) - v))
 
     def release(self, requirements: Mapping[str, float]) -> None:
         """Give ``requirements`` back, never above the starting capacity."""
-        req = self.check_requirements(requirements)
+        req = self.check_requirements(requirements, "release() argument 'requirements'")
         cap: dict[str, float] = self._capacity  # type: ignore[attr-defined]
         with self._lock:  # type: ignore[attr-defined]
             for k, v in req.items():

@@ -27,11 +27,11 @@ import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
 from autoopt._validation import (
-    check_callable,
     check_enum,
     check_int,
     check_limit,
     check_real,
+    check_size,
     check_str,
     check_sync_callable,
     close_awaitable,
@@ -217,10 +217,10 @@ class AutoRemediation:
         max_backoff_seconds: float = 300.0,
     ) -> None:
         self.config = check_config(config, "AutoRemediation()")
-        self._clock = check_callable(clock, "AutoRemediation() argument 'clock'")
-        self._timer = check_callable(timer, "AutoRemediation() argument 'timer'")
-        self._sleep = check_callable(sleep, "AutoRemediation() argument 'sleep'")
-        self.history_size = check_int(history_size, "AutoRemediation() argument 'history_size'", low=1)
+        self._clock = check_sync_callable(clock, "AutoRemediation() argument 'clock'")
+        self._timer = check_sync_callable(timer, "AutoRemediation() argument 'timer'")
+        self._sleep = check_sync_callable(sleep, "AutoRemediation() argument 'sleep'")
+        self.history_size = check_size(history_size, "AutoRemediation() argument 'history_size'")
         self.max_backoff_seconds = check_real(
             max_backoff_seconds, "AutoRemediation() argument 'max_backoff_seconds'", low=0.0
         )

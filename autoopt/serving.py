@@ -21,11 +21,11 @@ from typing import Any, Generic, TypeVar
 from autoopt._clock import Clock
 from autoopt._validation import (
     SeedLike,
-    check_callable,
     check_enum,
     check_int,
     check_random_state,
     check_str,
+    check_sync_callable,
     describe_exception,
     is_async_callable,
 )
@@ -201,8 +201,8 @@ class AutomatedProvider(Generic[R]):
             name = qualname if isinstance(qualname, str) and qualname.strip() else type(fn).__name__
         self.name = check_str(name, f"{arg} 'name'")
         self._rng = check_random_state(seed, f"{arg} 'seed'")
-        self._clock = hub.clock if clock is None else check_callable(clock, f"{arg} 'clock'")
-        self._timer = check_callable(timer, f"{arg} 'timer'")
+        self._clock = hub.clock if clock is None else check_sync_callable(clock, f"{arg} 'clock'")
+        self._timer = check_sync_callable(timer, f"{arg} 'timer'")
         self.failure_threshold = check_int(
             failure_threshold, "AutomatedProvider() argument 'failure_threshold'", low=1
         )
@@ -377,6 +377,11 @@ class AutomatedVisionProvider(VisionProvider):
         if not isinstance(image_data, (bytes, bytearray, memoryview)):
             raise TypeError(
                 f"analyze_image() argument 'image_data' must be bytes; got {type(image_data).__name__}."
+            )
+        if not isinstance(include_description, bool):
+            raise TypeError(
+                "analyze_image() argument 'include_description' must be a bool; "
+                f"got {include_description!r} of type {type(include_description).__name__}."
             )
         return await self._automated(image_data, include_description=include_description)
 

@@ -124,6 +124,9 @@ class TimeWindowSums:
         Most rows kept.
     width : int
         Number of value columns.
+    initial : int, default 16
+        Rows allocated at first; the storage doubles as rows arrive, up to
+        ``2 * capacity`` (amortised O(1) per append).
 
     Examples
     --------
@@ -134,12 +137,12 @@ class TimeWindowSums:
     (3, array([ 8., 16.]))
     """
 
-    def __init__(self, capacity: int, width: int) -> None:
+    def __init__(self, capacity: int, width: int, *, initial: int = 16) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be >= 1; got {capacity!r}.")
         self.capacity = int(capacity)
         self.width = int(width)
-        n = 2 * self.capacity
+        n = min(2 * self.capacity, max(1, int(initial)))
         self._t = np.zeros(n)
         self._v = np.zeros((n, self.width))
         self._p = np.zeros((n, self.width))  # inclusive prefix sums from self._start's base
@@ -153,6 +156,23 @@ class TimeWindowSums:
     def last_time(self) -> float | None:
         """Timestamp of the newest row, or None when empty."""
         return float(self._t[self._end - 1]) if self._end > self._start else None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of storage allocated now (at most ``2 * capacity`` rows)."""
+        return int(self._t.nbytes + self._v.nbytes + self._p.nbytes)
+
+    def _grow(self) -> None:
+        """Double the storage (up to ``2 * capacity`` rows), keeping the live rows at the front."""
+        n = self._end - self._start
+        size = min(2 * self.capacity, 2 * self._t.shape[0])
+        t, v, p = np.zeros(size), np.zeros((size, self.width)), np.zeros((size, self.width))
+        t[:n] = self._t[self._start : self._end]
+        v[:n] = self._v[self._start : self._end]
+        if n:  # rebase the prefix sums to the first live row, as _compact does
+            p[:n] = self._p[self._start : self._end] - (self._p[self._start] - self._v[self._start])
+        self._t, self._v, self._p = t, v, p
+        self._start, self._end = 0, n
 
     def _compact(self) -> None:
         keep = self.capacity - 1
@@ -170,7 +190,10 @@ class TimeWindowSums:
         if self._end > self._start and t < self._t[self._end - 1]:
             raise ValueError(f"t must be >= the last time {self._t[self._end - 1]!r}; got {t!r}.")
         if self._end == self._t.shape[0]:
-            self._compact()
+            if self._t.shape[0] < 2 * self.capacity:
+                self._grow()
+            else:
+                self._compact()
         i = self._end
         self._t[i] = t
         self._v[i] = row

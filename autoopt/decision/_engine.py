@@ -14,11 +14,11 @@ from scipy.special import betaincinv
 
 from autoopt._clock import Clock, system_clock, to_datetime
 from autoopt._validation import (
-    check_callable,
     check_id,
-    check_int,
     check_limit,
     check_real,
+    check_size,
+    check_sync_callable,
     close_awaitable,
     describe_exception,
 )
@@ -203,8 +203,8 @@ class DecisionEngine:
         history_size: int = 1000,
     ) -> None:
         self.config = check_config(config, "DecisionEngine()")
-        self.history_size = check_int(history_size, "DecisionEngine() argument 'history_size'", low=1)
-        self._clock = check_callable(clock, "DecisionEngine() argument 'clock'")
+        self.history_size = check_size(history_size, "DecisionEngine() argument 'history_size'")
+        self._clock = check_sync_callable(clock, "DecisionEngine() argument 'clock'")
         self._lock = threading.Lock()
         self._rules: dict[str, _RuleState] = {}
         self._order: tuple[_RuleState, ...] = ()

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from autoopt._clock import to_timestamp
-from autoopt._validation import check_int, check_real
+from autoopt._clock import check_sample_time
+from autoopt._validation import check_int, check_real, safe_repr
 
 __all__ = ["AnomalyDetector"]
 
@@ -337,7 +337,7 @@ class AnomalyDetector:
             If ``value`` is infinite or ``timestamp`` is NaT or not finite.
         """
         x = _check_value(value, "update() argument 'value'")
-        t = None if timestamp is None else to_timestamp(timestamp, "update() argument 'timestamp'")
+        t = None if timestamp is None else check_sample_time(timestamp, "update() argument 'timestamp'")
         with self._lock:
             return self._step(x, t)
 
@@ -430,9 +430,14 @@ def _check_value(value: Any, name: str) -> float:
     """A real number as float; NaN passes (a gap), infinity raises."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
-            f"{name} must be a real number (NaN for a gap); got {value!r} of type {type(value).__name__}."
+            f"{name} must be a real number (NaN for a gap); got {safe_repr(value)} of type {type(value).__name__}."
         )
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be finite or NaN (a gap); got {safe_repr(value)}, too large for a float."
+        ) from None
     if math.isinf(x):
         raise ValueError(f"{name} must be finite or NaN (a gap); got {value!r}.")
     return x

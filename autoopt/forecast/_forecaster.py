@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from autoopt._validation import check_int, check_real
+from autoopt._validation import check_int, check_real, check_size
 from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
 
 __all__ = ["Forecaster", "detect_periods"]
@@ -476,7 +476,7 @@ class Forecaster:
         """
         if not hasattr(self, "coef_"):
             raise RuntimeError("predict(): call fit() first.")
-        horizon = check_int(horizon, "predict() argument 'horizon'", low=1)
+        horizon = check_size(horizon, "predict() argument 'horizon'")
         n, p, k = self._n, self.ar_lags, self.coef_.shape[0]
         m = 0
         tail = self._resid[n - p :] if p else np.empty((0, k))

@@ -13,11 +13,10 @@ import numpy as np
 
 from autoopt._clock import Clock, TimeOrder, check_sample_time, system_clock, to_datetime
 from autoopt._validation import (
-    check_callable,
     check_enum,
-    check_int,
     check_limit,
     check_real,
+    check_size,
     check_sync_callable,
     close_awaitable,
     describe_exception,
@@ -175,8 +174,8 @@ class LoadManager:
         stale_after_seconds: float | None = 300.0,
     ) -> None:
         self.config = check_config(config, "LoadManager()")
-        self._clock = check_callable(clock, "LoadManager() argument 'clock'")
-        self.history_size = check_int(history_size, "LoadManager() argument 'history_size'", low=1)
+        self._clock = check_sync_callable(clock, "LoadManager() argument 'clock'")
+        self.history_size = check_size(history_size, "LoadManager() argument 'history_size'")
         self.stale_after_seconds = (
             None
             if stale_after_seconds is None

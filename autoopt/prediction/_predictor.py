@@ -22,13 +22,14 @@ from autoopt._clock import (
     to_datetime,
 )
 from autoopt._validation import (
-    check_callable,
     check_enum,
     check_id,
     check_int,
     check_limit,
     check_real,
+    check_size,
     check_str,
+    check_sync_callable,
     safe_repr,
 )
 from autoopt.config import AutomationConfig, check_config
@@ -311,7 +312,7 @@ class PerformancePredictor:
         clock: Clock = system_clock,
     ) -> None:
         self.config = check_config(config, "PerformancePredictor()")
-        self.window = check_int(window, "PerformancePredictor() argument 'window'", low=3)
+        self.window = check_size(window, "PerformancePredictor() argument 'window'", low=3)
         self.min_observations = check_int(
             min_observations, "PerformancePredictor() argument 'min_observations'", low=3
         )
@@ -321,8 +322,8 @@ class PerformancePredictor:
         self.alpha = check_real(
             alpha, "PerformancePredictor() argument 'alpha'", low=0.0, high=1.0, low_open=True, high_open=True
         )
-        self.history_size = check_int(history_size, "PerformancePredictor() argument 'history_size'", low=1)
-        self.max_predictions = check_int(
+        self.history_size = check_size(history_size, "PerformancePredictor() argument 'history_size'")
+        self.max_predictions = check_size(
             max_predictions, "PerformancePredictor() argument 'max_predictions'", low=1
         )
         where = "PerformancePredictor() argument"
@@ -331,16 +332,16 @@ class PerformancePredictor:
             if seasonal_period is None
             else check_real(seasonal_period, f"{where} 'seasonal_period'", low=0.0, low_open=True)
         )
-        self.seasonal_cycles = check_int(seasonal_cycles, f"{where} 'seasonal_cycles'", low=2)
-        self.seasonal_resolution = check_int(seasonal_resolution, f"{where} 'seasonal_resolution'", low=4)
+        self.seasonal_cycles = check_size(seasonal_cycles, f"{where} 'seasonal_cycles'", low=2)
+        self.seasonal_resolution = check_size(seasonal_resolution, f"{where} 'seasonal_resolution'", low=4)
         self.refit_every = (
             None if refit_every is None else check_int(refit_every, f"{where} 'refit_every'", low=1)
         )
         if forecaster is not None and not isinstance(forecaster, Forecaster):
             raise TypeError(f"{where} 'forecaster' must be a Forecaster or None; got {forecaster!r}.")
         self.forecaster = forecaster
-        self.max_series = check_int(max_series, f"{where} 'max_series'", low=1)
-        self._clock = check_callable(clock, f"{where} 'clock'")
+        self.max_series = check_size(max_series, f"{where} 'max_series'")
+        self._clock = check_sync_callable(clock, f"{where} 'clock'")
         self._lock = threading.Lock()
         self._series: dict[tuple[PredictionType, str | None], _Series] = {}
         self._named: OrderedDict[tuple[PredictionType, str | None], None] = OrderedDict()  # LRU order

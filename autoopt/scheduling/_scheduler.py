@@ -44,12 +44,12 @@ from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
 from autoopt._validation import (
-    check_callable,
     check_enum,
     check_id,
     check_int,
     check_limit,
     check_real,
+    check_size,
     check_str,
     check_sync_callable,
     close_awaitable,
@@ -297,11 +297,11 @@ class IntelligentScheduler:
                 f"{arg} 'resource_pool' must be a ResourcePool or None; "
                 f"got {resource_pool!r} of type {type(resource_pool).__name__}."
             )
-        check_callable(clock, f"{arg} 'clock'")
+        check_sync_callable(clock, f"{arg} 'clock'")
         self._default_max_retries = check_int(default_max_retries, f"{arg} 'default_max_retries'", low=0)
         self._retry_backoff = check_real(retry_backoff_seconds, f"{arg} 'retry_backoff_seconds'", low=0.0)
         self._max_backoff = check_real(max_backoff_seconds, f"{arg} 'max_backoff_seconds'", low=0.0)
-        self._history_limit = check_int(history_limit, f"{arg} 'history_limit'", low=0)
+        self._history_limit = check_size(history_limit, f"{arg} 'history_limit'", low=0)
         self._config = config
         self._pool = resource_pool
         self._clock = clock

@@ -20,6 +20,8 @@ from autoopt._validation import (
     check_int,
     check_random_state,
     check_real,
+    check_size,
+    check_sync_callable,
 )
 from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import TuningStatus, TuningStrategy
@@ -281,8 +283,8 @@ class SelfTuner:
     ) -> None:
         self.config = None if config is None else check_config(config, "SelfTuner()")
         self._rng = check_random_state(seed, "SelfTuner() argument 'seed'")
-        self._clock = check_callable(clock, "SelfTuner() argument 'clock'")
-        self._max_sessions = check_int(max_sessions, "SelfTuner() argument 'max_sessions'", low=1)
+        self._clock = check_sync_callable(clock, "SelfTuner() argument 'clock'")
+        self._max_sessions = check_size(max_sessions, "SelfTuner() argument 'max_sessions'")
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -356,7 +358,7 @@ class SelfTuner:
         kind = check_enum(strategy, TuningStrategy, f"{where} 'strategy'")
         if objective_fn is not None:
             check_callable(objective_fn, f"{where} 'objective_fn'")
-        max_iterations = check_int(max_iterations, f"{where} 'max_iterations'", low=1)
+        max_iterations = check_size(max_iterations, f"{where} 'max_iterations'")
         threshold = check_real(convergence_threshold, f"{where} 'convergence_threshold'", low=0.0)
         if patience is None:
             patience = max(10, max_iterations // 4)
@@ -974,11 +976,12 @@ class SelfTuner:
                 f"missing {missing!r}, unknown {unknown!r}."
             )
         labels = st.labels.get(where)
-        if labels is None:
-            labels = st.labels[where] = tuple(f"{where} argument 'values'[{n!r}]" for n in st.names)
+        if labels is None:  # cached once the values passed (a refused call changes nothing)
+            labels = tuple(f"{where} argument 'values'[{n!r}]" for n in st.names)
         out = {
             n: check(values[n], label) for n, check, label in zip(st.names, st.checks, labels, strict=True)
         }
+        st.labels.setdefault(where, labels)
         return tuple(out.values()), out
 
     def _pop_pending_locked(
@@ -1242,7 +1245,7 @@ class SelfTuner:
             )
         check_callable(fn, "optimize() argument 'objective'")
         if n_trials is not None:
-            n_trials = check_int(n_trials, "optimize() argument 'n_trials'", low=0)
+            n_trials = check_size(n_trials, "optimize() argument 'n_trials'", low=0)
         if timeout is not None:
             timeout = check_real(timeout, "optimize() argument 'timeout'", low=0.0)
         n_jobs = check_int(n_jobs, "optimize() argument 'n_jobs'", low=-1)
