@@ -48,7 +48,7 @@ from autoopt import (
 )
 from autoopt._clock import ManualClock
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+T0 = datetime(2020, 1, 1, tzinfo=UTC)  # replays run in the past: samples never run ahead of the clock
 
 
 def per_call(fn: Callable[[], Any], calls: int, repeats: int = 7) -> float:
@@ -291,6 +291,7 @@ def case_get_average_metrics(n: int) -> tuple[Callable[[], Any], Callable[[], An
     metrics = []
     for i in range(n):
         m = LoadMetrics(cpu_usage=float(i % 90), memory_usage=40.0, timestamp=T0 + timedelta(seconds=i))
+        clock.set(m.timestamp.timestamp())  # a replay: the clock follows the samples
         lm.record_metrics(m)
         metrics.append(m)
     clock.set((T0 + timedelta(seconds=n)).timestamp())
