@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 import numbers
 import sys
 from collections.abc import Callable
@@ -130,24 +129,26 @@ def check_real(
     ValueError
         If ``value`` is NaN, infinite or outside the bounds.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number{_interval(low, high, low_open, high_open)}; "
-            f"got {safe_repr(value)} of type {type(value).__name__}."
-        )
-    try:
-        x = float(value)
-    except OverflowError:  # an int beyond float's range
-        raise ValueError(
-            f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; "
-            f"got {safe_repr(value)}, too large for a float."
-        ) from None
-    bad = (
-        not math.isfinite(x)
+    if type(value) is float:  # the common case, without the ABC check
+        x = value
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{name} must be a real number{_interval(low, high, low_open, high_open)}; "
+                f"got {safe_repr(value)} of type {type(value).__name__}."
+            )
+        try:
+            x = float(value)
+        except OverflowError:  # an int beyond float's range
+            raise ValueError(
+                f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; "
+                f"got {safe_repr(value)}, too large for a float."
+            ) from None
+    if (
+        x - x != 0.0  # NaN or infinite
         or (low is not None and (x < low or (low_open and x == low)))
         or (high is not None and (x > high or (high_open and x == high)))
-    )
-    if bad:
+    ):
         raise ValueError(
             f"{name} must be a finite number{_interval(low, high, low_open, high_open)}; got {safe_repr(value)}."
         )
@@ -173,12 +174,15 @@ def check_int(
     ValueError
         If ``value`` is outside ``[low, high]``.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is int:
+        n = value
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"{name} must be an int{_interval(low, high, False, False)}; "
             f"got {safe_repr(value)} of type {type(value).__name__}."
         )
-    n = int(value)
+    else:
+        n = int(value)
     if (low is not None and n < low) or (high is not None and n > high):
         raise ValueError(f"{name} must be an int{_interval(low, high, False, False)}; got {safe_repr(n)}.")
     return n

@@ -269,8 +269,13 @@ class LoadManager:
             metrics.latency_p99,
             float(metrics.queue_depth),
         )
+        order = self._order
         with self._lock:
-            ts = self._order.place(ts, max_back, "LoadMetrics.timestamp")  # may raise: nothing recorded yet
+            latest = order.latest
+            if latest is None or ts >= latest:
+                order.latest = ts
+            else:  # late: clamped (counted) or refused, before anything is recorded
+                ts = order.place(ts, max_back, "LoadMetrics.timestamp")
             self._sums.append(ts, row)
             self._history.append(metrics)
             self._total += 1

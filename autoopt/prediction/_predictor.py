@@ -52,6 +52,8 @@ _SEASONAL_VERSION = "seasonal-ar-conformal/1"
 ALL_SERIES: Any = object()
 """Default of ``get_prediction_accuracy(series=...)``: aggregate every series of the metric."""
 
+_TIME_MAX = PANDAS_TIME_RANGE[1]
+
 # The accuracy bucket of a metric's evicted named series (so aggregates stay exact after eviction).
 _EVICTED: Any = object()
 
@@ -499,7 +501,8 @@ class PerformancePredictor:
             state = self._series.get(key)
             if state is None or state.n_total < self.min_observations:
                 return None
-            _check_target(state.last_ts, horizon, "predict() argument 'horizon_minutes'")
+            if state.last_ts + 60.0 * horizon > _TIME_MAX:
+                _check_target(state.last_ts, horizon, "predict() argument 'horizon_minutes'")
             if key[1] is not None:
                 self._named.move_to_end(key)
             last_ts = state.last_ts
@@ -845,7 +848,7 @@ def _forecast_after(
 
 def _check_target(last_ts: float, horizon_minutes: float, name: str) -> None:
     """Raise unless ``horizon_minutes`` past ``last_ts`` is still a time pandas can hold."""
-    if last_ts + 60.0 * horizon_minutes > PANDAS_TIME_RANGE[1]:
+    if last_ts + 60.0 * horizon_minutes > _TIME_MAX:
         raise ValueError(
             f"{name} ({horizon_minutes!r} minutes) puts the forecast's target past 2262-04-11, "
             "the end of pandas' time range."
