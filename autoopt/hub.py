@@ -8,7 +8,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from autoopt._clock import Clock, system_clock, to_timestamp
@@ -23,7 +23,7 @@ from autoopt._validation import (
     safe_repr,
 )
 from autoopt.config import AutomationConfig, check_config
-from autoopt.decision import DecisionEngine
+from autoopt.decision import ANOMALY_SIGNALS, DecisionEngine, build_context
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
 from autoopt.exceptions import UnknownIdError
 from autoopt.forecast import AnomalyDetector
@@ -37,9 +37,6 @@ from autoopt.tuning import SelfTuner
 
 __all__ = ["ANOMALY_SIGNALS", "IntelligentAutomationHub", "create_intelligent_automation_hub"]
 
-ANOMALY_SIGNALS: tuple[str, ...] = ("utilization", "request_rate", "error_rate", "latency_p99")
-"""The load-sample signals the hub can score for anomalies."""
-
 logger = logging.getLogger(__name__)
 
 # Series the hub forecasts on every sample (and scores when their target time comes).
@@ -50,6 +47,24 @@ _REMEDIATING: dict[DecisionType, RemediationAction] = {
     DecisionType.REMEDIATE: RemediationAction.RESTART,
     DecisionType.FAILOVER: RemediationAction.FAILOVER,
 }
+
+
+@dataclass
+class _Run:
+    """One call of :meth:`IntelligentAutomationHub.process_metrics`: what each stage reads and writes."""
+
+    metrics: LoadMetrics
+    ts: float
+    level: LoadLevel
+    throttle: float
+    extra: Mapping[str, Any] | None
+    predictions: dict[PredictionType, Prediction] = field(default_factory=dict)
+    anomalies: dict[str, float] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
+    remediation: Remediation | None = None
+    recommendation: dict[str, Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 class IntelligentAutomationHub:
@@ -247,6 +262,13 @@ class IntelligentAutomationHub:
         self._thinned = 0
         self._stage_errors: dict[str, int] = {}
         self._last_stage_error: str | None = None
+        self._stages: tuple[tuple[str, Callable[[_Run], None]], ...] = (
+            ("prediction", self._stage_prediction),
+            ("anomalies", self._stage_anomalies),
+            ("decision", self._stage_decision),
+            ("remediation", self._stage_remediation),
+            ("learning", self._stage_learning),
+        )
         self._remediations = 0
         self._remediation_errors = 0
         self._last_remediation_error: str | None = None
@@ -424,96 +446,80 @@ class IntelligentAutomationHub:
         # 1. load: the commit point. record_metrics re-validates the (mutable) sample and its timestamp
         # before recording anything, so bad input raises here with every component untouched.
         level = self._load_manager.record_metrics(metrics)
-        ts = to_timestamp(metrics.timestamp, "LoadMetrics.timestamp")
-        throttle = self._load_manager.get_throttle_percentage()
-        errors: dict[str, str] = {}
+        run = _Run(
+            metrics=metrics,
+            ts=to_timestamp(metrics.timestamp, "LoadMetrics.timestamp"),
+            level=level,
+            throttle=self._load_manager.get_throttle_percentage(),
+            extra=context,
+        )
         # 2-6: each stage isolates its own failure (see the class notes).
-        predictions: dict[PredictionType, Prediction] = (
-            self._stage("prediction", errors, {}, self._predict, metrics, ts)
-            if self.config.prediction_enabled
-            else {}
-        )
-        anomalies: dict[str, float] = self._stage("anomalies", errors, {}, self._score_anomalies, metrics, ts)
-        decision: Decision | None = self._stage(
-            "decision", errors, None, self._decide, metrics, level, throttle, predictions, anomalies, context
-        )
-        remediation = (
-            None
-            if decision is None
-            else self._stage("remediation", errors, None, self._remediate, decision, level)
-        )
-        recommendation = (
-            self._stage("learning", errors, None, self._recommend, level)
-            if self.config.learning_enabled
-            else None
-        )
+        for name, stage in self._stages:
+            try:
+                stage(run)
+            except Exception as exc:
+                message = describe_exception(exc)
+                logger.exception("process_metrics: the %s stage failed: %s", name, message)
+                run.errors[name] = message
+                with self._lock:
+                    self._stage_errors[name] = self._stage_errors.get(name, 0) + 1
+                    self._last_stage_error = f"{name}: {message}"
         with self._lock:
             self._processed += 1
+        decision = run.decision
         return {
             "timestamp": metrics.timestamp.isoformat(),
             "load_level": level.value,
             "utilization": metrics.utilization,
-            "throttle_percentage": throttle,
-            "should_shed": throttle > 0.0,
-            "predictions": {t.value: p.to_dict() for t, p in predictions.items()},
-            "anomaly_scores": anomalies,
+            "throttle_percentage": run.throttle,
+            "should_shed": run.throttle > 0.0,
+            "predictions": {t.value: p.to_dict() for t, p in run.predictions.items()},
+            "anomaly_scores": run.anomalies,
             "decision": None if decision is None else decision.to_dict(),
-            "remediation": None if remediation is None else remediation.to_dict(),
-            "recommendation": recommendation,
-            "stage_errors": errors,
+            "remediation": None if run.remediation is None else run.remediation.to_dict(),
+            "recommendation": run.recommendation,
+            "stage_errors": run.errors,
         }
 
-    def _stage(
-        self, name: str, errors: dict[str, str], default: Any, fn: Callable[..., Any], *args: Any
-    ) -> Any:
-        """Run one stage after the commit point; on failure log, count, note it in ``errors`` and return ``default``."""
-        try:
-            return fn(*args)
-        except Exception as exc:
-            message = describe_exception(exc)
-            logger.exception("process_metrics: the %s stage failed: %s", name, message)
-            errors[name] = message
-            with self._lock:
-                self._stage_errors[name] = self._stage_errors.get(name, 0) + 1
-                self._last_stage_error = f"{name}: {message}"
-            return default
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The pipeline's stages after the commit point ("load"), in order."""
+        return tuple(name for name, _ in self._stages)
 
-    def _decide(
-        self,
-        metrics: LoadMetrics,
-        level: LoadLevel,
-        throttle: float,
-        predictions: dict[PredictionType, Prediction],
-        anomalies: dict[str, float],
-        context: Mapping[str, Any] | None,
-    ) -> Decision | None:
-        ctx: dict[str, Any] = {f.name: getattr(metrics, f.name) for f in fields(LoadMetrics)}
-        ctx.update(
-            utilization=metrics.utilization,
-            load_level=level.value,
-            throttle_percentage=throttle,
-            should_shed=throttle > 0.0,
-            anomaly_scores=dict(anomalies),
-            anomaly_score=max(anomalies.values(), default=0.0),
+    # Each stage reads and writes the run; one that raises leaves its outputs empty.
+
+    def _stage_prediction(self, run: _Run) -> None:
+        if self.config.prediction_enabled:
+            run.predictions = self._predict(run.metrics, run.ts)
+
+    def _stage_anomalies(self, run: _Run) -> None:
+        run.anomalies = self._score_anomalies(run.metrics, run.ts)
+
+    def _stage_decision(self, run: _Run) -> None:
+        run.context = build_context(
+            run.metrics,
+            level=run.level,
+            throttle=run.throttle,
+            predictions=run.predictions,
+            anomalies=run.anomalies,
+            extra=run.extra,
         )
-        for ptype, key in ((PredictionType.LOAD, "load"), (PredictionType.THROUGHPUT, "request_rate")):
-            pred = predictions.get(ptype)
-            ctx[f"predicted_{key}"] = None if pred is None else pred.predicted_value
-            ctx[f"predicted_{key}_lower"] = None if pred is None else pred.confidence_interval[0]
-            ctx[f"predicted_{key}_upper"] = None if pred is None else pred.confidence_interval[1]
-        if context:
-            ctx.update(context)
-        decision = self._decision_engine.evaluate(ctx)
+        decision = self._decision_engine.evaluate(run.context)
         if decision is not None:
             with self._lock:
-                self._decision_conditions[decision.decision_id] = ({"load_level": level.value}, False)
+                self._decision_conditions[decision.decision_id] = ({"load_level": run.level.value}, False)
                 if len(self._decision_conditions) > self._decision_engine.history_size:
                     self._decision_conditions.popitem(last=False)
-        return decision
+        run.decision = decision
 
-    def _recommend(self, level: LoadLevel) -> dict[str, Any] | None:
-        rec = self._learner.get_recommended_action({"load_level": level.value})
-        return None if rec is None else {"action": rec[0], "confidence": rec[1]}
+    def _stage_remediation(self, run: _Run) -> None:
+        if run.decision is not None:
+            run.remediation = self._remediate(run.decision, run.level)
+
+    def _stage_learning(self, run: _Run) -> None:
+        if self.config.learning_enabled:
+            rec = self._learner.get_recommended_action({"load_level": run.level.value})
+            run.recommendation = None if rec is None else {"action": rec[0], "confidence": rec[1]}
 
     def record_decision_outcome(self, decision_id: str, outcome: str, score: float) -> Decision:
         """Record feedback on a decision and teach the learner.

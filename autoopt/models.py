@@ -34,6 +34,7 @@ from autoopt._validation import (
     safe_repr,
 )
 from autoopt.config import AutomationConfig
+from autoopt.core import Expression, ParameterMap, parse_expression
 from autoopt.enums import (
     DecisionConfidence,
     DecisionType,
@@ -120,9 +121,14 @@ class Decision:
     """One decision emitted by a :class:`~autoopt.DecisionEngine`.
 
     ``confidence`` reflects the feedback record of the rule that fired (see
-    :meth:`~autoopt.DecisionEngine.evaluate`); ``outcome`` and
+    :meth:`~autoopt.DecisionEngine.evaluate`), or the policy's confidence;
+    ``confidence_score`` is the number behind that band. ``source`` names the
+    rule or the policy that made it; ``rule_id`` is None for a policy's
+    decision; ``expression`` is a declarative rule's condition. ``outcome`` and
     ``feedback_score`` are filled in by
-    :meth:`~autoopt.DecisionEngine.record_feedback`.
+    :meth:`~autoopt.DecisionEngine.record_feedback`. A scaling decision carries
+    a signed ``delta`` (replicas to add; negative removes), from its parameters'
+    ``delta`` or their unsigned ``instances`` (the demo rules' name for it).
 
     Examples
     --------
@@ -142,6 +148,10 @@ class Decision:
     outcome: str | None = None
     feedback_score: float | None = None
     rule_id: str | None = None
+    source: str | None = None
+    confidence_score: float | None = None
+    expression: str | None = None
+    delta: int | float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-serialisable data."""
@@ -157,12 +167,29 @@ class DecisionRule:
     ``priority`` rules are tried first. ``cooldown_seconds`` overrides the
     engine's ``decision_cooldown_seconds`` for this rule.
 
+    A rule is **declarative** when ``condition`` is a safe expression
+    (``"cpu_usage > 80 and error_rate < 0.05"``) and ``parameters_fn`` a dict
+    whose str values are expressions (``{"instances": "ceil(request_rate / 400)"}``)
+    and other values constants; see :mod:`autoopt.core` for the syntax. The
+    text is compiled at construction (``condition`` becomes a callable
+    :class:`~autoopt.core.Expression`), checked against the engine's context
+    schema when the rule is added, and kept for ``to_dict()``, YAML and JSON.
+    Declarative rules can be backtested over a DataFrame in NumPy.
+
+    ``role`` is ``"fallback"`` (the default: tried after any policy) or
+    ``"guard"`` (tried first). A guard with a ``veto`` never fires a decision of
+    its own: while its condition holds it forbids those decision types, whatever
+    the cooldowns.
+
     Examples
     --------
     >>> from autoopt import DecisionRule, DecisionType
     >>> rule = DecisionRule("r1", "hot", lambda c: c["cpu"] > 80, DecisionType.SCALE_UP, lambda c: {})
     >>> rule.condition({"cpu": 90})
     True
+    >>> rule = DecisionRule("r2", "hot", "cpu_usage > 80", "scale_up", {"instances": "ceil(request_rate / 400)"})
+    >>> rule.declarative, rule.condition({"cpu_usage": 90}), rule.parameters_fn({"request_rate": 900.0})
+    (True, True, {'instances': 3})
     """
 
     rule_id: str
@@ -174,6 +201,13 @@ class DecisionRule:
     enabled: bool = True
     description: str = ""
     cooldown_seconds: float | None = None
+    role: str = "fallback"
+    veto: tuple[DecisionType, ...] = ()
+
+    @property
+    def declarative(self) -> bool:
+        """Whether the condition and parameters are expressions (and so the rule can be saved and backtested)."""
+        return isinstance(self.condition, Expression) and isinstance(self.parameters_fn, ParameterMap)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -196,16 +230,43 @@ class DecisionRule:
                 raise TypeError(
                     f"DecisionRule.{name} must be a str; got {safe_repr(value)} of type {type(value).__name__}."
                 )
-        check_sync_callable(self.condition, "DecisionRule.condition")
-        check_sync_callable(self.parameters_fn, "DecisionRule.parameters_fn")
+        condition = self.condition
+        if isinstance(condition, str):
+            condition = parse_expression(
+                condition, what=f"DecisionRule.condition of {self.name!r}", expect="bool"
+            )
+        else:
+            check_sync_callable(condition, "DecisionRule.condition")
+        params = self.parameters_fn
+        if isinstance(params, Mapping) and not isinstance(params, ParameterMap):
+            params = ParameterMap(params, what=f"DecisionRule.parameters_fn of {self.name!r}")
+        else:
+            check_sync_callable(params, "DecisionRule.parameters_fn")
         decision_type = check_enum(self.decision_type, DecisionType, "DecisionRule.decision_type")
         priority = check_int(self.priority, "DecisionRule.priority")
         if not isinstance(self.enabled, bool):
             raise TypeError(f"DecisionRule.enabled must be a bool; got {safe_repr(self.enabled)}.")
-        self.cooldown_seconds, self.decision_type, self.priority = cooldown, decision_type, priority
+        if self.role not in ("fallback", "guard"):
+            raise ValueError(f"DecisionRule.role must be 'fallback' or 'guard'; got {safe_repr(self.role)}.")
+        if isinstance(self.veto, (str, DecisionType)) or not isinstance(
+            self.veto, (tuple, list, frozenset, set)
+        ):
+            raise TypeError(
+                f"DecisionRule.veto must be a sequence of decision types; got {safe_repr(self.veto)}."
+            )
+        veto = tuple(check_enum(v, DecisionType, f"DecisionRule.veto[{i}]") for i, v in enumerate(self.veto))
+        if veto and self.role != "guard":
+            raise ValueError("DecisionRule.veto needs role='guard': only guards veto decision types.")
+        self.condition, self.parameters_fn = condition, params
+        self.cooldown_seconds, self.decision_type, self.priority, self.veto = (
+            cooldown,
+            decision_type,
+            priority,
+            veto,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule as JSON-serialisable data (callables by qualified name)."""
+        """The rule as JSON-serialisable data (expressions as their text, other callables by qualified name)."""
         return _record_dict(self)
 
 

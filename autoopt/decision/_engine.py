@@ -1,18 +1,16 @@
-"""DecisionEngine: prioritised rules with cooldowns and feedback-derived confidence."""
+"""DecisionEngine: guards, a policy slot and prioritised fallback rules, with cooldowns and learned confidence."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from itertools import islice
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from scipy.special import betaincinv
-
-from autoopt._clock import Clock, system_clock, to_datetime
+from autoopt._clock import Clock, is_default_stamp, system_clock, to_datetime
 from autoopt._validation import (
     check_id,
     check_limit,
@@ -23,160 +21,86 @@ from autoopt._validation import (
     describe_exception,
 )
 from autoopt.config import AutomationConfig, check_config
-from autoopt.enums import DecisionConfidence, DecisionType
+from autoopt.decision import _rules
+from autoopt.decision._context import ContextSchema, decision_time
+from autoopt.decision._policy import Policy, Proposal, scaling_delta
+from autoopt.decision._rules import RuleState, Segment, Snapshot, build_snapshot, confidence_band
+from autoopt.enums import DecisionType
 from autoopt.exceptions import UnknownIdError
 from autoopt.models import Decision, DecisionRule, new_id
 
-__all__ = ["DecisionEngine", "confidence_from_feedback", "create_decision_rule"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DecisionEngine"]
 
 logger = logging.getLogger(__name__)
 
-# Lower credible bound of the rule's mean feedback score -> confidence band.
-_CONFIDENCE_QUANTILE = 0.10
-_HIGH_BOUND = 0.70
-_MEDIUM_BOUND = 0.40
 
-
-def confidence_from_feedback(n: int, score_sum: float) -> tuple[DecisionConfidence, float]:
-    """Confidence band of a rule from its feedback record.
-
-    Feedback scores in [0, 1] are treated as fractional successes under a
-    uniform Beta(1, 1) prior, so the rule's mean score has the posterior
-    ``Beta(1 + S, 1 + n - S)`` with ``S`` the sum of scores. The band is read
-    off the posterior's 10 % quantile ``q`` (a pessimistic estimate that
-    rises with both the scores and their number): HIGH when ``q >= 0.7``,
-    MEDIUM when ``q >= 0.4``, LOW otherwise, and UNCERTAIN with no feedback.
-
-    Returns
-    -------
-    (DecisionConfidence, float)
-        The band and ``q`` (NaN with no feedback).
-
-    Examples
-    --------
-    >>> confidence_from_feedback(0, 0.0)[0]
-    <DecisionConfidence.UNCERTAIN: 'uncertain'>
-    >>> band, q = confidence_from_feedback(1, 1.0)   # Beta(2, 1): q = sqrt(0.1)
-    >>> band, round(q, 4)
-    (<DecisionConfidence.LOW: 'low'>, 0.3162)
-    >>> confidence_from_feedback(6, 6.0)[0]          # Beta(7, 1): q = 0.1 ** (1 / 7) = 0.72
-    <DecisionConfidence.HIGH: 'high'>
-    """
-    if n <= 0:
-        return DecisionConfidence.UNCERTAIN, float("nan")
-    q = float(betaincinv(1.0 + score_sum, 1.0 + n - score_sum, _CONFIDENCE_QUANTILE))
-    if q >= _HIGH_BOUND:
-        return DecisionConfidence.HIGH, q
-    if q >= _MEDIUM_BOUND:
-        return DecisionConfidence.MEDIUM, q
-    return DecisionConfidence.LOW, q
-
-
-def create_decision_rule(
-    name: str,
-    condition: Callable[[dict[str, Any]], bool],
-    decision_type: DecisionType,
-    parameters_fn: Callable[[dict[str, Any]], dict[str, Any]],
-    priority: int = 0,
-    description: str = "",
-    *,
-    cooldown_seconds: float | None = None,
-) -> DecisionRule:
-    """Build an enabled :class:`~autoopt.DecisionRule` with a fresh ``rule_id``.
-
-    ``cooldown_seconds`` overrides the engine's cooldown for this rule.
-
-    Examples
-    --------
-    >>> from autoopt import create_decision_rule, DecisionType
-    >>> rule = create_decision_rule("High CPU", lambda c: c["cpu_usage"] > 80,
-    ...                             DecisionType.SCALE_UP, lambda c: {"instances": 2}, priority=10)
-    >>> rule.priority, rule.enabled
-    (10, True)
-    """
-    return DecisionRule(
-        rule_id=new_id(),
-        name=name,
-        condition=condition,
-        decision_type=decision_type,
-        parameters_fn=parameters_fn,
-        priority=priority,
-        enabled=True,
-        description=description,
-        cooldown_seconds=cooldown_seconds,
-    )
-
-
-def _cooling(last_fired: float | None, now: float, cooldown: float) -> bool:
-    """Whether a rule that fired at ``last_fired`` is still cooling down at ``now``.
-
-    A clock that stepped backwards (``now < last_fired``) ends the cooldown
-    instead of freezing the rule until the clock catches up.
-    """
-    return last_fired is not None and 0.0 <= now - last_fired < cooldown
-
-
-@dataclass
-class _RuleState:
-    """Per-rule bookkeeping: the settings validated at :meth:`add_rule`, cooldown, feedback and errors."""
-
-    rule: DecisionRule
-    seq: int
-    priority: int
-    decision_type: DecisionType
-    cooldown: float | None
-    last_fired: float | None = None
-    fired: int = 0
-    feedback_n: int = 0
-    feedback_sum: float = 0.0
-    confidence: DecisionConfidence = DecisionConfidence.UNCERTAIN
-    errors: int = 0
-    last_error: str | None = None
-
-    @property
-    def order_key(self) -> tuple[int, int]:
-        return (-self.priority, self.seq)
+def _has_time(ctx: Mapping[str, Any]) -> bool:
+    """Whether the context carries a time the caller chose (see :func:`decision_time`)."""
+    ts = ctx.get("timestamp")
+    return ts is not None and not is_default_stamp(ts)
 
 
 class DecisionEngine:
-    """Evaluate prioritised rules against a context and learn from feedback.
+    """Evaluate guards, a policy and prioritised rules against a context, and learn from feedback.
 
-    :meth:`evaluate` tries the enabled rules from the highest ``priority``
-    down (ties in the order they were added) and returns a
-    :class:`~autoopt.Decision` for the first rule whose ``condition`` holds
-    and which is not cooling down; a rule cools down for its own
-    ``cooldown_seconds``, or ``config.decision_cooldown_seconds`` when it has
-    none, after it fires. A rule whose
-    ``condition`` or ``parameters_fn`` raises (or whose ``parameters_fn``
-    returns something other than a dict) is skipped, logged and counted in
-    :meth:`get_decision_stats`; ``evaluate`` itself never raises because of it.
+    :meth:`evaluate` runs, in order (see :class:`~autoopt.decision.Policy` for the contract):
 
-    The decision's confidence comes from the firing rule's feedback record
-    (see :func:`confidence_from_feedback`): UNCERTAIN until the rule's
-    decisions have received feedback, then LOW, MEDIUM or HIGH as evidence
-    that they work accumulates.
+    1. the enabled **guard** rules (``role="guard"``), highest priority first: a guard whose
+       condition holds fires its decision, or with a ``veto`` forbids those decision types for the
+       rest of the evaluation (vetoes ignore cooldowns);
+    2. the **policy**, if one is set with :meth:`set_policy`, when its confidence is at least
+       ``min_confidence``;
+    3. the enabled **fallback** rules (the default role) from the highest ``priority`` down (ties
+       in the order they were added). The first whose ``condition`` holds and which is not cooling
+       down fires.
+
+    With no guards and no policy this is the seed's engine. A rule cools down for its own
+    ``cooldown_seconds``, or ``config.decision_cooldown_seconds``, after it fires. A rule whose
+    ``condition`` or ``parameters_fn`` raises (or whose ``parameters_fn`` returns something other
+    than a dict) is skipped, logged and counted in :meth:`get_decision_stats`; so is a policy that
+    raises. ``evaluate`` itself never raises because of them.
+
+    **One clock.** Cooldowns and decision times are read from the context's ``timestamp`` (a
+    datetime or POSIX seconds) when the caller chose one, so replaying history behaves exactly as
+    live use did; otherwise from ``clock``. A wall-clock stamp a sample got by default never
+    overrides the clock (which may be simulated).
+
+    **Confidence.** A rule's decision gets the band of its feedback record (see
+    :func:`confidence_from_feedback`), with ``confidence_score`` the number behind it; a policy's
+    decision the band of its own confidence (HIGH from 0.7, MEDIUM from 0.4).
+
+    **Declarative rules** (expressions, see :class:`~autoopt.DecisionRule`) are checked against
+    the engine's context :attr:`schema` when added, compiled together into one function per run
+    of consecutive declarative rules, saved and loaded with :meth:`to_yaml`/:meth:`from_yaml`
+    (and JSON), and backtested over a DataFrame in NumPy with :meth:`backtest`.
 
     Parameters
     ----------
     config : AutomationConfig, optional
         ``decision_cooldown_seconds`` sets the per-rule cooldown.
     clock : callable, default time.time
-        POSIX-seconds clock for cooldowns and timestamps.
+        POSIX-seconds clock for cooldowns and timestamps when the context has no ``timestamp``.
     history_size : int, default 1000
         Decisions retained for :meth:`record_feedback` and :meth:`get_decision_history`.
+    schema : ContextSchema, optional
+        The context keys declarative rules may read (the defaults of
+        :data:`~autoopt.decision.DEFAULT_CONTEXT_KEYS` when None).
 
     Notes
     -----
-    Cost: the rule order is kept sorted on :meth:`add_rule`/:meth:`remove_rule`
-    (copy-on-write, O(rules)), never on :meth:`evaluate`; :meth:`record_feedback`
-    is an O(1) lookup; statistics are running counters.
+    Cost: the rule order is compiled on :meth:`add_rule`/:meth:`remove_rule`/:meth:`set_rule_enabled`
+    (copy-on-write, O(rules)), never on :meth:`evaluate`, which reads the clock at most once and
+    takes the lock twice; :meth:`record_feedback` is an O(1) lookup; statistics are running counters.
 
-    Thread safety: one lock guards the engine's state. ``evaluate`` reads an
-    immutable snapshot of the rule order and calls ``condition`` and
-    ``parameters_fn`` *without* holding the lock; it then reads the clock
-    again and re-checks the cooldown under the lock before committing, so two
-    threads never both fire a rule inside one cooldown, however long the
-    condition takes. The clock is never called with the lock held.
+    Thread safety: one lock guards the engine's state. ``evaluate`` reads an immutable snapshot of
+    the compiled order and calls conditions, ``parameters_fn`` and the policy *without* holding
+    the lock; it re-checks the cooldown under the lock before committing, so two threads never
+    both fire a rule inside one cooldown, however long the condition takes. The clock is never
+    called with the lock held. ``enabled`` is read live for rules with Python callables, and at
+    :meth:`set_rule_enabled` for declarative ones.
 
     Examples
     --------
@@ -201,23 +125,35 @@ class DecisionEngine:
         *,
         clock: Clock = system_clock,
         history_size: int = 1000,
+        schema: ContextSchema | None = None,
     ) -> None:
         self.config = check_config(config, "DecisionEngine()")
         self.history_size = check_size(history_size, "DecisionEngine() argument 'history_size'")
         self._clock = check_sync_callable(clock, "DecisionEngine() argument 'clock'")
+        if schema is not None and not isinstance(schema, ContextSchema):
+            raise TypeError(
+                f"DecisionEngine() argument 'schema' must be a ContextSchema or None; got {schema!r}."
+            )
+        self.schema = schema if schema is not None else ContextSchema()
         self._lock = threading.Lock()
-        self._rules: dict[str, _RuleState] = {}
-        self._order: tuple[_RuleState, ...] = ()
+        self._rules: dict[str, RuleState] = {}
+        self._snap = Snapshot()
+        self._policy: Policy | None = None
+        self._min_confidence = 0.75
         self._seq = 0
+        self._cooling: dict[int, RuleState] = {}  # fallback position -> a declarative rule that fired
         self._history: OrderedDict[str, Decision] = OrderedDict()
         self._total = 0
         self._evaluations = 0
         self._cooldown_skips = 0
         self._by_type: Counter[str] = Counter()
         self._by_confidence: Counter[str] = Counter()
+        self._by_source: Counter[str] = Counter()
         self._feedback_n = 0
         self._feedback_sum = 0.0
         self._rule_errors_total = 0
+        self._policy_stats: Counter[str] = Counter()
+        self._last_policy_error: str | None = None
 
     @property
     def cooldown_seconds(self) -> float:
@@ -226,49 +162,64 @@ class DecisionEngine:
 
     # ------------------------------------------------------------------- rules
 
-    def _reorder(self) -> None:
-        self._order = tuple(sorted(self._rules.values(), key=lambda s: s.order_key))
+    def _rebuild(self) -> None:
+        """Under the lock: recompile the order (the old snapshot stays valid for readers)."""
+        self._snap = build_snapshot(list(self._rules.values()), self._policy, self._min_confidence)
+        self._cooling = {
+            self._snap.positions[id(s)]: s for s in self._cooling.values() if id(s) in self._snap.positions
+        }
+
+    def register_context_key(
+        self, name: str, kind: str = "number", unit: str = "", description: str = ""
+    ) -> None:
+        """Let declarative rules read ``name`` (see :class:`~autoopt.decision.ContextSchema`)."""
+        self.schema.register(name, kind, unit, description)
 
     def add_rule(self, rule: DecisionRule) -> None:
         """Add a rule.
 
-        The rule is validated again first (:meth:`DecisionRule.validate`:
-        dataclasses are mutable), and its ``priority``, ``decision_type`` and
-        ``cooldown_seconds`` are read now: to change them later, remove the
-        rule and add it again. ``enabled`` is read live (see
-        :meth:`set_rule_enabled`).
+        The rule is validated again first (:meth:`DecisionRule.validate`: dataclasses are mutable),
+        a declarative rule's expressions are checked against :attr:`schema` (an unknown name raises
+        with its position), and its ``priority``, ``decision_type``, ``cooldown_seconds``, ``role``
+        and ``veto`` are read now: to change them later, remove the rule and add it again.
 
         Raises
         ------
         TypeError, ValueError
-            If ``rule`` is not a valid :class:`~autoopt.DecisionRule` (the
-            message names the field), or a rule with the same ``rule_id``
-            exists (remove it first). Nothing is registered then.
+            If ``rule`` is not a valid :class:`~autoopt.DecisionRule` (the message names the
+            field), or a rule with the same ``rule_id`` exists (remove it first). Nothing is
+            registered then.
         """
         if not isinstance(rule, DecisionRule):
             raise TypeError(f"add_rule() argument 'rule' must be a DecisionRule; got {rule!r}.")
         rule.validate()
+        _rules.check_against_schema(rule, self.schema.kinds())  # its expressions, if it has any
+        cond = rule.condition
         with self._lock:
             if rule.rule_id in self._rules:
                 raise ValueError(f"add_rule(): a rule with rule_id {rule.rule_id!r} already exists.")
             self._seq += 1
-            self._rules[rule.rule_id] = _RuleState(
+            self._rules[rule.rule_id] = RuleState(
                 rule=rule,
                 seq=self._seq,
                 priority=rule.priority,
                 decision_type=rule.decision_type,
                 cooldown=rule.cooldown_seconds,
+                veto=frozenset(rule.veto),
+                expression=getattr(cond, "source", None) if rule.declarative else None,
             )
-            self._reorder()
+            self._rebuild()
 
     def remove_rule(self, rule_id: str) -> bool:
         """Remove a rule; False if there is none with that id."""
         check_id(rule_id, "remove_rule() argument 'rule_id'")
         with self._lock:
-            if self._rules.pop(rule_id, None) is None:
+            state = self._rules.pop(rule_id, None)
+            if state is None:
                 logger.debug("remove_rule: unknown rule id %r", rule_id)
                 return False
-            self._reorder()
+            state.removed = True
+            self._rebuild()
             return True
 
     def get_rule(self, rule_id: str) -> DecisionRule | None:
@@ -279,9 +230,9 @@ class DecisionEngine:
             return None if state is None else state.rule
 
     def list_rules(self) -> list[DecisionRule]:
-        """All rules in evaluation order (highest priority first)."""
-        order = self._order
-        return [s.rule for s in order]
+        """All rules in evaluation order: guards first, then fallbacks, each highest priority first."""
+        snap = self._snap
+        return [s.rule for s in (*snap.guards, *snap.fallbacks)]
 
     def set_rule_enabled(self, rule_id: str, enabled: bool) -> bool:
         """Enable or disable a rule; returns True.
@@ -299,11 +250,32 @@ class DecisionEngine:
             if state is None:
                 raise UnknownIdError(f"set_rule_enabled() argument 'rule_id': unknown rule id {rule_id!r}.")
             state.rule.enabled = enabled
+            self._rebuild()
             return True
+
+    def set_policy(self, policy: Policy | None, min_confidence: float = 0.75) -> None:
+        """Consult ``policy`` between the guards and the fallback rules (None removes it).
+
+        Its proposals are acted on at or above ``min_confidence``; below, the rules decide. The
+        policy's :meth:`~autoopt.decision.Policy.reset` is called.
+        """
+        if policy is not None and not isinstance(policy, Policy):
+            raise TypeError(f"set_policy() argument 'policy' must be a Policy or None; got {policy!r}.")
+        bar = check_real(min_confidence, "set_policy() argument 'min_confidence'", low=0.0, high=1.0)
+        if policy is not None:
+            policy.reset()
+        with self._lock:
+            self._policy, self._min_confidence = policy, bar
+            self._rebuild()
+
+    @property
+    def policy(self) -> Policy | None:
+        """The policy set with :meth:`set_policy`, or None."""
+        return self._policy
 
     # -------------------------------------------------------------- evaluation
 
-    def _record_rule_error(self, state: _RuleState, where: str, exc: BaseException | str) -> None:
+    def _record_rule_error(self, state: RuleState, where: str, exc: BaseException | str) -> None:
         message = exc if isinstance(exc, str) else describe_exception(exc)
         logger.warning("rule %r (%s) %s failed: %s", state.rule.name, state.rule.rule_id, where, message)
         with self._lock:
@@ -311,80 +283,258 @@ class DecisionEngine:
             state.last_error = f"{where}: {message}"
             self._rule_errors_total += 1
 
+    def _holds(self, state: RuleState, ctx: dict[str, Any]) -> bool:
+        """The rule's condition on ``ctx``; False (and a recorded error) when it fails."""
+        try:
+            result = state.rule.condition(ctx)
+            if result is not True and result is not False:
+                refused = close_awaitable(result)
+                if refused is not None:
+                    self._record_rule_error(state, "condition", refused)
+                    return False
+            return bool(result)
+        except Exception as exc:
+            self._record_rule_error(state, "condition", exc)
+            return False
+
+    def _fire(
+        self, state: RuleState, ctx: dict[str, Any], now: float | None, cooldown: float
+    ) -> Decision | None:
+        """Build the rule's parameters and commit its decision; None if they fail or it just fired.
+
+        ``now`` is the context's time, or None to read the clock again here: the condition may have
+        taken a while, and the cooldown is re-checked under the lock against the latest time.
+        """
+        try:
+            params = state.rule.parameters_fn(ctx)
+            if not isinstance(params, dict):
+                refused = close_awaitable(params)
+                raise TypeError(refused or f"returned {type(params).__name__}, expected dict")
+            delta = scaling_delta(state.decision_type, params)
+        except Exception as exc:
+            self._record_rule_error(state, "parameters_fn", exc)
+            return None
+        rule = state.rule
+        if now is None:
+            now = float(self._clock())
+        with self._lock:
+            last = state.last_fired
+            if state.removed or (last is not None and 0.0 <= now - last < cooldown):
+                self._cooldown_skips += 1  # another thread fired it meanwhile, or it was removed
+                return None
+            state.last_fired = now
+            state.fired += 1
+            pos = self._snap.positions.get(id(state))
+            if pos is not None and state.expression is not None:
+                self._cooling[pos] = state
+            decision = Decision(
+                decision_id=new_id(),
+                decision_type=state.decision_type,
+                confidence=state.confidence,
+                rationale=(
+                    f"rule {rule.name!r} (priority {state.priority}) matched"
+                    + (f": {rule.description}" if rule.description else "")
+                ),
+                parameters=params,
+                timestamp=to_datetime(now),
+                rule_id=rule.rule_id,
+                source=rule.name,
+                confidence_score=state.confidence_score,
+                expression=state.expression,
+                delta=delta,
+            )
+            self._commit(decision)
+        return decision
+
+    def _commit(self, decision: Decision) -> None:
+        """Under the lock: keep the decision and count it."""
+        self._history[decision.decision_id] = decision
+        if len(self._history) > self.history_size:
+            self._history.popitem(last=False)
+        self._total += 1
+        self._by_type[decision.decision_type.value] += 1
+        self._by_confidence[decision.confidence.value] += 1
+        self._by_source["policy" if decision.rule_id is None else "rule"] += 1
+
+    def _ask_policy(
+        self, snap: Snapshot, ctx: dict[str, Any], now: float, vetoed: frozenset[DecisionType]
+    ) -> Decision | None:
+        policy = snap.policy
+        try:
+            proposal = policy.propose(ctx)
+            if proposal is not None and not isinstance(proposal, Proposal):
+                raise TypeError(f"propose() returned {type(proposal).__name__}, expected Proposal or None")
+            params = None if proposal is None else dict(proposal.parameters)
+            delta = None if proposal is None else scaling_delta(proposal.decision_type, proposal.parameters)
+        except Exception as exc:
+            message = describe_exception(exc)
+            logger.warning("policy %s failed: %s", getattr(policy, "name", policy), message)
+            with self._lock:
+                self._policy_stats["errors"] += 1
+                self._last_policy_error = message
+            return None
+        if proposal is None or params is None:
+            with self._lock:
+                self._policy_stats["abstained"] += 1
+            return None
+        outcome = (
+            "vetoed"
+            if proposal.decision_type in vetoed
+            else "deferred"
+            if proposal.confidence < snap.min_confidence
+            else "used"
+        )
+        with self._lock:
+            self._policy_stats[outcome] += 1
+            if outcome != "used":
+                return None
+            decision = Decision(
+                decision_id=new_id(),
+                decision_type=proposal.decision_type,
+                confidence=confidence_band(proposal.confidence),
+                rationale=proposal.rationale
+                or f"policy {policy.name} (confidence {proposal.confidence:.2f})",
+                parameters=params,
+                timestamp=to_datetime(now),
+                rule_id=None,
+                source=policy.name,
+                confidence_score=proposal.confidence,
+                delta=delta,
+            )
+            self._commit(decision)
+        return decision
+
     def evaluate(self, context: Mapping[str, Any]) -> Decision | None:
-        """Return the decision of the highest-priority rule that fires, or None.
+        """Return the decision of the first guard, the policy or the first fallback rule that fires, or None.
 
         Parameters
         ----------
         context : mapping
-            Passed to each rule's ``condition`` and ``parameters_fn``.
+            Passed to each rule's ``condition`` and ``parameters_fn`` and to the policy. A
+            ``timestamp`` key (a datetime or POSIX seconds) is the time of the decision.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``context`` is not a mapping, or its ``timestamp`` is not a time.
         """
         if not isinstance(context, Mapping):
             raise TypeError(f"evaluate() argument 'context' must be a mapping; got {context!r}.")
-        default_cooldown = self.cooldown_seconds
-        order = self._order  # immutable snapshot: rules run without the lock
+        ctx = context if isinstance(context, dict) else dict(context)
+        now = decision_time(ctx, self._clock)
+        at: float | None = now if _has_time(ctx) else None  # None: commit at a fresh clock reading
+        default = self.cooldown_seconds
+        snap = self._snap  # immutable: rules run without the lock
         with self._lock:
             self._evaluations += 1
-        ctx = context if isinstance(context, dict) else dict(context)
-        for state in order:
-            rule = state.rule
-            if not rule.enabled or state.rule.rule_id not in self._rules:
+            cooling = self._cooling_positions(now, default) if self._cooling else None
+        vetoed: frozenset[DecisionType] = frozenset()
+        for state in snap.guards:
+            if not state.rule.enabled:
                 continue
-            cooldown = default_cooldown if state.cooldown is None else state.cooldown
-            if _cooling(state.last_fired, self._clock(), cooldown):
+            cd = default if state.cooldown is None else state.cooldown
+            last = state.last_fired
+            if not state.veto and last is not None and 0.0 <= now - last < cd:
                 with self._lock:
                     self._cooldown_skips += 1
                 continue
-            try:
-                result = rule.condition(ctx)
-                if result is not True and result is not False:
-                    refused = close_awaitable(result)
-                    if refused is not None:
-                        self._record_rule_error(state, "condition", refused)
-                        continue
-                fires = bool(result)
-            except Exception as exc:
-                self._record_rule_error(state, "condition", exc)
+            if not self._holds(state, ctx):
                 continue
-            if not fires:
-                continue
-            try:
-                params = rule.parameters_fn(ctx)
-            except Exception as exc:
-                self._record_rule_error(state, "parameters_fn", exc)
-                continue
-            if not isinstance(params, dict):
-                self._record_rule_error(
-                    state, "parameters_fn", f"returned {type(params).__name__}, expected dict"
-                )
-                continue
-            now = self._clock()  # again: the user's condition may have taken a while
-            with self._lock:
-                if _cooling(state.last_fired, now, cooldown):
-                    self._cooldown_skips += 1  # another thread fired it meanwhile
-                    continue
-                state.last_fired = now
-                state.fired += 1
-                decision = Decision(
-                    decision_id=new_id(),
-                    decision_type=state.decision_type,
-                    confidence=state.confidence,
-                    rationale=(
-                        f"rule {rule.name!r} (priority {state.priority}) matched"
-                        + (f": {rule.description}" if rule.description else "")
-                    ),
-                    parameters=params,
-                    timestamp=to_datetime(now),
-                    rule_id=rule.rule_id,
-                )
-                self._history[decision.decision_id] = decision
-                if len(self._history) > self.history_size:
-                    self._history.popitem(last=False)
-                self._total += 1
-                self._by_type[decision.decision_type.value] += 1
-                self._by_confidence[decision.confidence.value] += 1
-            return decision
+            if state.veto:
+                vetoed |= state.veto
+            elif state.decision_type not in vetoed:
+                decision = self._fire(state, ctx, at, cd)
+                if decision is not None:
+                    return decision
+        if snap.policy is not None:
+            decision = self._ask_policy(snap, ctx, now if at is None else at, vetoed)
+            if decision is not None:
+                return decision
+        blocked_types = vetoed
+        for seg in snap.segments:
+            decision = (
+                self._run_lambda(seg.states[0], ctx, now, at, default, blocked_types)
+                if seg.first is None
+                else self._run_compiled(seg, snap, ctx, at, default, cooling, blocked_types)
+            )
+            if decision is not None:
+                return decision
         return None
+
+    def _cooling_positions(self, now: float, default: float) -> frozenset[int]:
+        """Under the lock: fallback positions of declarative rules still cooling down (and prune the rest)."""
+        out = []
+        for pos, st in list(self._cooling.items()):
+            cd = default if st.cooldown is None else st.cooldown
+            last = st.last_fired
+            if last is not None and 0.0 <= now - last < cd:
+                out.append(pos)
+            else:
+                del self._cooling[pos]
+        return frozenset(out)
+
+    def _run_lambda(
+        self,
+        state: RuleState,
+        ctx: dict[str, Any],
+        now: float,
+        at: float | None,
+        default: float,
+        vetoed: frozenset[DecisionType],
+    ) -> Decision | None:
+        if not state.rule.enabled or state.decision_type in vetoed:
+            return None
+        cd = default if state.cooldown is None else state.cooldown
+        last = state.last_fired
+        if last is not None and 0.0 <= now - last < cd:
+            with self._lock:
+                self._cooldown_skips += 1
+            return None
+        if not self._holds(state, ctx):
+            return None
+        return self._fire(state, ctx, at, cd)
+
+    def _run_compiled(
+        self,
+        seg: Segment,
+        snap: Snapshot,
+        ctx: dict[str, Any],
+        at: float | None,
+        default: float,
+        cooling: frozenset[int] | None,
+        vetoed: frozenset[DecisionType],
+    ) -> Decision | None:
+        start, n = seg.start, len(seg.states)
+        blocked = {p - start for p in snap.disabled if start <= p < start + n}
+        cooled = set() if cooling is None else {p - start for p in cooling if start <= p < start + n}
+        blocked |= cooled
+        for t in vetoed:
+            blocked |= {p - start for p in snap.by_type.get(t, ()) if start <= p < start + n}
+        decision = None
+        while True:
+            try:
+                i = seg.first(ctx, frozenset(blocked)) if blocked else seg.first_all(ctx)  # type: ignore[misc]
+            except Exception:  # some condition raised: find and record it, rule by rule
+                i = self._first_by_rule(seg, ctx, blocked)
+            if i < 0:
+                break
+            state = seg.states[i]
+            decision = self._fire(state, ctx, at, default if state.cooldown is None else state.cooldown)
+            if decision is not None:
+                break
+            blocked.add(i)
+        if cooled:  # the cooling rules evaluation reached count as skipped, as in the rule-by-rule loop
+            skips = sum(1 for j in cooled if i < 0 or j < i)
+            if skips:
+                with self._lock:
+                    self._cooldown_skips += skips
+        return decision
+
+    def _first_by_rule(self, seg: Segment, ctx: dict[str, Any], blocked: set[int]) -> int:
+        for i, state in enumerate(seg.states):
+            if i not in blocked and self._holds(state, ctx):
+                return i
+        return -1
 
     # ---------------------------------------------------------------- feedback
 
@@ -403,7 +553,8 @@ class DecisionEngine:
         -------
         Decision or None
             The updated decision; None for an unknown (or evicted) id.
-            Feedback given again for the same decision replaces the earlier one.
+            Feedback given again for the same decision replaces the earlier one. A decision the
+            policy made is passed to its :meth:`~autoopt.decision.Policy.feedback`.
         """
         check_id(decision_id, "record_feedback() argument 'decision_id'")
         if not isinstance(outcome, str):
@@ -429,8 +580,18 @@ class DecisionEngine:
             if state is not None:
                 state.feedback_n += 1
                 state.feedback_sum += s
-                state.confidence, _ = confidence_from_feedback(state.feedback_n, state.feedback_sum)
-            return decision
+                state.confidence, q = _rules.confidence_from_feedback(state.feedback_n, state.feedback_sum)
+                state.confidence_score = _rules.finite_or_none(q)
+            policy = self._policy if decision.rule_id is None and decision.source is not None else None
+        if policy is not None and policy.name == decision.source:
+            try:
+                policy.feedback(decision, s)
+            except Exception as exc:
+                logger.warning("policy %s feedback failed: %s", policy.name, describe_exception(exc))
+                with self._lock:
+                    self._policy_stats["errors"] += 1
+                    self._last_policy_error = describe_exception(exc)
+        return decision
 
     def mark_executed(self, decision_id: str, executed: bool = True) -> Decision:
         """Mark a decision as acted upon (or not); returns the decision.
@@ -466,15 +627,18 @@ class DecisionEngine:
         """Running statistics as JSON-serialisable data.
 
         Keys: ``total_decisions`` (ever), ``evaluations``, ``decisions_by_type``,
-        ``decisions_by_confidence``, ``feedback_count``, ``average_feedback_score``,
-        ``cooldown_skips``, ``rule_errors`` (total), ``rules`` (per rule: name,
-        priority, enabled, fired, feedback count and mean, confidence, errors,
-        last error), ``total_rules``, ``enabled_rules``, ``history_size``.
+        ``decisions_by_confidence``, ``decisions_by_source`` (``rule``/``policy``),
+        ``feedback_count``, ``average_feedback_score``, ``cooldown_skips``, ``rule_errors``
+        (total), ``policy`` (None, or its name, ``min_confidence`` and counts of proposals
+        ``used``, ``deferred`` below the bar, ``vetoed``, ``abstained``, and ``errors`` with the
+        last one), ``rules`` (per rule: name, role, priority, enabled, fired, feedback count and
+        mean, confidence, errors, last error), ``total_rules``, ``enabled_rules``, ``history_size``.
         """
         with self._lock:
             rules = {
                 rid: {
                     "name": s.rule.name,
+                    "role": s.rule.role,
                     "priority": s.priority,
                     "enabled": s.rule.enabled,
                     "fired": s.fired,
@@ -486,17 +650,103 @@ class DecisionEngine:
                 }
                 for rid, s in self._rules.items()
             }
+            policy = (
+                None
+                if self._policy is None
+                else {
+                    "name": self._policy.name,
+                    "min_confidence": self._min_confidence,
+                    **{
+                        k: self._policy_stats[k]
+                        for k in ("used", "deferred", "vetoed", "abstained", "errors")
+                    },
+                    "last_error": self._last_policy_error,
+                }
+            )
             return {
                 "total_decisions": self._total,
                 "evaluations": self._evaluations,
                 "decisions_by_type": dict(self._by_type),
                 "decisions_by_confidence": dict(self._by_confidence),
+                "decisions_by_source": dict(self._by_source),
                 "feedback_count": self._feedback_n,
                 "average_feedback_score": self._feedback_sum / self._feedback_n if self._feedback_n else None,
                 "cooldown_skips": self._cooldown_skips,
                 "rule_errors": self._rule_errors_total,
+                "policy": policy,
                 "rules": rules,
                 "total_rules": len(self._rules),
                 "enabled_rules": sum(1 for s in self._rules.values() if s.rule.enabled),
                 "history_size": len(self._history),
             }
+
+    # --------------------------------------------------------------- rule files
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rules as a rule-file document: ``version``, registered ``context_keys`` and ``rules``.
+
+        Raises
+        ------
+        TypeError
+            If a rule has Python callables (a lambda rule), naming the rule.
+        """
+        return _rules.rules_to_dict(self.list_rules(), self.schema.registered())
+
+    def to_yaml(self) -> str:
+        """The rules as YAML text (:meth:`to_dict`); write it to a file to keep it."""
+        return _rules.dump_yaml(self.to_dict())
+
+    def to_json(self) -> str:
+        """The rules as JSON text (:meth:`to_dict`)."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], **kwargs: Any) -> DecisionEngine:
+        """An engine holding the rules of a rule-file document; ``kwargs`` go to the constructor."""
+        rules, keys = _rules.rules_from_dict(doc, "from_dict()")
+        engine = cls(**kwargs)
+        for key in keys:
+            engine.register_context_key(**key)
+        for rule in rules:
+            engine.add_rule(rule)
+        return engine
+
+    @classmethod
+    def from_yaml(cls, source: str | Path, **kwargs: Any) -> DecisionEngine:
+        """An engine from a YAML rule file: a :class:`pathlib.Path` is read, a ``str`` is the text.
+
+        Read with ``yaml.safe_load``; the document must have ``version: 1`` and ``rules``.
+
+        Examples
+        --------
+        >>> engine = DecisionEngine.from_yaml('''
+        ... version: 1
+        ... rules:
+        ...   - name: hot
+        ...     condition: cpu_usage > 80 and error_rate < 0.05
+        ...     decision_type: scale_up
+        ...     parameters: {instances: "ceil(request_rate / 400)"}
+        ...     priority: 10
+        ... ''')
+        >>> d = engine.evaluate({"cpu_usage": 90, "error_rate": 0.0, "request_rate": 900.0})
+        >>> d.parameters, d.delta, d.expression
+        ({'instances': 3}, 3, 'cpu_usage > 80 and error_rate < 0.05')
+        """
+        return cls.from_dict(_rules.load_yaml(_rules.read_text(source, "from_yaml")), **kwargs)
+
+    @classmethod
+    def from_json(cls, source: str | Path, **kwargs: Any) -> DecisionEngine:
+        """An engine from a JSON rule file (see :meth:`from_yaml`)."""
+        return cls.from_dict(_rules.load_json(_rules.read_text(source, "from_json")), **kwargs)
+
+    def backtest(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """What the rules would have decided on each row of ``frame``; see :func:`autoopt.decision.backtest_rules`."""
+        from autoopt.decision._backtest import backtest_rules
+
+        return backtest_rules(self, frame)
+
+    def _backtest_view(self) -> tuple[Snapshot, float]:
+        """The compiled order and the default cooldown, for :func:`backtest_rules`."""
+        return self._snap, self.cooldown_seconds

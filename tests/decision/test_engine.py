@@ -230,7 +230,10 @@ def test_bad_input(clock):
     with pytest.raises(ValueError, match="already exists"):
         engine.add_rule(rule)
     with pytest.raises(TypeError, match="condition"):
-        DecisionRule("id", "n", "not callable", DecisionType.ALERT, lambda c: {})
+        DecisionRule("id", "n", 5, DecisionType.ALERT, lambda c: {})
+    # a str is a declarative condition now: checked against the context's keys when added
+    with pytest.raises(ValueError, match="unknown name 'callable'"):
+        engine.add_rule(DecisionRule("id", "n", "not callable", DecisionType.ALERT, {}))
     with pytest.raises(ValueError, match="decision_type"):
         create_decision_rule("n", lambda c: True, "explode", lambda c: {})
     assert engine.get_decision_stats()["total_decisions"] == 0
