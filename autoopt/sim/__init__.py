@@ -1,15 +1,37 @@
-"""Trace replay and the autoscaling simulator used by the demo, benchmarks and notebooks."""
+"""Trace replay and the autoscaling simulators used by the demo, benchmarks and notebooks.
 
-from autoopt.sim._cluster import ClusterSimulator, ClusterStep
+:class:`AutoscalingEnv` (the Gymnasium-API simulator) loads on first use, so importing this
+package does not import Gymnasium.
+"""
+
+from typing import Any
+
+from autoopt.sim._cluster import ClusterSimulator, ClusterStep, mm1_latency_ms, mm1_utilization_for_latency
 from autoopt.sim._demo import DemoReport, default_autoscaling_rules, run_demo
-from autoopt.sim._trace import NASA_TRACE_CITATION, load_nasa_trace
+from autoopt.sim._trace import NASA_TRACE_CITATION, NASA_TRACE_DAYS, load_nasa_trace
 
 __all__ = [
+    "ENV_CONTEXT_KEYS",
+    "FEATURES",
     "NASA_TRACE_CITATION",
+    "NASA_TRACE_DAYS",
+    "AutoscalingEnv",
     "ClusterSimulator",
     "ClusterStep",
     "DemoReport",
     "default_autoscaling_rules",
     "load_nasa_trace",
+    "mm1_latency_ms",
+    "mm1_utilization_for_latency",
     "run_demo",
 ]
+
+_LAZY = {"AutoscalingEnv", "FEATURES", "ENV_CONTEXT_KEYS"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from autoopt.sim import _env
+
+        return getattr(_env, name)
+    raise AttributeError(f"module 'autoopt.sim' has no attribute {name!r}")

@@ -23,7 +23,36 @@ from datetime import datetime
 from autoopt._validation import check_int, check_real
 from autoopt.models import LoadMetrics
 
-__all__ = ["ClusterSimulator", "ClusterStep"]
+__all__ = ["ClusterSimulator", "ClusterStep", "mm1_latency_ms", "mm1_utilization_for_latency"]
+
+_LN100 = math.log(100.0)
+_LN2 = math.log(2.0)
+
+
+def mm1_latency_ms(utilization: float, capacity_rps: float, quantile: float = 0.99) -> float:
+    """The ``quantile`` of an M/M/1 server's response time in ms: ``-ln(1 - q) / (mu (1 - rho))``.
+
+    The response time of an M/M/1 queue with service rate ``mu`` and utilisation ``rho`` is
+    exponential with rate ``mu (1 - rho)``, so its p99 is ``ln(100) / (mu (1 - rho))``. This is the
+    one latency model of :class:`ClusterSimulator` and :class:`~autoopt.sim.AutoscalingEnv`.
+
+    Examples
+    --------
+    >>> round(mm1_latency_ms(0.5, 100.0), 2)   # 1000 * ln(100) / (100 * 0.5)
+    92.1
+    """
+    slack = capacity_rps * (1.0 - utilization)
+    return 1000.0 * _quantile_log(quantile) / slack
+
+
+def mm1_utilization_for_latency(slo_ms: float, capacity_rps: float, quantile: float = 0.99) -> float:
+    """The highest utilisation at which :func:`mm1_latency_ms` stays within ``slo_ms`` (can be <= 0)."""
+    return 1.0 - 1000.0 * _quantile_log(quantile) / (capacity_rps * slo_ms)
+
+
+def _quantile_log(quantile: float) -> float:
+    """``-ln(1 - q)``, exact for the median and the p99."""
+    return _LN100 if quantile == 0.99 else _LN2 if quantile == 0.5 else -math.log1p(-quantile)
 
 
 @dataclass(frozen=True)
@@ -156,14 +185,13 @@ class ClusterSimulator:
         served = min(admitted, self.max_utilization * n * mu)
         dropped = admitted - served
         rho = served / (n * mu)
-        slack = mu * (1.0 - rho)
         metrics = LoadMetrics(
             cpu_usage=min(100.0, 100.0 * admitted / (n * mu)),
             memory_usage=min(100.0, self.memory_base_pct + self.memory_per_util_pct * rho),
             request_rate=offered_rps,
             error_rate=(dropped + shed) / offered_rps if offered_rps > 0 else 0.0,
-            latency_p50=1000.0 * math.log(2.0) / slack,
-            latency_p99=1000.0 * math.log(100.0) / slack,
+            latency_p50=mm1_latency_ms(rho, mu, 0.5),
+            latency_p99=mm1_latency_ms(rho, mu, 0.99),
             queue_depth=round(n * rho * rho / (1.0 - rho)),
             timestamp=timestamp,
         )
