@@ -474,7 +474,7 @@ class PerformancePredictor:
     def predict(
         self,
         prediction_type: PredictionType,
-        horizon_minutes: int | None = None,
+        horizon_minutes: float | None = None,
         *,
         series: str | None = None,
     ) -> Prediction | None:
