@@ -453,7 +453,7 @@ class DecisionEngine:
         blocked_types = vetoed
         for seg in snap.segments:
             decision = (
-                self._run_lambda(seg.states[0], ctx, now, at, default, blocked_types)
+                self._run_lambdas(seg, ctx, now, at, default, blocked_types)
                 if seg.first is None
                 else self._run_compiled(seg, snap, ctx, at, default, cooling, blocked_types)
             )
@@ -473,26 +473,71 @@ class DecisionEngine:
                 del self._cooling[pos]
         return frozenset(out)
 
-    def _run_lambda(
+    def _run_lambdas(
         self,
-        state: RuleState,
+        seg: Segment,
         ctx: dict[str, Any],
         now: float,
         at: float | None,
         default: float,
         vetoed: frozenset[DecisionType],
     ) -> Decision | None:
-        if not state.rule.enabled or state.decision_type in vetoed:
-            return None
-        cd = default if state.cooldown is None else state.cooldown
-        last = state.last_fired
-        if last is not None and 0.0 <= now - last < cd:
+        """Scan a run of rules with Python callables: the serving path's loop, kept tight.
+
+        Per rule it reads ``enabled`` and the cooldown and calls the condition; a condition that
+        raises is recorded and the scan resumes after it (the try block costs nothing until then).
+        """
+        items = seg._items
+        n = len(items)
+        k = 0
+        skips = 0
+        while k < n:
+            hit = -1
+            try:
+                for k in range(k, n):  # noqa: B020 - resumes after a raising condition
+                    state, rule, cond = items[k]
+                    if not rule.enabled:
+                        continue
+                    last = state.last_fired
+                    if last is not None:
+                        cd = default if state.cooldown is None else state.cooldown
+                        if 0.0 <= now - last < cd:
+                            skips += 1
+                            continue
+                    if vetoed and state.decision_type in vetoed:
+                        continue
+                    result = cond(ctx)
+                    if result is False:
+                        continue
+                    if result is not True:
+                        refused = close_awaitable(result)
+                        if refused is not None:
+                            self._record_rule_error(state, "condition", refused)
+                            continue
+                        if not result:
+                            continue
+                    hit = k
+                    break
+                else:
+                    k = n
+            except Exception as exc:
+                self._record_rule_error(items[k][0], "condition", exc)
+                k += 1
+                continue
+            if hit < 0:
+                break
+            state = items[hit][0]
+            decision = self._fire(state, ctx, at, default if state.cooldown is None else state.cooldown)
+            if decision is not None:
+                if skips:
+                    with self._lock:
+                        self._cooldown_skips += skips
+                return decision
+            k = hit + 1
+        if skips:
             with self._lock:
-                self._cooldown_skips += 1
-            return None
-        if not self._holds(state, ctx):
-            return None
-        return self._fire(state, ctx, at, cd)
+                self._cooldown_skips += skips
+        return None
 
     def _run_compiled(
         self,

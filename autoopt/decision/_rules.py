@@ -151,13 +151,19 @@ class Segment:
     """Consecutive fallback rules of the evaluation order.
 
     A run of declarative rules is compiled into one function (``first``) that returns the index
-    of the first rule whose condition holds; a lambda rule is a segment of its own (``first`` None).
+    of the first rule whose condition holds; a run of rules with Python callables is scanned by
+    the engine (``first`` None), with ``items`` holding ``(state, rule, condition)`` for the loop.
     """
 
     states: tuple[RuleState, ...]
     first: Callable[[Mapping[str, Any], frozenset[int]], int] | None  # skipping a set of indexes
     first_all: Callable[[Mapping[str, Any]], int] | None  # the same with nothing skipped
     start: int  # position of states[0] in the fallback order
+
+    _items: tuple[tuple[RuleState, DecisionRule, Callable[..., Any]], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_items", tuple((st, st.rule, st.rule.condition) for st in self.states))
 
 
 @dataclass(frozen=True)
@@ -196,15 +202,27 @@ def build_snapshot(states: list[RuleState], policy: Any, min_confidence: float) 
             )
             run.clear()
 
+    lambdas: list[RuleState] = []
+    lambdas_start = 0
+
+    def close_lambdas() -> None:
+        if lambdas:
+            segments.append(Segment(tuple(lambdas), None, None, lambdas_start))
+            lambdas.clear()
+
     for pos, s in enumerate(fallbacks):
         if s.rule.declarative:
+            close_lambdas()
             if not run:
                 run_start = pos
             run.append(s)
         else:
             close_run()
-            segments.append(Segment((s,), None, None, pos))
+            if not lambdas:
+                lambdas_start = pos
+            lambdas.append(s)
     close_run()
+    close_lambdas()
     disabled = frozenset(pos for pos, s in enumerate(fallbacks) if s.rule.declarative and not s.rule.enabled)
     by_type: dict[DecisionType, set[int]] = {}
     for pos, s in enumerate(fallbacks):
