@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -92,18 +93,23 @@ class StaticPolicy(ScalingPolicy):
 
 
 class HPAPolicy(ScalingPolicy):
-    """Kubernetes' Horizontal Pod Autoscaler on utilisation, exactly as its controller computes it.
+    """Kubernetes' Horizontal Pod Autoscaler on utilisation, with its controller's replica formula.
 
     On each step, with ``r`` ready replicas at utilisation ``u`` and ``current`` replicas (ready and
     pending, the scale target's spec):
 
     - the recommendation is ``ceil(r * u / target)``, or ``current`` when ``|u / target - 1|`` is
       within the ``tolerance`` (0.1);
-    - scaling down is stabilised: the desired count is the largest recommendation of the last
-      ``downscale_stabilization_s`` (300 s);
+    - scaling down is stabilised: the desired count is the largest recommendation made within the
+      last ``downscale_stabilization_s`` (300 s; one exactly that old has expired, as in the
+      controller's ``After(cutoff)``);
     - scaling up is limited to ``max(2 * current, current + 4)`` per step (the default policies
       ``Percent 100`` and ``Pods 4``, whichever allows more);
     - the result stays within the environment's replica bounds.
+
+    Simplified from the controller: the utilisation is the environment's (a fraction, not whole
+    percent), averaged over ready replicas; pending replicas count in ``current`` but not in the
+    average, and there is no special handling of unready pods. Thread-safe.
 
     Examples
     --------
@@ -130,13 +136,15 @@ class HPAPolicy(ScalingPolicy):
         )
         self.params = {"target_utilization": self.target_utilization}
         self._recent: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()  # the stabilisation window is shared by concurrent callers
 
     @property
     def name(self) -> str:
         return "hpa"
 
     def reset(self) -> None:
-        self._recent.clear()
+        with self._lock:
+            self._recent.clear()
 
     def desired(self, context: Mapping[str, Any]) -> int:
         """The replica count the HPA controller asks for (before the environment's bounds)."""
@@ -146,13 +154,16 @@ class HPAPolicy(ScalingPolicy):
         ratio = util / self.target_utilization
         recommendation = current if abs(ratio - 1.0) <= self.tolerance else math.ceil(ready * ratio - 1e-9)
         now = float(context["timestamp"])
-        recent = self._recent
-        recent.append((now, recommendation))
-        while recent and now - recent[0][0] > self.downscale_stabilization_s:
-            recent.popleft()
+        with self._lock:
+            recent = self._recent
+            recent.append((now, recommendation))
+            # the controller keeps the recommendations *after* now - window (an exactly 300 s old one goes)
+            while recent and now - recent[0][0] >= self.downscale_stabilization_s:
+                recent.popleft()
+            window_max = max(r for _, r in recent)
         desired = recommendation
         if desired < current:
-            desired = min(current, max(r for _, r in recent))
+            desired = min(current, window_max)
         return min(desired, max(2 * current, current + 4))
 
     def propose(self, context: Mapping[str, Any]) -> Proposal | None:

@@ -138,16 +138,15 @@ def evaluate_policy(
     )
 
 
-_ORACLE_CACHE: dict[tuple[int, int | None, str], float] = {}
-
-
 def _oracle_cost(env: AutoscalingEnv, seed: int | None, options: dict[str, Any] | None) -> float:
-    key = (id(env), seed, repr(sorted((options or {}).items())))
-    cost = _ORACLE_CACHE.get(key)
+    """The oracle's cost on ``env`` with ``seed``, cached on the environment itself (seeded runs only)."""
+    key = (seed, repr(sorted((options or {}).items())))
+    cache: dict[tuple[int | None, str], float] = env.__dict__.setdefault("_oracle_costs", {})
+    cost = cache.get(key)
     if cost is None:
         cost = _run(OraclePolicy(), env, seed, options)["cost_replica_minutes"]
         if seed is not None:
-            _ORACLE_CACHE[key] = cost
+            cache[key] = cost
     return cost
 
 
@@ -181,10 +180,22 @@ def hpa_frontier(
 
 
 def _feasible_score(result: PolicyResult, max_violation_pct: float) -> float:
-    """Higher is better: minus the cost when within the violation budget, far below otherwise."""
-    if result.violation_minutes_pct <= max_violation_pct:
-        return -result.cost_vs_oracle
-    return -100.0 - result.violation_minutes_pct
+    """Higher is better: minus the cost, minus a steep but continuous penalty past the violation budget.
+
+    The penalty (5 cost units per point over) keeps the landscape smooth for the sampler near the
+    budget's edge, where the cheapest feasible setting lies; the winner is then chosen among the
+    feasible trials only (see :func:`_cheapest_feasible`).
+    """
+    over = max(0.0, result.violation_minutes_pct - max_violation_pct)
+    return -result.cost_vs_oracle - 5.0 * over
+
+
+def _cheapest_feasible(results: dict[Any, PolicyResult], max_violation_pct: float) -> Any:
+    """The key of the cheapest run within the budget (the least violating one if none is)."""
+    feasible = {k: r for k, r in results.items() if r.violation_minutes_pct <= max_violation_pct}
+    if feasible:
+        return min(feasible, key=lambda k: feasible[k].cost_vs_oracle)
+    return min(results, key=lambda k: results[k].violation_minutes_pct)
 
 
 def tune_hpa(
@@ -198,9 +209,10 @@ def tune_hpa(
 ) -> tuple[HPAPolicy, PolicyResult]:
     """The cheapest HPA target whose ``violation_minutes_pct`` is at most ``max_violation_pct`` on ``env``.
 
-    A :class:`~autoopt.SelfTuner` session searches the target in [0.15, 0.95]: each trial runs the
-    HPA for one episode (``seed``), scoring minus its cost against the oracle when within the
-    violation budget and far below otherwise. Returns the tuned policy and its run.
+    A :class:`~autoopt.SelfTuner` session (``bayesian``) searches the target in [0.15, 0.95]: each
+    trial runs the HPA for one episode (``seed``) and scores minus its cost against the oracle, with a
+    steep penalty past the violation budget. The result is the cheapest trial within the budget (the
+    least violating one if none is). Returns the tuned policy and its run.
     """
     from autoopt.tuning import SelfTuner
 
@@ -213,12 +225,10 @@ def tune_hpa(
         return _feasible_score(r, max_violation_pct)
 
     session = tuner.create_session(
-        {"target": (0.15, 0.95, 0.5)}, "adaptive", objective, max_iterations=n_trials
+        {"target": (0.15, 0.95, 0.5)}, "bayesian", objective, max_iterations=n_trials
     )
     tuner.optimize(session.session_id)
-    best = tuner.get_best_parameters(session.session_id)
-    assert best is not None
-    target = round(float(best["target"]), 4)
+    target = _cheapest_feasible(results, max_violation_pct)
     return HPAPolicy(target), results[target]
 
 
@@ -260,10 +270,9 @@ def tune_threshold_rules(
         max_iterations=n_trials,
     )
     tuner.optimize(session.session_id)
-    best = tuner.get_best_parameters(session.session_id)
-    assert best is not None
-    kwargs = _threshold_kwargs(best["up"], best["down_fraction"], best["target"])
-    return kwargs, results[tuple(kwargs.values())]
+    key = _cheapest_feasible(results, max_violation_pct)
+    kwargs = dict(zip(("scale_up_above", "scale_down_below", "target_utilization"), key, strict=True))
+    return kwargs, results[key]
 
 
 def _threshold_kwargs(up: float, down_fraction: float, target: float) -> dict[str, float]:

@@ -126,7 +126,8 @@ class AutoscalingEnv(_Base):
     initial_replicas : int, optional
         Replicas at reset (default: enough for the first step's demand at 60 % utilisation).
     pending_costs : bool, default True
-        Whether pending replicas are billed.
+        Whether pending replicas are billed; without, a replica is billed for the part of each step
+        it serves.
     action_deltas : sequence of int, default (-8, -4, -2, -1, 0, 1, 2, 4, 8)
     w_slo, w_drop, w_churn : float, default 1.0, 10.0 and 0.1
         Reward weights.
@@ -215,28 +216,29 @@ class AutoscalingEnv(_Base):
         index = trace.index.as_unit("ns")
         step = float(np.median(np.diff(index.asi8))) / 1e9
         grid = pd.date_range(index[0], index[-1], freq=pd.Timedelta(seconds=step)).as_unit("ns")
-        trace = pd.Series(trace.to_numpy(), index=index)
-        values = trace.astype(float).reindex(grid)
+        try:
+            numbers = trace.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{where} 'trace' must hold numbers (NaN for missing); got dtype {trace.dtype}."
+            ) from None
+        values = pd.Series(numbers, index=index).reindex(grid)
         raw = values.to_numpy(dtype=float)
         if np.isinf(raw).any() or (raw[~np.isnan(raw)] < 0).any():
             raise ValueError(f"{where} 'trace' must hold finite values >= 0 (NaN for missing).")
         if np.isnan(raw).all():
             raise ValueError(f"{where} 'trace' holds no values.")
         peak = float(np.nanmax(raw))
-        scale = (
-            1.0
-            if peak_rps is None or peak == 0
-            else check_real(peak_rps, f"{where} 'peak_rps'", low=0.0, low_open=True) / peak
+        target = (
+            None if peak_rps is None else check_real(peak_rps, f"{where} 'peak_rps'", low=0.0, low_open=True)
         )
+        scale = 1.0 if target is None or peak == 0 else target / peak
         self.peak_rps = peak * scale
         self.step_seconds = step
         self.index = grid
         self.missing = np.isnan(raw)
         self.rate = pd.Series(raw * scale).ffill().bfill().to_numpy()  # held, never zero-filled
-        if excluded is not None:
-            mask = pd.Series(excluded, dtype=bool).reindex(grid, fill_value=False).to_numpy(dtype=bool)
-        else:
-            mask = np.zeros(len(grid), bool)
+        mask = self._excluded_mask(excluded, trace, grid)
         self.excluded = mask | self.missing
         self._t = grid.asi8 / 1e9
         self._stamps = grid.to_pydatetime()
@@ -257,6 +259,30 @@ class AutoscalingEnv(_Base):
         self._arrivals = np.zeros(0)
         self._totals: dict[str, float] = {}
         self._last: dict[str, Any] = {}
+
+    @staticmethod
+    def _excluded_mask(excluded: Any, trace: pd.Series, grid: pd.DatetimeIndex) -> np.ndarray:
+        """``excluded`` (a bool Series on the trace's times, or one bool per trace row) on the grid."""
+        import pandas as pd
+
+        if excluded is None:
+            return np.zeros(len(grid), bool)
+        where = "AutoscalingEnv() argument 'excluded'"
+        if isinstance(excluded, pd.Series):
+            if not isinstance(excluded.index, pd.DatetimeIndex):
+                raise TypeError(f"{where} must be a Series on a DatetimeIndex, or one bool per trace row.")
+            idx = excluded.index
+            if (idx.tz is None) != (grid.tz is None):
+                raise ValueError(
+                    f"{where}: its index and the trace's must both have a time zone, or neither."
+                )
+            series = pd.Series(excluded.to_numpy(dtype=bool), index=idx.as_unit("ns"))
+        else:
+            values = np.asarray(excluded)
+            if values.ndim != 1 or len(values) != len(trace) or values.dtype.kind not in "bi":
+                raise TypeError(f"{where} must be a bool Series, or {len(trace)} bools (one per trace row).")
+            series = pd.Series(values.astype(bool), index=trace.index.as_unit("ns"))
+        return series.reindex(grid, fill_value=False).to_numpy(dtype=bool)
 
     # ---------------------------------------------------------------------------- episode
 
@@ -370,7 +396,6 @@ class AutoscalingEnv(_Base):
                 if n > take:
                     self._pending.append((when, n - take))
             self._ready = max(self.min_replicas, self._ready - remove)
-        billed = self._ready + (sum(n for _, n in self._pending) if self.pending_costs else 0)
         # capacity: each replica counts for the part of the step it is ready
         ready_time = self._ready * dt
         still: list[tuple[float, int]] = []
@@ -381,6 +406,8 @@ class AutoscalingEnv(_Base):
             else:
                 still.append((when, n))
         self._pending = still
+        # billing: every replica ordered, or (without pending_costs) the replica-time actually served
+        billed = (self._ready + sum(n for _, n in still)) if self.pending_costs else ready_time / dt
         capacity = mu * ready_time
         arrivals = float(self._arrivals[k - self._start])
         work = self._backlog + arrivals
@@ -396,7 +423,7 @@ class AutoscalingEnv(_Base):
         )
         p99 = min(p99, _P99_CAP_MS)
         violation = p99 > self.slo_ms
-        drop_share = dropped / arrivals if arrivals > 0 else 0.0
+        drop_share = dropped / work if work > 0 else 0.0  # the share of the step's work dropped, <= 1
         counted = not self.excluded[k]
         tot = self._totals
         tot["steps"] += 1
@@ -479,9 +506,11 @@ class AutoscalingEnv(_Base):
         :func:`autoopt.policy.threshold_rules` registers on its engine).
         """
         last = self._last
-        k = max(self._k - 1, self._start)
+        k = self._k - 1
+        # before the first step the context describes the moment just before the episode
+        ts = float(self._t[k]) if k >= self._start else float(self._t[self._start]) - self.step_seconds
         return {
-            "timestamp": float(self._t[k]),
+            "timestamp": ts,
             "request_rate": float(last["rate"]),
             "utilization": float(last["utilization"]),
             "latency_p99": float(last["p99_ms"]),
