@@ -10,7 +10,7 @@ pandas, matplotlib or torch; they load when first needed.
 """
 
 from autoopt.config import AutomationConfig, create_automation_config
-from autoopt.decision import DecisionEngine, create_decision_rule
+from autoopt.decision import DecisionEngine, Policy, Proposal, create_decision_rule
 from autoopt.enums import (
     DecisionConfidence,
     DecisionType,
@@ -109,5 +109,7 @@ __all__ = [
     "backtest",
     "BacktestResult",
     "AnomalyDetector",
+    "Policy",
+    "Proposal",
     "__version__",
 ]

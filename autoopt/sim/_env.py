@@ -312,7 +312,9 @@ class AutoscalingEnv(_Base):
         start = check_int(options.pop("start", 0), "reset() options['start']", low=0, high=self.n_steps - 1)
         length = options.pop("steps", self.max_episode_steps)
         if options:
-            raise ValueError(f"reset() got unknown option(s) {sorted(options)}; valid: 'start', 'steps'.")
+            raise ValueError(
+                f"reset() argument 'options' has unknown key(s) {sorted(options)}; valid: 'start', 'steps'."
+            )
         end = (
             self.n_steps
             if length is None

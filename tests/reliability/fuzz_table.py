@@ -71,6 +71,9 @@ from autoopt import (
 )
 from autoopt._clock import ManualClock
 from autoopt._validation import MAX_SIZE
+from autoopt.decision import Policy, Proposal
+from autoopt.policy import HPAPolicy, StaticPolicy, evaluate_policy, threshold_rules
+from autoopt.sim import AutoscalingEnv
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)  # the components' clock: samples run from T0 to T0 + 4 min
@@ -111,6 +114,7 @@ BAD_CLASSES = (
     "empty",
     "malformed_id",
     "time_order",
+    "unsafe_expression",
 )
 HUGE = 10**400
 _NAN, _INF = float("nan"), float("inf")
@@ -255,6 +259,28 @@ def func(
     return Arg(name, valid, {"wrong_type": wrong}, message)
 
 
+UNSAFE = (
+    "cpu_usage >",
+    "os.system('ls')",
+    "__import__('os')",
+    "[x for x in y]",
+    "cpu_usage.real",
+    "'a' * 10",
+)
+
+
+def rule_part(name: str, valid: Any, message: str) -> Arg:
+    """A rule's condition or parameters: a sync callable, or a safe expression (a dict of them)."""
+    wrong: tuple[Any, ...] = (5, None, b"x", _async_fn, [1])
+    bad: dict[str, tuple[Any, ...]] = {"wrong_type": wrong}
+    if name == "condition":
+        bad["unsafe_expression"] = UNSAFE
+    else:
+        bad["unsafe_expression"] = tuple({"x": u} for u in UNSAFE)
+        bad["wrong_type"] = (*wrong, {"x": object()}, {1: "x"})
+    return Arg(name, valid, bad, message)
+
+
 def mapping(name: str, valid: Any, *, optional: bool = False, message: str | None = None) -> Arg:
     return Arg(name, valid, {"wrong_type": (5, "x", [1, 2], *(() if optional else (None,)))}, message)
 
@@ -307,6 +333,38 @@ def series_values(
             pd.Series(np.ones(n), index=idx[:1].append(idx[:-1])),  # the first time twice
         )
     return Arg(name, valid, bad, message)
+
+
+class _FixedPolicy(Policy):
+    def propose(self, context: Any) -> Proposal | None:
+        return None
+
+
+def _engine_declarative() -> SimpleNamespace:
+    engine = DecisionEngine(clock=ManualClock(NOW.timestamp()))
+    engine.add_rule(
+        create_decision_rule("hot", "cpu_usage > 80", "scale_up", {"instances": 1}, cooldown_seconds=60)
+    )
+    return SimpleNamespace(subject=engine)
+
+
+def _history() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"timestamp": T0.timestamp() + 60.0 * np.arange(20), "cpu_usage": np.linspace(0, 100, 20)}
+    )
+
+
+def _trace() -> pd.Series:
+    return pd.Series(
+        100.0 + 50.0 * np.sin(np.arange(60) / 9.0), index=pd.date_range(T0, periods=60, freq="min")
+    )
+
+
+def _env() -> SimpleNamespace:
+    env = AutoscalingEnv(_trace(), capacity_rps=100.0, max_replicas=20)
+    env.reset(seed=0)
+    env.step(1)
+    return SimpleNamespace(subject=env)
 
 
 def _mutated(rule: DecisionRule, changes: dict[str, Any]) -> DecisionRule:
@@ -525,18 +583,18 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
     _ep("DecisionRule", _none, lambda s, **kw: DecisionRule(**kw),
         text("rule_id", "r1", message="DecisionRule.rule_id"),
         text("name", "r", nonempty=False, message="DecisionRule.name"),
-        func("condition", lambda c: True, message="DecisionRule.condition"),
+        rule_part("condition", lambda c: True, message="DecisionRule.condition"),
         enum_arg("decision_type", DecisionType.ALERT, message="DecisionRule.decision_type"),
-        func("parameters_fn", lambda c: {}, message="DecisionRule.parameters_fn"),
+        rule_part("parameters_fn", lambda c: {}, message="DecisionRule.parameters_fn"),
         integer("priority", 0, message="DecisionRule.priority"),
         flag("enabled", True, message="DecisionRule.enabled"),
         text("description", "", nonempty=False, message="DecisionRule.description"),
         real("cooldown_seconds", None, low=0.0, optional=True, message="DecisionRule.cooldown_seconds")),
     _ep("create_decision_rule", _none, lambda s, **kw: create_decision_rule(**kw),
         text("name", "r", nonempty=False, message="DecisionRule.name"),
-        func("condition", lambda c: True, message="DecisionRule.condition"),
+        rule_part("condition", lambda c: True, message="DecisionRule.condition"),
         enum_arg("decision_type", "alert", message="DecisionRule.decision_type"),
-        func("parameters_fn", lambda c: {}, message="DecisionRule.parameters_fn"),
+        rule_part("parameters_fn", lambda c: {}, message="DecisionRule.parameters_fn"),
         integer("priority", 0, message="DecisionRule.priority"),
         text("description", "", nonempty=False, message="DecisionRule.description"),
         real("cooldown_seconds", None, low=0.0, optional=True, message="DecisionRule.cooldown_seconds")),
@@ -809,4 +867,59 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
     _ep("AnomalyDetector.score", _detector, lambda s, series: s.subject.score(series),
         series_values("series", np.ones(50), times=True, empty_ok=True),
         pending={"time_order": "issue 14: a shuffled or duplicated index is scored as given"}),
+    # ------------------------------------------------------- decision layer (issue 11)
+    _ep("create_decision_rule (guards)", _none, lambda s, **kw: create_decision_rule(
+            "g", "cpu_usage > 1", "defer", {}, **kw),
+        Arg("role", "guard", {"wrong_type": (5, None), "out_of_range": ("boss",)}, message="DecisionRule.role"),
+        Arg("veto", ("scale_down",), {"wrong_type": ("scale_down", 5, None), "out_of_range": (("explode",),)},
+            message="DecisionRule.veto")),
+    _ep("DecisionEngine.set_policy", _engine, lambda s, **kw: s.subject.set_policy(**kw),
+        Arg("policy", From(lambda s: _FixedPolicy()), {"wrong_type": (5, "p", lambda c: None)}),
+        real("min_confidence", 0.75, low=0.0, high=1.0)),
+    _ep("DecisionEngine.register_context_key", _engine, lambda s, **kw: s.subject.register_context_key(**kw),
+        Arg("name", "replicas", {"wrong_type": (5, None), "empty": ("",), "out_of_range": ("not an id", "__x")},
+            message="ContextKey.name"),
+        Arg("kind", "number", {"wrong_type": (5,), "out_of_range": ("float",)}, message="ContextKey.kind")),
+    _ep("DecisionEngine.backtest", _engine_declarative, lambda s, frame: s.subject.backtest(frame),
+        Arg("frame", From(lambda s: _history()), {
+            "wrong_type": ([{"cpu_usage": 1}], None, 5),
+            "time_order": (_history().iloc[::-1], pd.concat([_history(), _history().iloc[:1]])),
+        })),
+    _ep("DecisionEngine.from_yaml", _none, lambda s, source: DecisionEngine.from_yaml(source),
+        Arg("source", "version: 1\nrules: []\n", {
+            "wrong_type": (5, None, b"version: 1"),
+            "out_of_range": ("version: 2\nrules: []", "rules: []", "version: 1\nrules: [{name: r}]",
+                             "version: 1\nrules: [{name: r, condition: 'x.y', decision_type: alert}]",
+                             "!!python/object:os.system {}", "version: [1"),
+        }, message="from_")),
+    _ep("Proposal", _none, lambda s, **kw: Proposal(**kw),
+        enum_arg("decision_type", "scale_up", message="Proposal.decision_type"),
+        real("confidence", 0.9, low=0.0, high=1.0, message="Proposal.confidence"),
+        mapping("parameters", {"delta": 1}, message="Proposal.parameters")),
+    # ------------------------------------------------------------ simulator and policies
+    _ep("AutoscalingEnv", _none, lambda s, **kw: AutoscalingEnv(**kw),
+        Arg("trace", _trace(), {"wrong_type": ([1.0, 2.0], None, pd.Series([1.0, 2.0])),
+                                "empty": (_trace().iloc[:1],), "negative": (_trace() - 1000.0,),
+                                "inf": (_trace().replace(100.0, np.inf),)}),
+        real("peak_rps", None, low=0.0, low_open=True, optional=True),
+        real("capacity_rps", 100.0, low=0.0, low_open=True), real("slo_ms", 250.0, low=0.0, low_open=True),
+        real("readiness_delay_s", 120.0, low=0.0), size("max_replicas", 50),
+        Arg("action_deltas", (-1, 0, 1), {"wrong_type": ((0.5,), "abc"), "empty": ((),), "out_of_range": ((1, 1),)})),
+    _ep("AutoscalingEnv.step", _env, lambda s, action: s.subject.step(action),
+        Arg("action", 1, {"wrong_type": (1.5, "1", None, True), "out_of_range": (-1, 99), "huge_int": (HUGE,)})),
+    _ep("AutoscalingEnv.reset", _env, lambda s, **kw: s.subject.reset(**kw),
+        Arg("options", {"start": 0}, {"out_of_range": ({"start": 10**6}, {"steps": 0}, {"warp": 1}),
+                                      "wrong_type": ({"start": 1.5},), "negative": ({"start": -1},)},
+            message="options")),
+    _ep("HPAPolicy", _none, lambda s, **kw: HPAPolicy(**kw),
+        real("target_utilization", 0.5, low=0.0, high=1.0, low_open=True),
+        real("tolerance", 0.1, low=0.0), real("downscale_stabilization_s", 300.0, low=0.0)),
+    _ep("StaticPolicy", _none, lambda s, **kw: StaticPolicy(**kw),
+        size("replicas", None, optional=True), real("target_utilization", 0.5, low=0.0, high=1.0, low_open=True)),
+    _ep("threshold_rules", _none, lambda s, **kw: threshold_rules(**kw),
+        real("scale_up_above", 0.7, low=0.0, high=1.0, low_open=True),
+        real("scale_down_below", 0.3, low=0.0, high=1.0),
+        real("target_utilization", 0.5, low=0.0, high=1.0, low_open=True)),
+    _ep("evaluate_policy", _env, lambda s, **kw: evaluate_policy(env=s.subject, **kw),
+        Arg("policy", HPAPolicy(0.5), {"wrong_type": (5, None, lambda c: None)})),
 )  # fmt: skip
