@@ -91,11 +91,19 @@ def _sqrt(x: float) -> float:
 
 
 def _min(*xs: float) -> float:
-    return _NAN if any(x != x for x in xs) else min(xs)
+    """NaN if any argument is; a float if any argument is (as NumPy's result), else the int."""
+    if any(x != x for x in xs):
+        return _NAN
+    out = min(xs)
+    return float(out) if any(isinstance(x, float) for x in xs) else out
 
 
 def _max(*xs: float) -> float:
-    return _NAN if any(x != x for x in xs) else max(xs)
+    """NaN if any argument is; a float if any argument is (as NumPy's result), else the int."""
+    if any(x != x for x in xs):
+        return _NAN
+    out = max(xs)
+    return float(out) if any(isinstance(x, float) for x in xs) else out
 
 
 def _pow(x: float, e: float) -> float:
@@ -103,8 +111,9 @@ def _pow(x: float, e: float) -> float:
         out = float(x) ** e
     except OverflowError:
         return math.inf if x > 0 or float(e) % 2 == 0 else -math.inf
-    except ZeroDivisionError:  # 0 ** -1: NumPy gives inf
-        return math.inf
+    except ZeroDivisionError:  # (+-0) ** negative: IEEE 754 (and NumPy) give an infinity
+        odd = float(e).is_integer() and float(e) % 2 == 1
+        return math.copysign(math.inf, float(x)) if odd else math.inf
     return _NAN if isinstance(out, complex) else out
 
 
@@ -299,19 +308,27 @@ class _Checker:
 class _Rewriter:
     """Builds the bytecode form: look-ups on the context ``c``, guarded comparisons, helper calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, hoist: bool = False) -> None:
         self.temps = 0
+        self.hoist = hoist  # read each name once, up front, into a local (see compile_first_match)
+        self.hoisted: dict[str, str] = {}
 
     def temp(self) -> str:
         self.temps += 1
         return f"_t{self.temps}"
+
+    def lookup(self, name: str) -> ast.expr:
+        if not self.hoist:
+            return _lookup(name)
+        local = self.hoisted.setdefault(name, f"_v{len(self.hoisted)}")
+        return ast.Name(local, ast.Load())
 
     def value(self, node: ast.AST) -> ast.expr:
         """An expression computing ``node`` with missing values as NaN."""
         if isinstance(node, ast.Constant):
             return ast.Constant(node.value)
         if isinstance(node, ast.Name):  # _num(c.get("name"))
-            return ast.Call(ast.Name("_num", ast.Load()), [_lookup(node.id)], [])
+            return ast.Call(ast.Name("_num", ast.Load()), [self.lookup(node.id)], [])
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.Not):
                 return ast.UnaryOp(ast.Not(), self.truth(node.operand))
@@ -344,7 +361,7 @@ class _Rewriter:
                     names.append(ast.Constant(operand.value))
                     continue
                 t = self.temp()
-                raw = _lookup(operand.id) if isinstance(operand, ast.Name) else self.value(operand)
+                raw = self.lookup(operand.id) if isinstance(operand, ast.Name) else self.value(operand)
                 parts.append(
                     ast.Compare(
                         ast.NamedExpr(ast.Name(t, ast.Store()), raw), [ast.IsNot()], [ast.Constant(None)]
@@ -360,7 +377,7 @@ class _Rewriter:
         if isinstance(node, ast.Constant):
             return ast.Constant(bool(node.value))
         if isinstance(node, ast.Name):  # a bool key: True only when it is exactly true
-            return ast.Call(ast.Name("_is_true", ast.Load()), [_lookup(node.id)], [])
+            return ast.Call(ast.Name("_is_true", ast.Load()), [self.lookup(node.id)], [])
         raise AssertionError(f"not a truth value: {ast.dump(node)}")  # the checker rules this out
 
 
@@ -411,6 +428,7 @@ class _Vector:
     def __init__(self, columns: Mapping[str, np.ndarray], n: int) -> None:
         self.columns = columns
         self.n = n
+        self.none = np.zeros(n, bool)  # shared, never written
 
     def column(self, name: str) -> np.ndarray:
         col = self.columns.get(name)
@@ -418,26 +436,39 @@ class _Vector:
             return np.full(self.n, np.nan)
         return col
 
+    def missing(self, node: ast.AST, v: np.ndarray) -> np.ndarray:
+        """Rows where ``v`` (the value of ``node``) is missing; a column's mask is computed once."""
+        if isinstance(node, ast.Name):
+            cache = getattr(self.columns, "missing", None)
+            if cache is not None:
+                got = cache.get(node.id)
+                if got is None:
+                    got = cache[node.id] = _column_missing(np.asarray(v))
+                return got
+        return _column_missing(np.asarray(v))
+
     def value(self, node: ast.AST) -> tuple[np.ndarray, np.ndarray]:
-        none = np.zeros(self.n, bool)
-        if isinstance(node, ast.Constant):
-            return np.full(self.n, node.value, dtype=object if isinstance(node.value, str) else None), none
+        none = self.none
+        if isinstance(node, ast.Constant):  # a 0-d array: NumPy broadcasts it
+            return np.asarray(node.value, dtype=object if isinstance(node.value, str) else None), none
         if isinstance(node, ast.Name):
             col = self.column(node.id)
-            if col.dtype == object:  # None and NaN read as NaN for numbers
-                miss = _column_missing(col)
+            if col.dtype == object:  # None and NaN read as NaN when the column holds numbers
+                miss = self.missing(node, col)
                 if not miss.any():
                     return col, none
-                try:
-                    out = np.where(miss, np.nan, col).astype(float)
-                except (TypeError, ValueError):
-                    out = np.where(miss, np.asarray(None, dtype=object), col)
+                numbers = all(
+                    isinstance(x, (int, float, np.integer, np.floating))
+                    and not isinstance(x, (bool, np.bool_))
+                    for x in col[~miss].tolist()
+                )
+                out = np.where(miss, np.nan, col).astype(float) if numbers else col
                 return out, none
             return col, none
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.Not):
                 t, err = self.truth(node.operand)
-                return ~t, err
+                return ~t & ~err, err
             v, err = self.value(node.operand)
             return (-v if isinstance(node.op, ast.USub) else +v), err
         if isinstance(node, ast.BinOp):
@@ -454,7 +485,7 @@ class _Vector:
                     return a * b, err
                 if op is ast.Pow:
                     af = np.asarray(a, dtype=float)
-                    return np.power(af, float(b[0]) if b.size else 0.0), err
+                    return np.power(af, float(np.ravel(b)[0])), err
                 zero = np.asarray(b == 0)
                 safe = np.where(zero, 1, b)
                 out = a / safe if op is ast.Div else a // safe if op is ast.FloorDiv else a % safe
@@ -463,8 +494,13 @@ class _Vector:
             assert isinstance(node.func, ast.Name)
             parts = [self.value(a) for a in node.args]
             err = np.logical_or.reduce([e for _, e in parts]) if parts else np.zeros(self.n, bool)
+            keep_ints = node.func.id in ("abs", "min", "max")  # as Python: abs/min/max of ints are ints
+            args = [
+                v if keep_ints and np.asarray(v).dtype.kind in "iuf" else np.asarray(v, dtype=float)
+                for v, _ in parts
+            ]
             with np.errstate(all="ignore"):
-                out = FUNCTIONS[node.func.id][1](*[np.asarray(v, dtype=float) for v, _ in parts])
+                out = FUNCTIONS[node.func.id][1](*args)
             return out, err
         return self.truth(node)
 
@@ -474,14 +510,20 @@ class _Vector:
             return self._bool_op(isinstance(node.op, ast.And), parts)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
             t, err = self.truth(node.operand)
-            return ~t, err
+            return ~t & ~err, err  # an error row stays False, as for comparisons
         if isinstance(node, ast.Compare):
+            fast = self._text_compare(node)
+            if fast is not None:
+                return fast
             operands = [self.value(o) for o in [node.left, *node.comparators]]
             reach = np.ones(self.n, bool)  # rows whose earlier operands were all present (as the guards run)
             err = np.zeros(self.n, bool)
-            for v, e in operands:
-                err |= reach & e
-                reach &= ~e & ~_column_missing(np.asarray(v))
+            for node_, (v, e) in zip([node.left, *node.comparators], operands, strict=True):
+                if e is not self.none:
+                    err |= reach & e
+                    reach &= ~e
+                if not isinstance(node_, ast.Constant):
+                    reach &= ~self.missing(node_, v)
             result = reach
             for op, (a, _), (b, _) in zip(node.ops, operands, operands[1:], strict=False):
                 with np.errstate(invalid="ignore"):
@@ -495,6 +537,26 @@ class _Vector:
             return truth, np.zeros(self.n, bool)
         raise AssertionError(f"not a truth value: {ast.dump(node)}")
 
+    def _text_compare(self, node: ast.Compare) -> tuple[np.ndarray, np.ndarray] | None:
+        """``name == 'text'`` (or ``!=``) on a factorised text column: integer codes, no string compares."""
+        if len(node.ops) != 1 or type(node.ops[0]) not in (ast.Eq, ast.NotEq):
+            return None
+        left, right = node.left, node.comparators[0]
+        if isinstance(left, ast.Constant):
+            left, right = right, left
+        if not (
+            isinstance(left, ast.Name) and isinstance(right, ast.Constant) and isinstance(right.value, str)
+        ):
+            return None
+        factor = getattr(self.columns, "codes", None)
+        found = None if factor is None else factor(left.id)
+        if found is None:
+            return None
+        codes, uniques = found
+        k = uniques.index(right.value) if right.value in uniques else -2
+        hit = (codes == k) if isinstance(node.ops[0], ast.Eq) else (codes >= 0) & (codes != k)
+        return hit, self.none
+
     def _bool_op(
         self, conj: bool, parts: list[tuple[np.ndarray, np.ndarray]]
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -507,6 +569,26 @@ class _Vector:
             value = np.where(reach, v, value)
         value &= ~err
         return value, err
+
+
+def _runtime_integral(node: ast.AST, columns: Mapping[str, np.ndarray]) -> bool:
+    """Python's int-ness of a number expression, given the columns' dtypes (int columns give ints)."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, int) and not isinstance(node.value, bool)
+    if isinstance(node, ast.Name):
+        col = columns.get(node.id)
+        return col is not None and np.asarray(col).dtype.kind in "iu"
+    if isinstance(node, ast.UnaryOp):
+        return not isinstance(node.op, ast.Not) and _runtime_integral(node.operand, columns)
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)) and (
+            _runtime_integral(node.left, columns) and _runtime_integral(node.right, columns)
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        if node.func.id in _INT_FUNCTIONS:
+            return True
+        return node.func.id in ("abs", "min", "max") and all(_runtime_integral(a, columns) for a in node.args)
+    return False
 
 
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
@@ -569,7 +651,14 @@ class Expression:
         """``(values, errors)`` over ``n`` rows, one NumPy column per name; ``errors`` marks the rows
         whose evaluation raised on the scalar path (a division by zero)."""
         vec = _Vector(columns, n)
-        return vec.truth(self.tree) if self.kind == "bool" else vec.value(self.tree)
+        values, errors = vec.truth(self.tree) if self.kind == "bool" else vec.value(self.tree)
+        if np.ndim(values) == 0:  # a constant: one value per row
+            values = np.full(n, values.item(), dtype=values.dtype if values.dtype != object else object)
+        return values, errors
+
+    def integral_over(self, columns: Mapping[str, np.ndarray]) -> bool:
+        """Whether the scalar path gives an int on rows of these columns (ints stay ints, as in Python)."""
+        return _runtime_integral(self.tree, columns)
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
@@ -719,7 +808,7 @@ def compile_first_match(conditions: list[Expression], *, blocking: bool = True) 
     >>> first({"x": 3}, frozenset()), first({"x": 3}, frozenset({1})), first({"x": 9}, frozenset({0}))
     (1, -1, 1)
     """
-    rewriter = _Rewriter()
+    rewriter = _Rewriter(hoist=True)
     body: ast.expr = ast.Constant(-1)
     for i in reversed(range(len(conditions))):
         test = rewriter.truth(conditions[i].tree)
@@ -727,6 +816,19 @@ def compile_first_match(conditions: list[Expression], *, blocking: bool = True) 
             skip = ast.Compare(ast.Constant(i), [ast.NotIn()], [ast.Name("b", ast.Load())])
             test = ast.BoolOp(ast.And(), [skip, test])
         body = ast.IfExp(test, ast.Constant(i), body)
+    if rewriter.hoisted:  # each name read once: (lambda _v0, _v1: <chain>)(c.get("a"), c.get("b"))
+        names = list(rewriter.hoisted)
+        inner = ast.Lambda(
+            ast.arguments(
+                posonlyargs=[],
+                args=[ast.arg(rewriter.hoisted[n]) for n in names],
+                kwonlyargs=[],
+                kw_defaults=[],
+                defaults=[],
+            ),
+            body,
+        )
+        body = ast.Call(inner, [_lookup(n) for n in names], [])
     args = [ast.arg("c"), ast.arg("b")] if blocking else [ast.arg("c")]
     tree = ast.Expression(
         ast.Lambda(ast.arguments(posonlyargs=[], args=args, kwonlyargs=[], kw_defaults=[], defaults=[]), body)

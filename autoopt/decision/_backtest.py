@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -63,24 +65,29 @@ def _fires(t: np.ndarray, cand: np.ndarray, cooldown: float) -> np.ndarray:
     """Rows where a rule fires: the candidates, thinned greedily so that fires are ``cooldown`` apart.
 
     Exactly the engine's test: a candidate at ``t`` is still cooling when ``0 <= t - last < cooldown``.
+    From each fire, a binary search jumps to the first candidate out of cooldown (checked with that
+    exact test), so the cost grows with the fires, not with the candidates.
     """
     idx = np.flatnonzero(cand)
     if idx.size == 0 or cooldown <= 0.0:
         return idx
-    ct = t[idx]
-    out = []
-    pos, n = 0, idx.size
-    while pos < n:
-        out.append(idx[pos])
-        last = ct[pos]
-        nxt = int(np.searchsorted(ct, last + cooldown, side="left"))
-        nxt = max(nxt, pos + 1)
-        while nxt < n and ct[nxt] - last < cooldown:  # rounding of last + cooldown
-            nxt += 1
-        while nxt - 1 > pos and ct[nxt - 1] - last >= cooldown:
-            nxt -= 1
-        pos = nxt
-    return np.asarray(out, dtype=np.int64)
+    tlist = t[idx].tolist()
+    n = len(tlist)
+    keep: list[int] = []
+    last = -math.inf
+    q = 0
+    while q < n:
+        q = bisect.bisect_left(tlist, last + cooldown, q, n)
+        while q > 0 and (not keep or q - 1 > keep[-1]) and not 0.0 <= tlist[q - 1] - last < cooldown:
+            q -= 1  # rounding of last + cooldown: the exact test decides
+        while q < n and 0.0 <= tlist[q] - last < cooldown:
+            q += 1
+        if q >= n:
+            break
+        keep.append(q)
+        last = tlist[q]
+        q += 1
+    return idx[np.asarray(keep, dtype=np.int64)]
 
 
 def _cooling(t: np.ndarray, fires: np.ndarray, cooldown: float) -> np.ndarray:
@@ -101,6 +108,9 @@ class _Columns(dict[str, Any]):
         super().__init__()
         self.frame = frame
         self["timestamp"] = t
+        # per column, computed once (see Expression.evaluate_columns); text columns factorised once
+        self.missing: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, list[Any]] | None] = {}
 
     def __missing__(self, name: str) -> np.ndarray:
         if name not in self.frame.columns:
@@ -110,6 +120,22 @@ class _Columns(dict[str, Any]):
         values = col.to_numpy() if kind in "iufb" else col.to_numpy(dtype=object)
         self[name] = values
         return values
+
+    def codes(self, name: str) -> tuple[np.ndarray, list[Any]] | None:
+        """A text column factorised (codes, -1 where missing, and the distinct values), or None."""
+        if name in self._codes:
+            return self._codes[name]
+        out = None
+        if name in self.frame.columns and self.frame[name].dtype.kind not in "iufbmM":
+            import pandas as pd
+
+            codes, uniques = pd.factorize(self.frame[name], use_na_sentinel=True)
+            values = list(uniques)
+            if all(type(v) is str for v in values):
+                out = (np.asarray(codes), values)
+                self.missing.setdefault(name, out[0] < 0)
+        self._codes[name] = out
+        return out
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -129,11 +155,17 @@ def _param_values(params: ParameterMap, cols: _Columns, n: int) -> tuple[dict[st
             continue
         v, e = expr.evaluate_columns(cols, n)
         err |= e
-        if v.dtype.kind == "f":
-            err |= ~np.isfinite(v)
-        elif v.dtype == object:
-            err |= np.fromiter((isinstance(x, float) and x - x != 0.0 for x in v), bool, n)
-        values[key] = (v, expr.integral)
+        if expr.kind == "number":
+            if v.dtype.kind == "f":
+                err |= ~np.isfinite(v)
+            elif v.dtype == object:
+                err |= np.fromiter((isinstance(x, float) and x - x != 0.0 for x in v.ravel()), bool, v.size)
+        integral = expr.integral_over(cols)
+        if not expr.names:  # a constant expression
+            item = v[0].item() if hasattr(v[0], "item") else v[0]
+            values[key] = int(item) if integral and isinstance(item, float) else item
+            continue
+        values[key] = (v, integral)
     return values, err
 
 
@@ -159,7 +191,8 @@ def backtest_rules(engine: DecisionEngine, frame: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         On the input's index, one row per input row: ``decision_type`` (None where no rule fired),
-        ``rule_id`` and ``parameters`` (a dict, with a scaling decision's signed ``delta``).
+        ``rule_id``, ``parameters`` (a dict, as the rule gives them) and ``delta`` (a scaling
+        decision's signed replica change, as :attr:`Decision.delta`; None otherwise).
         ``attrs`` holds ``method`` (``"vectorised"`` or ``"loop"``) and ``rule_errors`` (rule id ->
         rows where its condition or parameters failed).
 
@@ -190,11 +223,12 @@ def backtest_rules(engine: DecisionEngine, frame: pd.DataFrame) -> pd.DataFrame:
         logger.info("backtest(): rules with Python callables (%s) run row by row", ", ".join(lambdas))
         decided, errors = _loop(order, frame, t, stamps, default)
         method = "loop"
-    out = pd.DataFrame(
+    out = pd.DataFrame(  # object columns: None (not NaN) where no rule fired, as pandas would infer strings
         {
-            "decision_type": pd.Series(decided[0], index=frame.index, dtype=object),
-            "rule_id": pd.Series(decided[1], index=frame.index, dtype=object),
-            "parameters": pd.Series(decided[2], index=frame.index, dtype=object),
+            "decision_type": pd.Series(decided[0], index=frame.index, dtype=object, copy=False),
+            "rule_id": pd.Series(decided[1], index=frame.index, dtype=object, copy=False),
+            "parameters": pd.Series(decided[2], index=frame.index, dtype=object, copy=False),
+            "delta": pd.Series(decided[3], index=frame.index, dtype=object, copy=False),
         }
     )
     out.attrs["method"] = method
@@ -202,7 +236,7 @@ def backtest_rules(engine: DecisionEngine, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-Decided = tuple[list[Any], list[Any], list[Any]]
+Decided = tuple[Any, Any, Any, Any]  # decision types, rule ids, parameters and deltas: one per row
 
 
 def _vectorised(
@@ -211,9 +245,10 @@ def _vectorised(
     cols = _Columns(frame, t)
     taken = np.zeros(n, bool)
     vetoed: dict[DecisionType, np.ndarray] = {}
-    kinds: list[Any] = [None] * n
-    ids: list[Any] = [None] * n
-    params_out: list[Any] = [None] * n
+    kinds = np.full(n, None, dtype=object)
+    ids = np.full(n, None, dtype=object)
+    params_out = np.full(n, None, dtype=object)
+    delta_out = np.full(n, None, dtype=object)
     errors: dict[str, int] = {}
     for state in order:
         rule = state.rule
@@ -237,18 +272,25 @@ def _vectorised(
         ok = avail & holds & ~cerr
         cd = default if state.cooldown is None else state.cooldown
         fires = _fires(t, ok & ~perr, cd)
-        cooling = _cooling(t, fires, cd)
-        errs = int((avail & ~cooling & cerr).sum() + (ok & ~cooling & perr).sum())
-        if errs:
-            errors[rule.rule_id] = errors.get(rule.rule_id, 0) + errs
+        failed = avail & cerr
+        failed |= ok & perr
+        if failed.any():  # errors count where the rule was evaluated: not while it was cooling down
+            errs = int((failed & ~_cooling(t, fires, cd)).sum())
+            if errs:
+                errors[rule.rule_id] = errors.get(rule.rule_id, 0) + errs
         if fires.size == 0:
             continue
         taken[fires] = True
-        rows = _param_rows(values, fires, state.decision_type)
-        kind, rid = state.decision_type.value, rule.rule_id
-        for i, p in zip(fires.tolist(), rows, strict=True):
-            kinds[i], ids[i], params_out[i] = kind, rid, p
-    return (kinds, ids, params_out), errors
+        kinds[fires] = state.decision_type.value
+        ids[fires] = rule.rule_id
+        rows = np.empty(fires.size, dtype=object)
+        rows[:] = _param_rows(values, fires, state.decision_type)
+        params_out[fires] = rows
+        if state.decision_type in _SCALING:
+            deltas = np.empty(fires.size, dtype=object)
+            deltas[:] = [scaling_delta(state.decision_type, p) for p in rows]
+            delta_out[fires] = deltas
+    return (kinds, ids, params_out, delta_out), errors
 
 
 def _bad_scaling(values: dict[str, Any], decision_type: DecisionType, n: int) -> np.ndarray:
@@ -296,17 +338,17 @@ def _param_rows(
             arr, integral = v
             picked = arr[fires]
             if integral and picked.dtype.kind == "f":
-                columns.append([int(x) for x in picked])
+                columns.append(picked.astype(np.int64).tolist())  # finite: the errors were excluded
             else:
                 columns.append(picked.tolist())
         else:
             columns.append([v] * fires.size)
-    rows = (
-        [dict(zip(keys, vals, strict=True)) for vals in zip(*columns, strict=True)]
-        if keys
-        else [{} for _ in fires]
-    )
-    return rows
+    if len(keys) == 1:
+        key = keys[0]
+        return [{key: v} for v in columns[0]]
+    if not keys:
+        return [{} for _ in range(fires.size)]
+    return [dict(zip(keys, vals)) for vals in zip(*columns)]  # noqa: B905 - equal lengths by construction
 
 
 def _loop(
@@ -319,6 +361,7 @@ def _loop(
     kinds: list[Any] = [None] * n
     ids: list[Any] = [None] * n
     params_out: list[Any] = [None] * n
+    deltas: list[Any] = [None] * n
     errors: dict[str, int] = {}
     last: dict[int, float] = {}
     records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
@@ -349,11 +392,12 @@ def _loop(
                 params = state.rule.parameters_fn(row)
                 if not isinstance(params, dict):
                     raise TypeError("parameters_fn did not return a dict")
-                scaling_delta(state.decision_type, params)
+                delta = scaling_delta(state.decision_type, params)
             except Exception:
                 errors[state.rule.rule_id] = errors.get(state.rule.rule_id, 0) + 1
                 continue
             last[k] = now
             kinds[i], ids[i], params_out[i] = state.decision_type.value, state.rule.rule_id, params
+            deltas[i] = delta
             break
-    return (kinds, ids, params_out), errors
+    return (kinds, ids, params_out, deltas), errors

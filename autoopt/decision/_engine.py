@@ -438,11 +438,13 @@ class DecisionEngine:
                 with self._lock:
                     self._cooldown_skips += 1
                 continue
+            if not state.veto and state.decision_type in vetoed:
+                continue  # an earlier guard forbids its decision: its condition is not evaluated
             if not self._holds(state, ctx):
                 continue
             if state.veto:
                 vetoed |= state.veto
-            elif state.decision_type not in vetoed:
+            else:
                 decision = self._fire(state, ctx, at, cd)
                 if decision is not None:
                     return decision
@@ -556,13 +558,20 @@ class DecisionEngine:
         for t in vetoed:
             blocked |= {p - start for p in snap.by_type.get(t, ()) if start <= p < start + n}
         decision = None
+        by_rule = -1  # once a condition raised: the rule-by-rule scan's next start (errors recorded once)
         while True:
-            try:
-                i = seg.first(ctx, frozenset(blocked)) if blocked else seg.first_all(ctx)  # type: ignore[misc]
-            except Exception:  # some condition raised: find and record it, rule by rule
-                i = self._first_by_rule(seg, ctx, blocked)
+            if by_rule >= 0:
+                i = self._first_by_rule(seg, ctx, blocked, by_rule)
+            else:
+                try:
+                    i = seg.first(ctx, frozenset(blocked)) if blocked else seg.first_all(ctx)  # type: ignore[misc]
+                except Exception:  # some condition raised: find and record it, rule by rule
+                    i = self._first_by_rule(seg, ctx, blocked, 0)
+                    by_rule = 0
             if i < 0:
                 break
+            if by_rule >= 0:
+                by_rule = i + 1
             state = seg.states[i]
             decision = self._fire(state, ctx, at, default if state.cooldown is None else state.cooldown)
             if decision is not None:
@@ -575,9 +584,10 @@ class DecisionEngine:
                     self._cooldown_skips += skips
         return decision
 
-    def _first_by_rule(self, seg: Segment, ctx: dict[str, Any], blocked: set[int]) -> int:
-        for i, state in enumerate(seg.states):
-            if i not in blocked and self._holds(state, ctx):
+    def _first_by_rule(self, seg: Segment, ctx: dict[str, Any], blocked: set[int], start: int) -> int:
+        """The first rule from ``start`` whose condition holds, evaluating one by one (recording errors)."""
+        for i in range(start, len(seg.states)):
+            if i not in blocked and self._holds(seg.states[i], ctx):
                 return i
         return -1
 

@@ -104,7 +104,8 @@ def check_policy(
         proposal = first[i]
         decision = engine.evaluate(dict(ctx))
         if proposal is not None:
-            _ensure(decision is not None, f"engine.evaluate(contexts[{i}]) ignored the policy's proposal")
+            if decision is None:
+                raise AssertionError(f"engine.evaluate(contexts[{i}]) ignored the policy's proposal")
             _ensure(
                 decision.source == policy.name and decision.rule_id is None,
                 f"contexts[{i}]: decision source {decision.source!r}, rule_id {decision.rule_id!r}",

@@ -58,7 +58,8 @@ def test_order_guards_then_policy_then_fallbacks() -> None:
     assert policy.calls == 0
     d = engine.evaluate({"cpu_usage": 90, "error_rate": 0.0})
     assert (d.decision_type, d.source, d.rule_id, d.delta) == (DecisionType.SCALE_DOWN, "Fixed", None, -1)
-    assert d.confidence_score == 0.9 and d.confidence.value == "high"
+    assert d.confidence_score == 0.9
+    assert d.confidence.value == "high"
     engine.set_policy(None)
     d = engine.evaluate({"cpu_usage": 90, "error_rate": 0.0})
     assert (d.source, d.rule_id, d.delta) == ("fallback", fallback.rule_id, 1)
@@ -83,9 +84,11 @@ def test_vetoes_ignore_cooldowns_and_block_policy_and_rules() -> None:
     for _ in range(3):  # the guard's own (engine) cooldown never stops the veto
         assert engine.evaluate({"cpu_usage": 10, "latency_p99": 900}) is None
     stats = engine.get_decision_stats()
-    assert stats["policy"]["vetoed"] == 3 and stats["total_decisions"] == 0
+    assert stats["policy"]["vetoed"] == 3
+    assert stats["total_decisions"] == 0
     d = engine.evaluate({"cpu_usage": 10, "latency_p99": 100})
-    assert d.decision_type is DecisionType.SCALE_DOWN and d.source == "Fixed"
+    assert d.decision_type is DecisionType.SCALE_DOWN
+    assert d.source == "Fixed"
 
 
 def test_a_failing_policy_is_isolated_and_counted() -> None:
@@ -95,7 +98,8 @@ def test_a_failing_policy_is_isolated_and_counted() -> None:
     d = engine.evaluate({"cpu_usage": 90})
     assert d.rule_id == rule.rule_id
     stats = engine.get_decision_stats()["policy"]
-    assert stats["errors"] == 1 and "model unavailable" in stats["last_error"]
+    assert stats["errors"] == 1
+    assert "model unavailable" in stats["last_error"]
 
 
 def test_feedback_on_a_policy_decision_reaches_the_policy() -> None:
@@ -110,9 +114,12 @@ def test_feedback_on_a_policy_decision_reaches_the_policy() -> None:
 def test_decision_fields_are_kept_by_to_dict() -> None:
     engine = _engine(create_decision_rule("r", "cpu_usage > 50", "scale_down", {"instances": 3}))
     out = engine.evaluate({"cpu_usage": 90}).to_dict()
-    assert out["source"] == "r" and out["expression"] == "cpu_usage > 50" and out["delta"] == -3
+    assert out["source"] == "r"
+    assert out["expression"] == "cpu_usage > 50"
+    assert out["delta"] == -3
     assert out["parameters"] == {"instances": 3}  # the demo's name stays as given
-    assert "confidence_score" in out and "rule_id" in out
+    assert "confidence_score" in out
+    assert "rule_id" in out
 
 
 @pytest.mark.parametrize(
@@ -244,11 +251,14 @@ def test_build_context_writes_exactly_the_documented_keys() -> None:
     )
     assert set(ctx) == {k.name for k in DEFAULT_CONTEXT_KEYS}
     assert ctx["predicted_utilization"] == pytest.approx(0.7)  # a fraction, beside the percentage
-    assert ctx["predicted_load_upper"] == 71.0 and ctx["predicted_utilization_upper"] == pytest.approx(0.71)
+    assert ctx["predicted_load_upper"] == 71.0
+    assert ctx["predicted_utilization_upper"] == pytest.approx(0.71)
     assert ctx["predicted_throughput"] == ctx["predicted_request_rate"] == 130.0
-    assert ctx["anomaly_score"] == 0.9 and ctx["anomaly_score_error_rate"] is None
+    assert ctx["anomaly_score"] == 0.9
+    assert ctx["anomaly_score_error_rate"] is None
     for key in DEFAULT_CONTEXT_KEYS:
-        assert key.unit is not None and key.description
+        assert key.unit is not None
+        assert key.description
         if key.alias_of:
             assert key.alias_of in {k.name for k in DEFAULT_CONTEXT_KEYS}
 
