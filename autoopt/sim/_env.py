@@ -281,7 +281,7 @@ class AutoscalingEnv(_Base):
             values = np.asarray(excluded)
             if values.ndim != 1 or len(values) != len(trace) or values.dtype.kind not in "bi":
                 raise TypeError(f"{where} must be a bool Series, or {len(trace)} bools (one per trace row).")
-            series = pd.Series(values.astype(bool), index=trace.index.as_unit("ns"))
+            series = pd.Series(values.astype(bool), index=pd.DatetimeIndex(trace.index).as_unit("ns"))
         return series.reindex(grid, fill_value=False).to_numpy(dtype=bool)
 
     # ---------------------------------------------------------------------------- episode

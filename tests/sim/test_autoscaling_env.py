@@ -160,7 +160,7 @@ def test_never_terminated_truncated_exactly_at_the_time_limit():
 
 def test_reset_rejects_bad_options():
     env = AutoscalingEnv(_constant(200.0, 10), capacity_rps=MU)
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(ValueError, match="unknown key"):
         env.reset(options={"begin": 1})
     with pytest.raises(ValueError, match="start"):
         env.reset(options={"start": 10})
