@@ -87,12 +87,12 @@ class IntelligentAutomationHub:
        ``anomaly_scores`` (by signal) and ``anomaly_score`` (their maximum),
        so a rule such as ``lambda ctx: ctx["anomaly_score"] > 0.9`` can
        decide -- and, with a REMEDIATE decision, remediate -- on them;
-    4. **decision**: the :class:`DecisionEngine` evaluates a context of the
-       sample's fields plus ``utilization``, ``load_level``,
-       ``throttle_percentage``, ``should_shed``, the anomaly scores and the forecasts
-       (``predicted_load``, ``predicted_request_rate`` and their ``_lower``
-       and ``_upper`` interval bounds, None until the predictor has enough
-       history), merged with any ``context`` passed in;
+    4. **decision**: the :class:`DecisionEngine` evaluates the decision context
+       :func:`autoopt.decision.build_context` makes of the sample, its level and
+       throttle, the anomaly scores and the forecasts (None until the predictor
+       has enough history), merged with any ``context`` passed in; every key and
+       its unit is in :data:`autoopt.decision.DEFAULT_CONTEXT_KEYS`. The context's
+       ``timestamp`` is the sample's, so cooldowns follow the samples' times;
     5. **remediation** (``config.auto_remediation_enabled``): a REMEDIATE or
        FAILOVER decision is executed through :class:`AutoRemediation` when a
        handler for its action (``parameters["action"]``, RESTART or FAILOVER by

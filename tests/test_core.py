@@ -47,16 +47,19 @@ def test_sliding_ols_constant_x_falls_back_to_the_mean():
     assert float(pred.mean) == pytest.approx(4.5)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
-    capacity=st.integers(1, 20),
+    capacity=st.integers(1, 40),
     values=st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=120),
     since=st.integers(0, 130),
+    initial=st.integers(1, 40),
 )
-def test_time_window_sums_equal_brute_force(capacity, values, since):
-    w = TimeWindowSums(capacity, 1)
+def test_time_window_sums_equal_brute_force(capacity, values, since, initial):
+    """Windowed sums against the plain sum, through lazy growth (``initial`` rows) and compaction."""
+    w = TimeWindowSums(capacity, 1, initial=initial)
     for t, v in enumerate(values):
         w.append(float(t), [v])
+    assert w.nbytes <= 2 * capacity * 3 * 8
     times = np.arange(len(values), dtype=float)[-capacity:]
     kept = np.asarray(values)[-capacity:]
     sel = kept[times >= since]
