@@ -384,6 +384,38 @@ def predictor_vs_statsmodels(points: int = 1000) -> dict[str, float]:
     }
 
 
+def evaluate_overhead(n_rules: int = 100) -> dict[str, float]:
+    """``evaluate`` with ``n_rules`` non-matching rules against calling the conditions bare, in one process.
+
+    Three timings on the same context: the bare loop over ``n_rules`` lambda conditions (none
+    fires); an engine holding those lambdas as rules; an engine holding the same thresholds as
+    declarative rules (compiled together into one function).
+    """
+    conditions = [(lambda c, k=k: c["cpu_usage"] > 1000 + k) for k in range(n_rules)]
+    lambdas = DecisionEngine(clock=ManualClock(0.0))
+    declarative = DecisionEngine(clock=ManualClock(0.0))
+    for k, cond in enumerate(conditions):
+        lambdas.add_rule(create_decision_rule(f"r{k}", cond, DecisionType.ALERT, _no_params))
+        declarative.add_rule(create_decision_rule(f"d{k}", f"cpu_usage > {1000 + k}", DecisionType.ALERT, {}))
+    ctx = {"cpu_usage": 50.0}
+
+    def bare() -> None:
+        for cond in conditions:
+            cond(ctx)
+
+    bare_s = per_call(bare, 5000)
+    lambda_s = per_call(lambda: lambdas.evaluate(ctx), 5000)
+    decl_s = per_call(lambda: declarative.evaluate(ctx), 5000)
+    return {
+        "rules": n_rules,
+        "bare_conditions_us": bare_s * 1e6,
+        "lambda_rules_us": lambda_s * 1e6,
+        "declarative_rules_us": decl_s * 1e6,
+        "lambda_vs_bare": lambda_s / bare_s,
+        "declarative_vs_bare": decl_s / bare_s,
+    }
+
+
 def run(small: int, large: int, calls_scale: float = 1.0) -> dict[str, Any]:
     rows = []
     for case in CASES:
@@ -433,7 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     result = run(args.small, args.large, args.calls_scale)
     result["predictor_vs_statsmodels"] = predictor_vs_statsmodels()
+    result["evaluate_overhead"] = evaluate_overhead()
     print(format_table(result))
+    ev = result["evaluate_overhead"]
+    print(
+        f"\nevaluate with {ev['rules']} non-matching rules: lambda rules {ev['lambda_rules_us']:.1f} us = "
+        f"{ev['lambda_vs_bare']:.2f}x the bare conditions ({ev['bare_conditions_us']:.1f} us); "
+        f"declarative rules {ev['declarative_rules_us']:.1f} us = {ev['declarative_vs_bare']:.2f}x"
+    )
     sm_ = result["predictor_vs_statsmodels"]
     print(
         f"\npredict vs statsmodels refit on {sm_['points']} points: {sm_['autoopt_us']:.1f} us vs "

@@ -1,0 +1,1 @@
+"""The autoscaling benchmark: ``python -m benchmarks.autoscale`` (see :mod:`benchmarks.autoscale.run`)."""

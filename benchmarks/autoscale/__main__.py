@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.autoscale.run import main
+
+sys.exit(main())
