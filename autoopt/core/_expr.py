@@ -36,6 +36,7 @@ a mask of the rows whose evaluation failed.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import types
 from collections.abc import Callable, Mapping
@@ -132,8 +133,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], Callable[..., Any], int, int]] = 
     "round": (_round, np.rint, 1, 1),
     "abs": (abs, np.abs, 1, 1),
     "sqrt": (_sqrt, lambda x: np.sqrt(np.where(x >= 0, x, np.nan)), 1, 1),
-    "min": (_min, lambda *xs: np.minimum.reduce(np.broadcast_arrays(*xs)), 2, 8),
-    "max": (_max, lambda *xs: np.maximum.reduce(np.broadcast_arrays(*xs)), 2, 8),
+    "min": (_min, lambda *xs: functools.reduce(np.minimum, xs), 2, 8),  # pairwise: no stacked copy
+    "max": (_max, lambda *xs: functools.reduce(np.maximum, xs), 2, 8),
 }
 """The functions an expression may call: ``ceil``, ``floor`` and ``round`` give ints."""
 _INT_FUNCTIONS = frozenset({"ceil", "floor", "round"})
@@ -493,7 +494,10 @@ class _Vector:
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
             parts = [self.value(a) for a in node.args]
-            err = np.logical_or.reduce([e for _, e in parts]) if parts else np.zeros(self.n, bool)
+            err = self.none
+            for _, e in parts:
+                if e is not self.none:
+                    err = e if err is self.none else err | e
             keep_ints = node.func.id in ("abs", "min", "max")  # as Python: abs/min/max of ints are ints
             args = [
                 v if keep_ints and np.asarray(v).dtype.kind in "iuf" else np.asarray(v, dtype=float)
@@ -538,8 +542,9 @@ class _Vector:
         raise AssertionError(f"not a truth value: {ast.dump(node)}")
 
     def _text_compare(self, node: ast.Compare) -> tuple[np.ndarray, np.ndarray] | None:
-        """``name == 'text'`` (or ``!=``) on a factorised text column: integer codes, no string compares."""
-        if len(node.ops) != 1 or type(node.ops[0]) not in (ast.Eq, ast.NotEq):
+        """``name == 'text'`` on an object column: one elementwise compare, no missing mask needed
+        (a None or NaN is unequal to any text, as on the scalar path). None where it does not apply."""
+        if len(node.ops) != 1 or not isinstance(node.ops[0], ast.Eq):
             return None
         left, right = node.left, node.comparators[0]
         if isinstance(left, ast.Constant):
@@ -548,14 +553,14 @@ class _Vector:
             isinstance(left, ast.Name) and isinstance(right, ast.Constant) and isinstance(right.value, str)
         ):
             return None
-        factor = getattr(self.columns, "codes", None)
-        found = None if factor is None else factor(left.id)
-        if found is None:
+        col = self.columns.get(left.id)
+        if col is None or col.dtype != object:
             return None
-        codes, uniques = found
-        k = uniques.index(right.value) if right.value in uniques else -2
-        hit = (codes == k) if isinstance(node.ops[0], ast.Eq) else (codes >= 0) & (codes != k)
-        return hit, self.none
+        try:  # pd.NA (a StringDtype's missing value) has no truth value: the general path handles it
+            hit = np.asarray(col == right.value, dtype=bool)
+        except (TypeError, ValueError):
+            return None
+        return (hit, self.none) if hit.shape == (self.n,) else None
 
     def _bool_op(
         self, conj: bool, parts: list[tuple[np.ndarray, np.ndarray]]

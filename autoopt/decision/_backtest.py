@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autoopt._clock import PANDAS_TIME_RANGE
 from autoopt.core import Expression, ParameterMap
 from autoopt.decision._policy import scaling_delta
 from autoopt.decision._rules import RuleState
@@ -26,39 +27,55 @@ logger = logging.getLogger(__name__)
 _SCALING = (DecisionType.SCALE_UP, DecisionType.SCALE_DOWN)
 
 
-def _times(frame: pd.DataFrame) -> tuple[np.ndarray, Any]:
-    """POSIX seconds of each row (from a DatetimeIndex or a ``timestamp`` column), checked strictly increasing."""
+def _times(frame: pd.DataFrame) -> np.ndarray:
+    """POSIX seconds of each row (from a DatetimeIndex or a ``timestamp`` column), checked strictly increasing.
+
+    Numeric timestamps are used as they are, as :meth:`DecisionEngine.evaluate` reads a number,
+    within the range evaluate accepts (pandas' nanosecond range).
+    """
     import pandas as pd
 
+    stamps: pd.DatetimeIndex | None
     if isinstance(frame.index, pd.DatetimeIndex):
-        stamps = frame.index
         where = "the index"
+        stamps = frame.index
     elif "timestamp" in frame.columns:
-        col = frame["timestamp"]
-        numeric = col.dtype.kind in "iuf"
-        stamps = pd.DatetimeIndex(
-            pd.to_datetime(col, unit="s", utc=True) if numeric else pd.to_datetime(col, utc=True)
-        )
         where = "the 'timestamp' column"
+        col = frame["timestamp"]
+        stamps = None if col.dtype.kind in "iuf" else pd.DatetimeIndex(pd.to_datetime(col, utc=True))
     else:
         raise ValueError("backtest() argument 'frame' needs a DatetimeIndex or a 'timestamp' column.")
-    if stamps.hasnans:
-        raise ValueError(
-            f"backtest() argument 'frame': {where} has a missing time at row {int(np.flatnonzero(stamps.isna())[0])}."
-        )
-    if stamps.tz is None:
-        stamps = stamps.tz_localize("UTC")
-    t = stamps.as_unit("ns").asi8 / 1e9
+    if stamps is None:
+        t = frame["timestamp"].to_numpy(dtype=float)
+        lo, hi = PANDAS_TIME_RANGE
+        bad_t = np.flatnonzero(~((t >= lo) & (t <= hi)))  # NaN fails both
+        if bad_t.size:
+            i = int(bad_t[0])
+            if np.isnan(t[i]):
+                raise ValueError(f"backtest() argument 'frame': {where} has a missing time at row {i}.")
+            raise ValueError(
+                f"backtest() argument 'frame': {where} has the time {float(t[i])!r} at row {i}; times must lie "
+                "within pandas' nanosecond range (1677-09-21 .. 2262-04-11), as evaluate() requires."
+            )
+    else:
+        if stamps.hasnans:
+            raise ValueError(
+                f"backtest() argument 'frame': {where} has a missing time at row {int(np.flatnonzero(stamps.isna())[0])}."
+            )
+        if stamps.tz is None:
+            stamps = stamps.tz_localize("UTC")
+        t = stamps.as_unit("ns").asi8 / 1e9
     step = np.diff(t)
     bad = np.flatnonzero(step <= 0)
     if bad.size:
         i = int(bad[0]) + 1
         kind = "duplicated" if step[bad[0]] == 0 else "out of order"
+        shown = t[i - 1 : i + 1] if stamps is None else stamps[i - 1 : i + 1]
         raise ValueError(
-            f"backtest() argument 'frame': {where} must be strictly increasing; row {i} ({stamps[i]}) is {kind} "
-            f"after row {i - 1} ({stamps[i - 1]}). Sort the frame and drop duplicated times first."
+            f"backtest() argument 'frame': {where} must be strictly increasing; row {i} ({shown[1]}) is {kind} "
+            f"after row {i - 1} ({shown[0]}). Sort the frame and drop duplicated times first."
         )
-    return t, stamps
+    return t
 
 
 def _fires(t: np.ndarray, cand: np.ndarray, cooldown: float) -> np.ndarray:
@@ -66,26 +83,36 @@ def _fires(t: np.ndarray, cand: np.ndarray, cooldown: float) -> np.ndarray:
 
     Exactly the engine's test: a candidate at ``t`` is still cooling when ``0 <= t - last < cooldown``.
     From each fire, a binary search jumps to the first candidate out of cooldown (checked with that
-    exact test), so the cost grows with the fires, not with the candidates.
+    exact test, since ``last + cooldown`` rounds). The search is confined to the candidates that
+    the smallest gap between them allows, and reads the times through a memoryview, so the Python
+    work grows with the fires, not with the candidates.
     """
     idx = np.flatnonzero(cand)
     if idx.size == 0 or cooldown <= 0.0:
         return idx
-    tlist = t[idx].tolist()
-    n = len(tlist)
-    keep: list[int] = []
-    last = -math.inf
-    q = 0
+    tc = np.ascontiguousarray(t[idx], dtype=np.float64)
+    n = tc.size
+    gap = float(np.diff(tc).min()) if n > 1 else math.inf
+    reach = n if gap <= 0.0 or cooldown / gap >= n else int(cooldown / gap) + 2  # the successor is within
+    times = memoryview(tc)  # type: ignore[arg-type]  # indexing gives Python floats, without a list of them
+    keep = [0]  # the first candidate fires: nothing is cooling yet
+    last = times[0]
+    q = 1
+    bisect_left = bisect.bisect_left
     while q < n:
-        q = bisect.bisect_left(tlist, last + cooldown, q, n)
-        while q > 0 and (not keep or q - 1 > keep[-1]) and not 0.0 <= tlist[q - 1] - last < cooldown:
-            q -= 1  # rounding of last + cooldown: the exact test decides
-        while q < n and 0.0 <= tlist[q] - last < cooldown:
-            q += 1
+        lo = q
+        hi = q + reach
+        q = bisect_left(times, last + cooldown, q, hi if hi < n else n)
+        if q < n and times[q] - last < cooldown:  # rounding of last + cooldown: the exact test decides
+            while q < n and times[q] - last < cooldown:
+                q += 1
+        else:
+            while q > lo and not times[q - 1] - last < cooldown:
+                q -= 1
         if q >= n:
             break
         keep.append(q)
-        last = tlist[q]
+        last = times[q]
         q += 1
     return idx[np.asarray(keep, dtype=np.int64)]
 
@@ -108,40 +135,48 @@ class _Columns(dict[str, Any]):
         super().__init__()
         self.frame = frame
         self["timestamp"] = t
-        # per column, computed once (see Expression.evaluate_columns); text columns factorised once
-        self.missing: dict[str, np.ndarray] = {}
-        self._codes: dict[str, tuple[np.ndarray, list[Any]] | None] = {}
+        self.missing: dict[
+            str, np.ndarray
+        ] = {}  # per column, computed once (see Expression.evaluate_columns)
 
     def __missing__(self, name: str) -> np.ndarray:
         if name not in self.frame.columns:
             raise KeyError(name)
+        import pandas as pd
+
         col = self.frame[name]
         kind = col.dtype.kind
-        values = col.to_numpy() if kind in "iufb" else col.to_numpy(dtype=object)
+        if getattr(col.dtype, "na_value", None) is pd.NA:  # a nullable dtype: pd.NA reads as missing
+            values = (
+                col.to_numpy(dtype=float, na_value=np.nan)
+                if kind in "iuf"
+                else col.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+            )
+        else:
+            values = col.to_numpy() if kind in "iufb" else col.to_numpy(dtype=object)
         self[name] = values
         return values
-
-    def codes(self, name: str) -> tuple[np.ndarray, list[Any]] | None:
-        """A text column factorised (codes, -1 where missing, and the distinct values), or None."""
-        if name in self._codes:
-            return self._codes[name]
-        out = None
-        if name in self.frame.columns and self.frame[name].dtype.kind not in "iufbmM":
-            import pandas as pd
-
-            codes, uniques = pd.factorize(self.frame[name], use_na_sentinel=True)
-            values = list(uniques)
-            if all(type(v) is str for v in values):
-                out = (np.asarray(codes), values)
-                self.missing.setdefault(name, out[0] < 0)
-        self._codes[name] = out
-        return out
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
             return self[name]
         except KeyError:
             return default
+
+
+class _Rows(_Columns):
+    """The columns at some rows only (``sel``, ascending positions), taken on first use."""
+
+    def __init__(self, parent: _Columns, sel: np.ndarray) -> None:
+        dict.__init__(self)
+        self.parent = parent
+        self.sel = sel
+        self.missing = {}
+
+    def __missing__(self, name: str) -> np.ndarray:
+        values = self.parent[name][self.sel]
+        self[name] = values
+        return values
 
 
 def _param_values(params: ParameterMap, cols: _Columns, n: int) -> tuple[dict[str, Any], np.ndarray]:
@@ -153,7 +188,7 @@ def _param_values(params: ParameterMap, cols: _Columns, n: int) -> tuple[dict[st
         if expr is None:
             values[key] = const
             continue
-        v, e = expr.evaluate_columns(cols, n)
+        v, e = expr.evaluate_columns(cols, n if expr.names else 1)  # a constant: one row, broadcast
         err |= e
         if expr.kind == "number":
             if v.dtype.kind == "f":
@@ -207,7 +242,7 @@ def backtest_rules(engine: DecisionEngine, frame: pd.DataFrame) -> pd.DataFrame:
         raise TypeError(
             f"backtest() argument 'frame' must be a pandas DataFrame; got {type(frame).__name__}."
         )
-    t, stamps = _times(frame)
+    t = _times(frame)
     snap, default = engine._backtest_view()
     if snap.policy is not None:
         logger.info(
@@ -221,22 +256,18 @@ def backtest_rules(engine: DecisionEngine, frame: pd.DataFrame) -> pd.DataFrame:
     else:
         lambdas = [s.rule.name for s in order if not s.rule.declarative]
         logger.info("backtest(): rules with Python callables (%s) run row by row", ", ".join(lambdas))
-        decided, errors = _loop(order, frame, t, stamps, default)
+        decided, errors = _loop(order, frame, t, default)
         method = "loop"
-    out = pd.DataFrame(  # object columns: None (not NaN) where no rule fired, as pandas would infer strings
-        {
-            "decision_type": pd.Series(decided[0], index=frame.index, dtype=object, copy=False),
-            "rule_id": pd.Series(decided[1], index=frame.index, dtype=object, copy=False),
-            "parameters": pd.Series(decided[2], index=frame.index, dtype=object, copy=False),
-            "delta": pd.Series(decided[3], index=frame.index, dtype=object, copy=False),
-        }
+    out = pd.DataFrame(  # object columns, None (not NaN) where no rule fired; a view of the block
+        decided.T, index=frame.index, columns=_COLUMNS, dtype=object, copy=False
     )
     out.attrs["method"] = method
     out.attrs["rule_errors"] = errors
     return out
 
 
-Decided = tuple[Any, Any, Any, Any]  # decision types, rule ids, parameters and deltas: one per row
+_COLUMNS = ["decision_type", "rule_id", "parameters", "delta"]
+Decided = np.ndarray  # object, shape (4, rows): the decision types, rule ids, parameters and deltas
 
 
 def _vectorised(
@@ -245,10 +276,8 @@ def _vectorised(
     cols = _Columns(frame, t)
     taken = np.zeros(n, bool)
     vetoed: dict[DecisionType, np.ndarray] = {}
-    kinds = np.full(n, None, dtype=object)
-    ids = np.full(n, None, dtype=object)
-    params_out = np.full(n, None, dtype=object)
-    delta_out = np.full(n, None, dtype=object)
+    decided = np.empty((4, n), dtype=object)  # all None
+    kinds, ids, params_out, delta_out = decided
     errors: dict[str, int] = {}
     for state in order:
         rule = state.rule
@@ -266,14 +295,20 @@ def _vectorised(
             for vt in state.veto:
                 vetoed[vt] = hit if vt not in vetoed else vetoed[vt] | hit
             continue
-        values, perr = _param_values(rule.parameters_fn, cols, n)
-        if state.decision_type in _SCALING:
-            perr |= _bad_scaling(values, state.decision_type, n)
         ok = avail & holds & ~cerr
+        sel = np.flatnonzero(ok)  # the parameters are evaluated where the rule would fire only
+        values, perr_sel = _param_values(rule.parameters_fn, _Rows(cols, sel), sel.size)
+        if state.decision_type in _SCALING:
+            perr_sel |= _bad_scaling(values, state.decision_type, sel.size)
         cd = default if state.cooldown is None else state.cooldown
-        fires = _fires(t, ok & ~perr, cd)
         failed = avail & cerr
-        failed |= ok & perr
+        if perr_sel.any():
+            perr = np.zeros(n, bool)
+            perr[sel[perr_sel]] = True
+            fires = _fires(t, ok & ~perr, cd)
+            failed |= perr
+        else:
+            fires = _fires(t, ok, cd)
         if failed.any():  # errors count where the rule was evaluated: not while it was cooling down
             errs = int((failed & ~_cooling(t, fires, cd)).sum())
             if errs:
@@ -283,14 +318,11 @@ def _vectorised(
         taken[fires] = True
         kinds[fires] = state.decision_type.value
         ids[fires] = rule.rule_id
-        rows = np.empty(fires.size, dtype=object)
-        rows[:] = _param_rows(values, fires, state.decision_type)
+        rows, columns = _param_rows(values, np.searchsorted(sel, fires))
         params_out[fires] = rows
         if state.decision_type in _SCALING:
-            deltas = np.empty(fires.size, dtype=object)
-            deltas[:] = [scaling_delta(state.decision_type, p) for p in rows]
-            delta_out[fires] = deltas
-    return (kinds, ids, params_out, delta_out), errors
+            delta_out[fires] = _deltas(columns, state.decision_type, fires.size)
+    return decided, errors
 
 
 def _bad_scaling(values: dict[str, Any], decision_type: DecisionType, n: int) -> np.ndarray:
@@ -326,35 +358,56 @@ def _bad_scaling(values: dict[str, Any], decision_type: DecisionType, n: int) ->
     return bad
 
 
-def _param_rows(
-    values: dict[str, Any], fires: np.ndarray, decision_type: DecisionType
-) -> list[dict[str, Any]]:
-    """One parameters dict per fired row, with the Python types the scalar path gives."""
-    keys = list(values)
-    columns: list[list[Any]] = []
-    for key in keys:
-        v = values[key]
+def _param_rows(values: dict[str, Any], at: np.ndarray) -> tuple[np.ndarray, dict[str, list[Any]]]:
+    """One parameters dict per fired row (``at``: the positions of those rows in the evaluated
+    values), with the Python types the scalar path gives, as an object array; and each
+    parameter's values over those rows."""
+    columns: dict[str, list[Any]] = {}
+    for key, v in values.items():
         if isinstance(v, tuple):
             arr, integral = v
-            picked = arr[fires]
+            picked = arr[at]
             if integral and picked.dtype.kind == "f":
-                columns.append(picked.astype(np.int64).tolist())  # finite: the errors were excluded
+                columns[key] = picked.astype(np.int64).tolist()  # finite: the errors were excluded
             else:
-                columns.append(picked.tolist())
+                columns[key] = picked.tolist()
         else:
-            columns.append([v] * fires.size)
+            columns[key] = [v] * at.size
+    keys = list(columns)
+    rows = np.empty(at.size, dtype=object)
     if len(keys) == 1:
         key = keys[0]
-        return [{key: v} for v in columns[0]]
-    if not keys:
-        return [{} for _ in range(fires.size)]
-    return [dict(zip(keys, vals)) for vals in zip(*columns)]  # noqa: B905 - equal lengths by construction
+        rows[:] = [{key: v} for v in columns[key]]
+    elif not keys:
+        rows[:] = [{} for _ in range(at.size)]
+    else:
+        rows[:] = [dict(zip(keys, vals)) for vals in zip(*columns.values())]  # noqa: B905 - equal lengths
+    return rows, columns
+
+
+def _deltas(columns: dict[str, list[Any]], decision_type: DecisionType, k: int) -> np.ndarray:
+    """:func:`scaling_delta` of each fired row's parameters (valid: the failing rows were excluded)."""
+    out = np.empty(k, dtype=object)
+    delta, instances = columns.get("delta"), columns.get("instances")
+    if delta is not None and None not in delta:
+        out[:] = delta
+        return out
+    sign = 1 if decision_type is DecisionType.SCALE_UP else -1
+    delta = delta or [None] * k
+    instances = instances or [None] * k
+    out[:] = [
+        d if d is not None else None if i is None else sign * i
+        for d, i in zip(delta, instances)  # noqa: B905 - equal lengths
+    ]
+    return out
 
 
 def _loop(
-    order: list[RuleState], frame: pd.DataFrame, t: np.ndarray, stamps: Any, default: float
+    order: list[RuleState], frame: pd.DataFrame, t: np.ndarray, default: float
 ) -> tuple[Decided, dict[str, int]]:
     """The same semantics row by row, for rules with Python callables (the engine is not touched)."""
+    import pandas as pd
+
     from autoopt._validation import close_awaitable
 
     n = len(frame)
@@ -365,8 +418,14 @@ def _loop(
     errors: dict[str, int] = {}
     last: dict[int, float] = {}
     records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+    stamps = None  # a numeric timestamp column stays as the records hold it
+    if isinstance(frame.index, pd.DatetimeIndex):
+        stamps = frame.index if frame.index.tz is not None else frame.index.tz_localize("UTC")
+    elif frame["timestamp"].dtype.kind not in "iuf":
+        stamps = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"], utc=True))
     for i, (row, now) in enumerate(zip(records, t.tolist(), strict=True)):
-        row["timestamp"] = stamps[i].to_pydatetime()
+        if stamps is not None:
+            row["timestamp"] = stamps[i].to_pydatetime()
         vetoed: set[DecisionType] = set()
         for k, state in enumerate(order):
             if state.decision_type in vetoed and not state.veto:
@@ -400,4 +459,7 @@ def _loop(
             kinds[i], ids[i], params_out[i] = state.decision_type.value, state.rule.rule_id, params
             deltas[i] = delta
             break
-    return (kinds, ids, params_out, deltas), errors
+    decided = np.empty((4, n), dtype=object)
+    for row_out, values in zip(decided, (kinds, ids, params_out, deltas), strict=True):
+        row_out[:] = values
+    return decided, errors

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from autoopt._clock import is_default_stamp, to_timestamp
+from autoopt._clock import check_sample_time, is_default_stamp
 from autoopt._validation import check_str
 from autoopt.enums import LoadLevel, PredictionType
 from autoopt.models import LoadMetrics, Prediction
@@ -242,9 +242,10 @@ def decision_time(context: Mapping[str, Any], clock_now: Any) -> float:
     Raises
     ------
     TypeError, ValueError
-        If ``context["timestamp"]`` is present but not a time.
+        If ``context["timestamp"]`` is present but not a time, or outside pandas' nanosecond
+        range (as a sample's time must be).
     """
     ts = context.get("timestamp")
     if ts is None or is_default_stamp(ts):
         return float(clock_now())
-    return to_timestamp(ts, "evaluate() argument 'context'['timestamp']")
+    return check_sample_time(ts, "evaluate() argument 'context'['timestamp']")

@@ -632,6 +632,45 @@ def test_backtest_equals_evaluate_on_the_nasa_trace(nasa_frame):
     assert twin.get_decision_stats()["total_decisions"] == len(fired)
 
 
+@pytest.mark.parametrize("text_dtype", ["str", "string", object])
+def test_backtest_reads_nullable_and_text_dtypes_as_evaluate_does(text_dtype):
+    """pandas' nullable dtypes (pd.NA), its str dtype and object columns: missing on both paths."""
+    engine = make_engine()
+    rules = [
+        create_decision_rule(
+            "critical", "load_level == 'critical'", DecisionType.ALERT, {}, priority=9, cooldown_seconds=0
+        ),
+        create_decision_rule(
+            "not critical",
+            "load_level != 'critical' and queue_depth > 1 or not cpu_usage < 50",
+            DecisionType.DEFER,
+            {"depth": "queue_depth * 2"},
+            priority=1,
+            cooldown_seconds=0,
+        ),
+    ]
+    for r in rules:
+        engine.add_rule(r)
+    df = pd.DataFrame(
+        {
+            "timestamp": T0 + 60.0 * np.arange(6),
+            "load_level": pd.Series(["critical", None, "low", "low", None, "critical"], dtype=text_dtype),
+            "queue_depth": pd.Series([2, None, 3, 0, 5, 2], dtype="Int64"),
+            "cpu_usage": pd.Series([10.0, 60.0, None, 10.0, 10.0, 90.0], dtype="Float64"),
+        }
+    )
+    out, _ = check_backtest_equals_loop(engine.to_yaml(), df)
+    assert list(out["rule_id"].map({r.rule_id: r.name for r in rules}).fillna("-")) == [
+        "critical",
+        "-",
+        "not critical",
+        "-",
+        "-",
+        "critical",
+    ]  # row 1 holds (not cpu_usage < 50) but its parameter reads a missing queue_depth: an error
+    assert out.attrs["rule_errors"] == {rules[1].rule_id: 1}
+
+
 def test_backtest_on_a_datetime_index_equals_the_timestamp_column(nasa_frame):
     df = nasa_frame.iloc[:600]
     text = nasa_rules_yaml()
@@ -881,6 +920,24 @@ def test_backtest_rejects_bad_times(stamps, match):
         engine.backtest(small_frame(4).drop(columns="timestamp"))
     with pytest.raises(TypeError):
         engine.backtest(small_frame(4).to_dict("records"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e12, -1e12])
+def test_backtest_rejects_times_evaluate_rejects(bad):
+    """Non-finite POSIX seconds, or ones beyond pandas' nanosecond range (year 2262): both paths."""
+    engine = make_engine()
+    for r in small_rules():
+        engine.add_rule(r)
+    df = small_frame(4).assign(timestamp=[T0, T0 + 60, bad, T0 + 90])
+    with pytest.raises(
+        ValueError, match=r"has the time -?(inf|1e\+?12|1000000000000\.0) at row 2; times must lie"
+    ):
+        engine.backtest(df)
+    with pytest.raises(
+        ValueError, match=r"timestamp'\] must (be a finite POSIX time|lie within pandas' nanosecond)"
+    ):
+        engine.evaluate({"cpu_usage": 90.0, "timestamp": bad})
+    assert engine.get_decision_stats()["total_decisions"] == 0
 
 
 def test_backtest_never_changes_the_engine():

@@ -635,6 +635,9 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         ident("rule_id", From(lambda s: s.rule.rule_id)), flag("enabled", False)),
     _ep("DecisionEngine.evaluate", _engine, lambda s, context: s.subject.evaluate(context),
         mapping("context", {"cpu_usage": 10})),
+    _ep("DecisionEngine.evaluate[timestamp]", _engine,
+        lambda s, timestamp: s.subject.evaluate({"cpu_usage": 10, "timestamp": timestamp}),
+        when("timestamp", T0.timestamp(), message="'timestamp'")),
     _ep("DecisionEngine.record_feedback", _engine, lambda s, **kw: s.subject.record_feedback(**kw),
         ident("decision_id", From(lambda s: s.decision.decision_id)),
         text("outcome", "ok", nonempty=False),
@@ -884,6 +887,9 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         Arg("frame", From(lambda s: _history()), {
             "wrong_type": ([{"cpu_usage": 1}], None, 5),
             "time_order": (_history().iloc[::-1], pd.concat([_history(), _history().iloc[:1]])),
+            "nan": (_history().assign(timestamp=lambda d: d["timestamp"].where(d.index != 3)),),
+            "inf": (_history().assign(timestamp=lambda d: d["timestamp"].where(d.index != 3, _INF)),),
+            "out_of_range": (_history().assign(timestamp=lambda d: d["timestamp"] + 1e12),),
         })),
     _ep("DecisionEngine.from_yaml", _none, lambda s, source: DecisionEngine.from_yaml(source),
         Arg("source", "version: 1\nrules: []\n", {
