@@ -126,3 +126,53 @@ def test_forecast_batch_benchmark_runs(tmp_path, shared_data):
     assert result["series"] == 6
     assert result["finite"]
     assert result["max_rel_diff_batch_vs_loop"] < 1e-9
+
+
+def test_backtest_benchmark_runs(tmp_path):
+    """The backtest against the evaluate loop, at a small size: they agree on every row."""
+    out = tmp_path / "backtest.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_backtest", "--rows", "3000", "--runs", "1", "--json", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    result = json.loads(out.read_text())
+    assert result["rows"] == 3000
+    assert result["mismatched_rows"] == 0
+    assert 0 < result["fired_pct"] <= 10
+
+
+def test_autoscale_benchmark_runs(tmp_path):
+    """The autoscale harness's CI tier on NASA August: one row per policy and frontier point, in the issue's form."""
+    out = tmp_path / "autoscale.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.autoscale",
+            "--tier",
+            "ci",
+            "--eval-trace",
+            "nasa-august",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    rows = json.loads(out.read_text())["policies"]
+    names = {r["name"] for r in rows}
+    assert {"hpa", "hpa_tuned", "rules", "predictive", "static", "oracle"} <= names, names
+    keys = {"name", "params", "seed", "cost_vs_oracle", "violation_minutes_pct", "drop_pct", "scaling_actions"}
+    assert all(keys <= set(r) for r in rows)
+    oracle = [r for r in rows if r["name"] == "oracle"]
+    assert all(r["cost_vs_oracle"] == 1.0 for r in oracle)
+    static = [r for r in rows if r["name"] == "static"]
+    assert all(r["violation_minutes_pct"] <= min(x["violation_minutes_pct"] for x in rows) + 1e-9 for r in static)
+    assert "nasa-august" in proc.stdout

@@ -16,7 +16,7 @@ Protocol
 - Azure's 5-minute steps are used as they are; metrics are time-weighted in minutes.
 
 Tiers: ``ci`` (the first 7 days of each trace, 1 seed, a coarse frontier, small tuning budgets;
-about 1 minute here) and ``full`` (whole traces; about 5 minutes per seed here).
+about 20 s here) and ``full`` (whole traces, 5 seeds, 12 frontier targets; about 3 minutes here).
 
 Output: a table per evaluation trace and, with ``--json``, ``{"policies": [{"name", "params",
 "seed", "trace", "cost_vs_oracle", "violation_minutes_pct", "drop_pct", "scaling_actions", ...}],
