@@ -10,6 +10,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` from the repository root; fails the test on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+
+
 def test_hot_path_benchmark_runs(tmp_path):
     out = tmp_path / "hot.json"
     subprocess.run(
@@ -102,25 +114,16 @@ def test_tuning_benchmark_runs(tmp_path):
 
 def test_forecast_batch_benchmark_runs(tmp_path, shared_data):
     out = tmp_path / "batch.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.bench_forecast_batch",
-            "--series",
-            "6",
-            "--length",
-            "700",
-            "--hw-sample",
-            "1",
-            "--json",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
+    run_module(
+        "benchmarks.bench_forecast_batch",
+        "--series",
+        "6",
+        "--length",
+        "700",
+        "--hw-sample",
+        "1",
+        "--json",
+        str(out),
     )
     result = json.loads(out.read_text())
     assert result["series"] == 6
@@ -131,13 +134,14 @@ def test_forecast_batch_benchmark_runs(tmp_path, shared_data):
 def test_backtest_benchmark_runs(tmp_path):
     """The backtest against the evaluate loop, at a small size: they agree on every row."""
     out = tmp_path / "backtest.json"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_backtest", "--rows", "3000", "--runs", "1", "--json", str(out)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
+    run_module(
+        "benchmarks.bench_backtest",
+        "--rows",
+        "3000",
+        "--runs",
+        "1",
+        "--json",
+        str(out),
     )
     result = json.loads(out.read_text())
     assert result["rows"] == 3000
@@ -148,31 +152,32 @@ def test_backtest_benchmark_runs(tmp_path):
 def test_autoscale_benchmark_runs(tmp_path):
     """The autoscale harness's CI tier on NASA August: one row per policy and frontier point, in the issue's form."""
     out = tmp_path / "autoscale.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.autoscale",
-            "--tier",
-            "ci",
-            "--eval-trace",
-            "nasa-august",
-            "--json",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
+    proc = run_module(
+        "benchmarks.autoscale",
+        "--tier",
+        "ci",
+        "--eval-trace",
+        "nasa-august",
+        "--json",
+        str(out),
     )
     rows = json.loads(out.read_text())["policies"]
     names = {r["name"] for r in rows}
     assert {"hpa", "hpa_tuned", "rules", "predictive", "static", "oracle"} <= names, names
-    keys = {"name", "params", "seed", "cost_vs_oracle", "violation_minutes_pct", "drop_pct", "scaling_actions"}
+    keys = {
+        "name",
+        "params",
+        "seed",
+        "cost_vs_oracle",
+        "violation_minutes_pct",
+        "drop_pct",
+        "scaling_actions",
+    }
     assert all(keys <= set(r) for r in rows)
     oracle = [r for r in rows if r["name"] == "oracle"]
     assert all(r["cost_vs_oracle"] == 1.0 for r in oracle)
     static = [r for r in rows if r["name"] == "static"]
-    assert all(r["violation_minutes_pct"] <= min(x["violation_minutes_pct"] for x in rows) + 1e-9 for r in static)
+    assert all(
+        r["violation_minutes_pct"] <= min(x["violation_minutes_pct"] for x in rows) + 1e-9 for r in static
+    )
     assert "nasa-august" in proc.stdout
