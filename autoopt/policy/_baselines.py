@@ -146,12 +146,17 @@ class HPAPolicy(ScalingPolicy):
         with self._lock:
             self._recent.clear()
 
-    def desired(self, context: Mapping[str, Any]) -> int:
-        """The replica count the HPA controller asks for (before the environment's bounds)."""
+    def desired(self, context: Mapping[str, Any], target_utilization: float | None = None) -> int:
+        """The replica count the HPA controller asks for (before the environment's bounds).
+
+        ``target_utilization`` overrides the policy's target for this step (a policy that steers
+        the HPA's target, such as :class:`DQNPolicy`'s residual actions); the stabilisation window
+        holds the recommendations made whatever their target.
+        """
         ready, pending = int(context["replicas"]), int(context["pending_replicas"])
         current = ready + pending
         util = float(context["utilization"])
-        ratio = util / self.target_utilization
+        ratio = util / (self.target_utilization if target_utilization is None else target_utilization)
         recommendation = current if abs(ratio - 1.0) <= self.tolerance else math.ceil(ready * ratio - 1e-9)
         now = float(context["timestamp"])
         with self._lock:

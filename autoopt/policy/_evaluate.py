@@ -65,9 +65,13 @@ class PolicyResult:
 
 
 def _run(
-    policy: Policy | DecisionEngine, env: AutoscalingEnv, seed: int | None, options: dict[str, Any] | None
+    policy: Policy | DecisionEngine,
+    env: AutoscalingEnv,
+    seed: int | None,
+    options: dict[str, Any] | None,
+    record: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One episode; returns the environment's metrics."""
+    """One episode; returns the environment's metrics (and appends each step's info to ``record``)."""
     if isinstance(policy, ScalingPolicy):
         policy.bind(env)
     if isinstance(policy, Policy):
@@ -88,7 +92,9 @@ def _run(
         else:
             proposal = policy.propose(ctx)  # type: ignore[union-attr]
             delta = 0 if proposal is None else int(proposal.parameters.get("delta", 0) or 0)
-        _, _, _, truncated, _ = env.step_target(total + int(delta))
+        _, _, _, truncated, info = env.step_target(total + int(delta))
+        if record is not None:
+            record.append(info)
     return env.episode_metrics()
 
 

@@ -8,9 +8,10 @@ from typing import Any
 
 from autoopt.sim._cluster import ClusterSimulator, ClusterStep, mm1_latency_ms, mm1_utilization_for_latency
 from autoopt.sim._demo import DemoReport, default_autoscaling_rules, run_demo
-from autoopt.sim._trace import NASA_TRACE_CITATION, NASA_TRACE_DAYS, load_nasa_trace
+from autoopt.sim._trace import NASA_TRACE_CITATION, NASA_TRACE_DAYS, load_nasa_trace, nasa_month_demand
 
 __all__ = [
+    "BENCHMARK_SERVICE",
     "ENV_CONTEXT_KEYS",
     "FEATURES",
     "NASA_TRACE_CITATION",
@@ -19,14 +20,16 @@ __all__ = [
     "ClusterSimulator",
     "ClusterStep",
     "DemoReport",
+    "context_features",
     "default_autoscaling_rules",
     "load_nasa_trace",
+    "nasa_month_demand",
     "mm1_latency_ms",
     "mm1_utilization_for_latency",
     "run_demo",
 ]
 
-_LAZY = {"AutoscalingEnv", "FEATURES", "ENV_CONTEXT_KEYS"}
+_LAZY = {"AutoscalingEnv", "BENCHMARK_SERVICE", "FEATURES", "ENV_CONTEXT_KEYS", "context_features"}
 
 
 def __getattr__(name: str) -> Any:

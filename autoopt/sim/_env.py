@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from autoopt._clock import to_timestamp
 from autoopt._validation import check_int, check_random_state, check_real, check_size
 from autoopt.sim._cluster import mm1_latency_ms
 
@@ -22,7 +23,7 @@ except ImportError:  # pragma: no cover - exercised by the no-extras test in a s
     _gym = None  # type: ignore[assignment]
     _Base = object
 
-__all__ = ["ENV_CONTEXT_KEYS", "FEATURES", "AutoscalingEnv"]
+__all__ = ["BENCHMARK_SERVICE", "ENV_CONTEXT_KEYS", "FEATURES", "AutoscalingEnv", "context_features"]
 
 FEATURES: tuple[str, ...] = (
     "utilization",
@@ -38,6 +39,68 @@ FEATURES: tuple[str, ...] = (
     "time_of_day_cos",
 )
 """The observation vector's entries, in order (see :class:`AutoscalingEnv`)."""
+
+BENCHMARK_SERVICE: dict[str, Any] = {
+    "peak_rps": 6000.0,
+    "capacity_rps": 100.0,
+    "slo_ms": 250.0,
+    "queue_timeout_s": 10.0,
+    "readiness_delay_s": 120.0,
+    "min_replicas": 1,
+    "max_replicas": 250,
+    "pending_costs": True,
+}
+"""The service model of ``benchmarks/autoscale``, the demo's comparison and the shipped DQN checkpoint:
+the trace rescaled to a 6,000 requests/s peak, 100 requests/s replicas, a 250 ms p99 SLO, a 10 s
+queue-time limit, a 2-minute readiness delay, 1 to 250 replicas, pending replicas billed."""
+
+
+def context_features(
+    context: Mapping[str, Any], previous_rate: float | None, *, peak_rps: float, max_replicas: int
+) -> np.ndarray:
+    """The observation vector (:data:`FEATURES`) from a decision context, as the env computes it.
+
+    ``context`` holds the keys :meth:`AutoscalingEnv.context` gives (``utilization``,
+    ``request_rate``, ``latency_p99``, ``slo_ms``, ``backlog``, ``drop_fraction``, ``replicas``,
+    ``pending_replicas``, ``capacity_rps``, ``step_seconds``, ``timestamp``); ``previous_rate`` is
+    the request rate of the step before (None: no change). ``peak_rps`` and ``max_replicas`` are
+    the environment's. A policy that computes its features with this function sees in serving
+    exactly what it saw in training: ``env.reset`` and ``env.step`` return the same vector.
+
+    Raises
+    ------
+    KeyError
+        If a key is missing.
+    """
+    rate = float(context["request_rate"])
+    prev = rate if previous_rate is None else float(previous_rate)
+    ready, pending = float(context["replicas"]), float(context["pending_replicas"])
+    step = float(context["step_seconds"])
+    cap = ready * float(context["capacity_rps"])
+    rate_cap = cap if cap > 0 else 1.0
+    peak = peak_rps or 1.0
+    ts = context["timestamp"]
+    seconds = (
+        (to_timestamp(ts, "context['timestamp']") if not isinstance(ts, float) else ts) + step
+    ) % 86_400
+    angle = 2 * np.pi * math.floor(seconds) / 86_400
+    return np.array(
+        [
+            float(context["utilization"]),
+            rate / peak,
+            (rate - prev) / peak,
+            min(float(context["latency_p99"]) / float(context["slo_ms"]), 10.0),
+            min(float(context["backlog"]) / (rate_cap * step), 10.0),
+            float(context["drop_fraction"]),
+            ready / max_replicas,
+            pending / max_replicas,
+            min(rate / rate_cap, 10.0),
+            math.sin(angle),
+            math.cos(angle),
+        ],
+        dtype=np.float32,
+    )
+
 
 _MAX_UTIL = 0.98  # the latency model's utilisation cap (the M/M/1 p99 diverges at 1)
 _P99_CAP_MS = 60_000.0
@@ -242,10 +305,6 @@ class AutoscalingEnv(_Base):
         self.excluded = mask | self.missing
         self._t = grid.asi8 / 1e9
         self._stamps = grid.to_pydatetime()
-        seconds = (grid.asi8 // 10**9) % 86_400
-        self._tod = np.stack(
-            [np.sin(2 * np.pi * seconds / 86_400), np.cos(2 * np.pi * seconds / 86_400)], axis=1
-        )
         if _gym is not None:
             self.observation_space = _gym.spaces.Box(-10.0, 10.0, shape=(len(FEATURES),), dtype=np.float32)
             self.action_space = _gym.spaces.Discrete(len(deltas))
@@ -453,28 +512,10 @@ class AutoscalingEnv(_Base):
         return obs, float(reward), False, truncated, self._info(delta, arrivals, violation, dropped, billed)
 
     def _observation(self) -> np.ndarray:
-        last = self._last
-        k = min(self._k, self.n_steps - 1)
-        cap = self._ready * self.capacity_rps
-        peak = self.peak_rps or 1.0
-        rate_cap = cap if cap > 0 else 1.0
-        obs = np.array(
-            [
-                last["utilization"],
-                last["rate"] / peak,
-                (last["rate"] - last["prev_rate"]) / peak,
-                min(last["p99_ms"] / self.slo_ms, 10.0),
-                min(self._backlog / (rate_cap * self.step_seconds), 10.0),
-                last["drop_fraction"],
-                self._ready / self.max_replicas,
-                sum(n for _, n in self._pending) / self.max_replicas,
-                min(last["rate"] / rate_cap, 10.0),
-                self._tod[k, 0],
-                self._tod[k, 1],
-            ],
-            dtype=np.float32,
+        # one home for the features: a policy serving from contexts computes the same vector
+        return context_features(
+            self.context(), self._last["prev_rate"], peak_rps=self.peak_rps, max_replicas=self.max_replicas
         )
-        return obs
 
     def _info(
         self, delta: int, arrivals: float, violation: bool, dropped: float, billed: float
@@ -503,7 +544,7 @@ class AutoscalingEnv(_Base):
         """The decision context of the latest step, for the DecisionEngine and policies.
 
         The default keys (``request_rate``, ``utilization``, ``latency_p99``, ``timestamp``) plus
-        ``replicas``, ``pending_replicas``, ``backlog``, ``slo_ms``, ``capacity_rps``,
+        ``replicas``, ``pending_replicas``, ``backlog``, ``drop_fraction``, ``slo_ms``, ``capacity_rps``,
         ``readiness_delay_s`` and ``step_seconds`` (:data:`ENV_CONTEXT_KEYS`, which
         :func:`autoopt.policy.threshold_rules` registers on its engine).
         """
@@ -519,6 +560,7 @@ class AutoscalingEnv(_Base):
             "replicas": self._ready,
             "pending_replicas": sum(n for _, n in self._pending),
             "backlog": self._backlog,
+            "drop_fraction": float(last["drop_fraction"]),
             "slo_ms": self.slo_ms,
             "capacity_rps": self.capacity_rps,
             "readiness_delay_s": self.readiness_delay_s,
@@ -550,6 +592,7 @@ ENV_CONTEXT_KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("replicas", "number", "replicas", "replicas serving"),
     ("pending_replicas", "number", "replicas", "replicas ordered, not yet ready"),
     ("backlog", "number", "requests", "requests waiting"),
+    ("drop_fraction", "number", "fraction", "the share of the step's work dropped (0 to 1)"),
     ("slo_ms", "number", "ms", "the p99 latency objective"),
     ("capacity_rps", "number", "requests/s", "what one replica serves"),
     ("readiness_delay_s", "number", "s", "from ordering a replica to it serving"),

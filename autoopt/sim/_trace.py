@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NASA_TRACE_CITATION", "NASA_TRACE_DAYS", "load_nasa_trace"]
+__all__ = ["NASA_TRACE_CITATION", "NASA_TRACE_DAYS", "load_nasa_trace", "nasa_month_demand"]
 
 NASA_TRACE_DAYS = 62
 """Days the shipped NASA trace covers (1 July to 31 August 1995, one row per minute)."""
@@ -66,3 +66,19 @@ def load_nasa_trace(path: str | Path | None = None) -> pd.DataFrame:
     frame.loc[frame["status"] == "missing", "requests"] = float("nan")
     frame["status"] = pd.Categorical(frame["status"], categories=_STATUSES)
     return frame
+
+
+def nasa_month_demand(month: int) -> tuple[pd.Series, pd.Series]:
+    """One month of the shipped NASA trace as demand for :class:`~autoopt.sim.AutoscalingEnv`.
+
+    Returns the request rate in requests per second (NaN where the minute was not logged) and the
+    outage mask (the hurricane's minutes, when nothing was served and nothing is to be judged), for
+    ``month`` 7 (July) or 8 (August).
+    """
+    import pandas as pd
+
+    if month not in (7, 8):
+        raise ValueError(f"nasa_month_demand() argument 'month' must be 7 or 8; got {month!r}.")
+    frame = load_nasa_trace()
+    part = frame[pd.DatetimeIndex(frame.index).month == month]
+    return part["requests"] / 60.0, part["status"] == "outage"

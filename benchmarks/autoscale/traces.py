@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from autoopt.sim import load_nasa_trace
+from autoopt.sim import nasa_month_demand
 from benchmarks._shared import find_shared_data
 
 __all__ = ["BUILTIN", "Trace", "load_trace"]
@@ -31,12 +31,11 @@ class Trace:
 
 
 def _nasa(month: int) -> Trace:
-    frame = load_nasa_trace()
-    part = frame[pd.DatetimeIndex(frame.index).month == month]
+    demand, excluded = nasa_month_demand(month)
     return Trace(
         f"nasa-{'july' if month == 7 else 'august'}",
-        part["requests"] / 60.0,  # requests per second; NaN where the minute was not logged
-        part["status"] == "outage",  # the hurricane: nothing was served, so nothing to judge
+        demand,  # requests per second; NaN where the minute was not logged
+        excluded,  # the hurricane: nothing was served, so nothing to judge
         "autoopt/data/nasa_http_1995_per_minute.csv.gz (requests per minute / 60)",
     )
 
