@@ -14,6 +14,7 @@ from autoopt.policy._baselines import (
     StaticPolicy,
     threshold_rules,
 )
+from autoopt.policy._dqn import DQNPolicy
 from autoopt.policy._evaluate import (
     PolicyResult,
     evaluate_policy,
@@ -23,6 +24,7 @@ from autoopt.policy._evaluate import (
 )
 
 __all__ = [
+    "DQNPolicy",
     "HPAPolicy",
     "OraclePolicy",
     "PolicyResult",

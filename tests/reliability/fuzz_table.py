@@ -72,7 +72,7 @@ from autoopt import (
 from autoopt._clock import ManualClock
 from autoopt._validation import MAX_SIZE
 from autoopt.decision import Policy, Proposal
-from autoopt.policy import HPAPolicy, StaticPolicy, evaluate_policy, threshold_rules
+from autoopt.policy import DQNPolicy, HPAPolicy, StaticPolicy, evaluate_policy, threshold_rules
 from autoopt.sim import AutoscalingEnv
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -928,4 +928,34 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         real("target_utilization", 0.5, low=0.0, high=1.0, low_open=True)),
     _ep("evaluate_policy", _env, lambda s, **kw: evaluate_policy(env=s.subject, **kw),
         Arg("policy", HPAPolicy(0.5), {"wrong_type": (5, None, lambda c: None)})),
+    _ep("DQNPolicy", _none, lambda s, **kw: DQNPolicy(**kw),
+        Arg("hidden_sizes", (8,), {"wrong_type": (8, "8", (1.5,), None), "out_of_range": ((0,), (10**6,))}),
+        Arg("action_mode", "residual", {"wrong_type": (5, None), "out_of_range": ("deltas", "")}),
+        Arg("targets", (0.3, 0.5), {"wrong_type": (0.5, "ab", None), "empty": ((),),
+                                    "out_of_range": ((0.5, 0.5), (0.0,), (1.5,))}),
+        real("learning_rate", 1e-3, low=0.0, low_open=True), real("gamma", 0.99, low=0.0, high=1.0),
+        size("batch_size", 64), size("learning_starts", 1_000, low=0), size("episode_steps", 1_440),
+        real("exploration_fraction", 0.2, low=0.0, high=1.0), real("holdout_days", 7.0, low=0.0, low_open=True),
+        Arg("accept_env_mismatch", (), {"out_of_range": (("features",), ("peak",))})),
+    _ep("DQNPolicy.load", _none, lambda s, **kw: DQNPolicy.load(**kw),
+        Arg("folder", DQNPolicy.pretrained_path(), {"wrong_type": (5, None, b"x", ""), "empty": ("/nonexistent",)},
+            message="folder")),
 )  # fmt: skip
+
+
+def _dqn() -> SimpleNamespace:
+    env = AutoscalingEnv(_trace(), capacity_rps=100.0, max_replicas=20)
+    policy = DQNPolicy(hidden_sizes=(8,), learning_starts=20, eval_freq=40, episode_steps=20,
+                       holdout_days=10 / 1440, buffer_size=100)  # fmt: skip
+    return SimpleNamespace(subject=policy, env=env)
+
+
+try:  # training needs torch (the 'rl' extra); the suite passes without it
+    import torch  # noqa: F401
+
+    ENTRY_POINTS += (
+        _ep("DQNPolicy.train", _dqn, lambda s, **kw: s.subject.train(s.env, progress=False, **kw),
+            size("total_steps", 40), integer("seed", 0, low=0, high=2**32 - 1)),
+    )  # fmt: skip
+except ImportError:  # pragma: no cover
+    pass
