@@ -161,9 +161,18 @@ def test_autoscale_benchmark_runs(tmp_path):
         "--json",
         str(out),
     )
-    rows = json.loads(out.read_text())["policies"]
+    doc = json.loads(out.read_text())
+    rows = doc["policies"]
     names = {r["name"] for r in rows}
-    assert {"hpa", "hpa_tuned", "rules", "predictive", "static", "oracle"} <= names, names
+    assert {"hpa", "hpa_tuned", "rules", "predictive", "static", "oracle", "dqn", "dqn+rules"} <= names, names
+    (training,) = doc["dqn_training"]  # the CI tier: one seed, a reduced budget
+    assert training["total_steps"] == 8_000
+    assert training["steps_per_second"] > 0
+    assert training["wall_seconds"] > 0
+    assert {d["policy"] for d in doc["dominance"]} == {"dqn", "dqn+rules"}
+    assert all(
+        d["lower_cost"]["required"] == 0.10 for d in doc["dominance"] if d["lower_cost"].get("required")
+    )
     keys = {
         "name",
         "params",
@@ -181,3 +190,14 @@ def test_autoscale_benchmark_runs(tmp_path):
         r["violation_minutes_pct"] <= min(x["violation_minutes_pct"] for x in rows) + 1e-9 for r in static
     )
     assert "nasa-august" in proc.stdout
+
+
+def test_dqn_decision_benchmark_runs(tmp_path):
+    out = tmp_path / "dqn.json"
+    proc = run_module("benchmarks.bench_dqn_decision", "--calls", "300", "--json", str(out))
+    doc = json.loads(out.read_text())
+    assert doc["calls"] == 300
+    assert set(doc["rows"]) == {"engine.evaluate, DQN + guard", "engine.evaluate, rules only",
+                                "DQNPolicy.propose", "NumPy forward pass"}  # fmt: skip
+    assert doc["policy_stats"]["errors"] == 0
+    assert "budget 200 µs" in proc.stdout

@@ -44,27 +44,29 @@ from autoopt.policy import (
     tune_hpa,
     tune_threshold_rules,
 )
-from autoopt.sim import AutoscalingEnv
+from autoopt.sim import BENCHMARK_SERVICE, AutoscalingEnv
+from benchmarks.autoscale import dqn
 from benchmarks.autoscale.traces import BUILTIN, Trace, load_trace
 
-ENV: dict[str, Any] = {
-    "peak_rps": 6000.0,
-    "capacity_rps": 100.0,
-    "slo_ms": 250.0,
-    "queue_timeout_s": 10.0,
-    "readiness_delay_s": 120.0,
-    "min_replicas": 1,
-    "max_replicas": 250,
-    "pending_costs": True,
-}
+ENV: dict[str, Any] = dict(BENCHMARK_SERVICE)
 TIERS: dict[str, dict[str, Any]] = {
-    "ci": {"days": 7, "seeds": 1, "targets": (0.3, 0.5, 0.7), "hpa_trials": 10, "rules_trials": 12},
+    "ci": {
+        "days": 7,
+        "seeds": 1,
+        "targets": (0.3, 0.5, 0.7),
+        "hpa_trials": 10,
+        "rules_trials": 12,
+        "dqn_steps": 8_000,
+        "dqn_train_days": 10,
+    },
     "full": {
         "days": None,
         "seeds": 5,
         "targets": (0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
         "hpa_trials": 24,
         "rules_trials": 40,
+        "dqn_steps": 300_000,
+        "dqn_train_days": None,
     },
 }
 
@@ -92,7 +94,12 @@ def tune(train: AutoscalingEnv, tier: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(
-    env: AutoscalingEnv, trace: str, seed: int, tier: dict[str, Any], tuned: dict[str, Any]
+    env: AutoscalingEnv,
+    trace: str,
+    seed: int,
+    tier: dict[str, Any],
+    tuned: dict[str, Any],
+    dqn_runs: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
@@ -114,6 +121,14 @@ def evaluate(
     add(evaluate_policy(PredictivePolicy(tuned["hpa_target"]), env, seed=seed))
     add(evaluate_policy(StaticPolicy(target_utilization=tuned["hpa_target"]), env, seed=seed))
     add(evaluate_policy(OraclePolicy(), env, seed=seed))
+    if dqn_runs:
+        # seed s's policy on seed s's arrivals: 5 independent (training, evaluation) pairs
+        record = dqn_runs[seed % len(dqn_runs)]
+        add(evaluate_policy(dqn.load_policy(record, env), env, seed=seed), "dqn")
+        bar = tuned["dqn_min_confidence"]["min_confidence"]
+        engine = dqn.dqn_with_rules(dqn.load_policy(record, env), tuned["rules"], bar)
+        add(evaluate_policy(engine, env, seed=seed, name="dqn+rules",
+                            params={"min_confidence": bar, **tuned["rules"]}))  # fmt: skip
     return rows
 
 
@@ -154,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds of the arrivals (default: the tier's)")
     parser.add_argument("--tier", choices=sorted(TIERS), default="ci")
     parser.add_argument("--json", help="write the rows as JSON here")
+    parser.add_argument("--dqn-steps", type=int, default=None,
+                        help="DQN training steps per seed (default: the tier's; 0 leaves the DQN out)")  # fmt: skip
+    parser.add_argument(
+        "--dqn-dir", help="save each seed's DQN checkpoint here (default: a temporary folder)"
+    )
+    parser.add_argument("--dqn-load", metavar="DIR",
+                        help="evaluate the checkpoints DIR/seed0, DIR/seed1, ... (a --dqn-dir of an earlier run) "
+                        "instead of training")  # fmt: skip
     args = parser.parse_args(argv)
     tier = dict(TIERS[args.tier])
     seeds = tier["seeds"] if args.seeds is None else args.seeds
@@ -165,20 +188,45 @@ def main(argv: list[str] | None = None) -> int:
         f"({tuned['hpa_train']['violation_minutes_pct']:.2f} % violation minutes, cost/oracle "
         f"{tuned['hpa_train']['cost_vs_oracle']:.3f}); rules {tuned['rules']}"
     )
+    steps = tier["dqn_steps"] if args.dqn_steps is None else args.dqn_steps
+    dqn_runs: list[dict[str, Any]] = []
+    if steps:
+        t0 = time.perf_counter()
+        dqn_train = make_env(load_trace(args.train_trace, args.value_column), tier["dqn_train_days"])
+        if args.dqn_load:
+            dqn_runs = [dqn.saved_run(args.dqn_load, s) for s in range(seeds)]
+        else:
+            dqn_runs = dqn.train_seeds(dqn_train, seeds, steps, args.dqn_dir)
+        tuned["dqn_min_confidence"] = dqn.choose_min_confidence(dqn_runs[0], dqn_train, tuned["rules"])
+        tuned["dqn_seconds"] = time.perf_counter() - t0
+        for r in dqn_runs:
+            print(f"dqn seed {r['seed']}: {r['total_steps']:,} steps in {r['wall_seconds']:.0f} s "
+                  f"({r['steps_per_second']:.0f} steps/s), best hold-out checkpoint at step {r['best_step']:,}")  # fmt: skip
+        print(f"dqn+rules: min_confidence {tuned['dqn_min_confidence']['min_confidence']} (chosen on the "
+              f"{args.train_trace} hold-out: {tuned['dqn_min_confidence']['holdout_returns']})")  # fmt: skip
     rows: list[dict[str, Any]] = []
     names = args.eval_trace or ["nasa-august", "azure-cpu"]
+    verdicts = []
     for name in names:
         trace = load_trace(name, args.value_column)
         env = make_env(trace, tier["days"])
         for seed in range(seeds):
-            rows.extend(evaluate(env, trace.name, seed, tier, tuned))
+            rows.extend(evaluate(env, trace.name, seed, tier, tuned, dqn_runs))
         print()
         print(format_table(rows, trace.name))
+        for policy in ("dqn", "dqn+rules") if dqn_runs else ():
+            verdicts.append(dqn.dominance(rows, trace.name, policy))
+            print(dqn.format_dominance(verdicts[-1]))
     wall = time.perf_counter() - start
     print(f"\nfinished in {wall:.0f} s")
     if args.json:
+        training = [{k: v for k, v in r.items() if k != "curve"} for r in dqn_runs]
         doc = {"policies": rows, "tuning": tuned, "env": ENV, "tier": args.tier, "seeds": seeds,
-               "train_trace": args.train_trace, "eval_traces": names, "wall_seconds": wall}  # fmt: skip
+               "train_trace": args.train_trace, "eval_traces": names, "wall_seconds": wall,
+               "dqn_training": training, "dqn_learning_curves": {r["seed"]: r["curve"] for r in dqn_runs},
+               "dominance": verdicts,
+               "summary": {f"{n}@{t}": dqn.summarize(rows, t, n) for t in {r["trace"] for r in rows}
+                           for n in ("dqn", "dqn+rules", "hpa_tuned")}}  # fmt: skip
         with open(args.json, "w") as fh:
             json.dump(doc, fh, indent=2, default=float)
     return 0
