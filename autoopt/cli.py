@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import sys
@@ -14,7 +15,7 @@ from typing import Any, NoReturn
 from autoopt import __version__
 from autoopt.sim._trace import NASA_TRACE_DAYS
 
-__all__ = ["format_summary", "main"]
+__all__ = ["format_comparison", "format_summary", "main"]
 
 
 def _table(title: str, rows: list[tuple[str, Any]]) -> list[str]:
@@ -187,15 +188,39 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             plot = False
     start = time.perf_counter()
     report = run_demo(args.output, days=args.days, seed=args.seed, progress=not args.quiet, plot=plot)
-    elapsed = time.perf_counter() - start
     print(format_summary(report.summary))
     print()
     print(f"summary:  {report.summary_path}")
     print(f"timeline: {report.output_dir / 'timeline.csv.gz'}")
     if report.plot_path is not None:
         print(f"plot:     {report.plot_path}")
-    print(f"finished in {elapsed:.1f} s")
+    if not args.no_compare:
+        from autoopt.policy._compare import compare_policies
+
+        plot_path = report.output_dir / "policies.png" if plot else None
+        comparison = compare_policies(seed=args.seed, plot_path=plot_path)
+        path = report.output_dir / "policy_comparison.json"
+        path.write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+        print()
+        print(format_comparison(comparison))
+        print(f"comparison: {path}" + (f", plot: {comparison['plot']}" if "plot" in comparison else ""))
+    print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def format_comparison(comparison: dict[str, Any]) -> str:
+    """Render :func:`autoopt.policy._compare.compare_policies`' result as a table."""
+    first, last = comparison["window"]
+    lines = [
+        f"Policies on held-back days ({first[:10]} to {last[:10]}, NASA August; tuned and trained on July only)",
+        f"{'policy':<22} {'cost/oracle':>11} {'SLO-violation min %':>20} {'dropped %':>10} {'actions':>8}",
+    ]
+    for name, r in comparison["policies"].items():
+        lines.append(
+            f"{name:<22} {r['cost_vs_oracle']:>11.3f} {r['violation_minutes_pct']:>20.3f} "
+            f"{r['drop_pct']:>10.3f} {r['scaling_actions']:>8,}"
+        )
+    return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -226,7 +251,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=_seed, default=0, help="random seed, >= 0 (default: %(default)s)")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    demo.add_argument("--no-plot", action="store_true", help="do not write the PNG plot")
+    demo.add_argument("--no-plot", action="store_true", help="do not write the PNG plots")
+    demo.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the comparison of rules, a tuned HPA and the shipped DQN on held-back days",
+    )
     demo.set_defaults(func=_cmd_demo)
     return parser
 
