@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from autoopt._clock import to_timestamp
 from autoopt._validation import check_real, check_size
 from autoopt.decision import DecisionEngine, Policy, Proposal, create_decision_rule
 from autoopt.enums import DecisionType, PredictionType
@@ -27,6 +28,11 @@ __all__ = [
     "StaticPolicy",
     "threshold_rules",
 ]
+
+
+def _seconds(ts: Any) -> float:
+    """POSIX seconds of a context's ``timestamp``: the env's are floats, the hub's datetimes."""
+    return ts if isinstance(ts, float) else to_timestamp(ts, "context['timestamp']")
 
 
 def _to(total: int, target: int, why: str, confidence: float = 1.0) -> Proposal:
@@ -158,7 +164,7 @@ class HPAPolicy(ScalingPolicy):
         util = float(context["utilization"])
         ratio = util / (self.target_utilization if target_utilization is None else target_utilization)
         recommendation = current if abs(ratio - 1.0) <= self.tolerance else math.ceil(ready * ratio - 1e-9)
-        now = float(context["timestamp"])
+        now = _seconds(context["timestamp"])
         with self._lock:
             recent = self._recent
             recent.append((now, recommendation))
@@ -222,7 +228,9 @@ class PredictivePolicy(ScalingPolicy):
         total = int(context["replicas"]) + int(context["pending_replicas"])
         floor = self._hpa.desired(context)
         self._predictor.record_observation(
-            PredictionType.THROUGHPUT, float(context["request_rate"]), timestamp=float(context["timestamp"])
+            PredictionType.THROUGHPUT,
+            float(context["request_rate"]),
+            timestamp=_seconds(context["timestamp"]),
         )
         lead_min = (float(context["readiness_delay_s"]) + float(context["step_seconds"])) / 60.0
         pred = self._predictor.predict(PredictionType.THROUGHPUT, horizon_minutes=lead_min)
@@ -276,7 +284,7 @@ class OraclePolicy(ScalingPolicy):
         if self._targets is None or self._t is None:
             raise RuntimeError("OraclePolicy must be bind()-ed to its environment first")
         # the context describes the step just served; the next step's target applies
-        k = int(np.searchsorted(self._t, float(context["timestamp"]), side="right"))
+        k = int(np.searchsorted(self._t, _seconds(context["timestamp"]), side="right"))
         target = int(self._targets[min(k, len(self._targets) - 1)])
         return _to(int(context["replicas"]) + int(context["pending_replicas"]), target, "oracle")
 

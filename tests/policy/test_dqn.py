@@ -431,3 +431,50 @@ def test_retraining_lands_within_the_five_seed_interval():
         n = len(values)
         half = stats.t.ppf(0.975, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n)
         assert abs(value - values.mean()) <= half, (key, value, values)
+
+
+def test_in_the_hub_the_dqn_decides_from_the_samples_context_and_stays_frozen(pretrained):
+    """A hub whose engine has the DQN in its slot: the env keys come with ``context=``; feedback learns nothing."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from autoopt import LoadMetrics, create_intelligent_automation_hub
+    from autoopt._clock import ManualClock
+
+    t0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    hub = create_intelligent_automation_hub(clock=ManualClock(t0.timestamp()))
+    hub.decision_engine.set_policy(pretrained, min_confidence=0.0)
+    weights = [(w.copy(), b.copy()) for w, b in pretrained.weights_]
+    env_keys = {"replicas": 10, "pending_replicas": 0, "backlog": 0.0, "drop_fraction": 0.0, "slo_ms": 250.0,
+                "capacity_rps": 100.0, "step_seconds": 60.0}  # fmt: skip
+    results, errors = [], []
+    ticks = iter(range(10**6))
+    lock = threading.Lock()
+
+    def feed() -> None:
+        try:
+            for _ in range(25):
+                with lock:  # one stream, 0.1 s apart: racing threads step back by less than the clamp
+                    when = t0 + timedelta(seconds=0.1 * next(ticks))
+                m = LoadMetrics(cpu_usage=95.0, memory_usage=40.0, request_rate=950.0, latency_p99=300.0,
+                                timestamp=when)  # fmt: skip
+                results.append(hub.process_metrics(m, context=env_keys))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=feed) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    decisions = [r["decision"] for r in results if r["decision"] is not None]
+    assert decisions
+    assert all(d["source"] == "dqn" and d["decision_type"] == "scale_up" for d in decisions)
+    engine = hub.decision_engine
+    for d in decisions[:5]:
+        engine.record_feedback(d["decision_id"], "made it worse", 0.0)
+    for (w, b), (w0, b0) in zip(pretrained.weights_, weights, strict=True):
+        np.testing.assert_array_equal(w, w0)
+        np.testing.assert_array_equal(b, b0)
+    assert engine.get_decision_stats()["policy"]["errors"] == 0

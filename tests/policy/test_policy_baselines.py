@@ -603,3 +603,20 @@ def test_hpa_is_safe_to_call_from_several_threads():
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_baselines_read_a_hub_style_datetime_timestamp_as_its_posix_seconds():
+    """The hub's context carries datetimes; the env's, POSIX seconds: both give the same proposals."""
+    from datetime import UTC, datetime
+
+    from autoopt.policy import HPAPolicy, PredictivePolicy
+
+    base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+    for make in (lambda: HPAPolicy(0.5), lambda: PredictivePolicy(0.5)):
+        as_float, as_datetime = make(), make()
+        for k in range(40):
+            ctx = {"replicas": 4, "pending_replicas": 0, "utilization": 0.2 + 0.02 * k, "request_rate": 100.0 + k,
+                   "capacity_rps": 100.0, "readiness_delay_s": 120.0, "step_seconds": 60.0}  # fmt: skip
+            a = as_float.propose({**ctx, "timestamp": base + 60.0 * k})
+            b = as_datetime.propose({**ctx, "timestamp": datetime.fromtimestamp(base + 60.0 * k, UTC)})
+            assert a == b
