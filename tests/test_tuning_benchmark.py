@@ -30,8 +30,22 @@ from benchmarks.tuning.functions import (
     rosenbrock,
     styblinski_tang,
 )
+from benchmarks.tuning.heldout import (
+    GRIEWANK_SHIFT,
+    HELDOUT,
+    INITIAL,
+    MICHALEWICZ_X,
+    SEEDS,
+    dixon_price,
+    griewank,
+    levy,
+    michalewicz,
+    plateau4,
+    powell,
+    zakharov,
+)
 
-NAMES = list(PROBLEMS)
+NAMES = [*PROBLEMS, *HELDOUT]
 NUMERIC = [n for n in NAMES if n != "mixed6"]
 
 
@@ -392,3 +406,84 @@ def test_merge_takes_the_union_of_chunks(tmp_path):
     again = bench.run(tier, seeds={0}, extras=False, json_path=tmp_path / "a.json", resume=True)
     assert [c["values"] for c in again["cells"]] == [c["values"] for c in a["cells"]]
     assert json.loads((tmp_path / "a.json").read_text())["summary"]["problems"] == ["branin"]
+
+
+# ------------------------------------------------------------------ the held-out suite (issue 13)
+
+
+def test_heldout_suite_is_the_frozen_list_and_does_not_overlap_the_development_suite():
+    assert list(HELDOUT) == ["zakharov4", "levy4", "griewank5", "dixon_price4", "michalewicz5", "powell4",
+                             "hartmann6_noisy", "plateau4", "logscale3"]  # fmt: skip
+    assert not set(HELDOUT) & set(PROBLEMS)
+    assert tuple(range(20)) == SEEDS
+    assert set(INITIAL) == set(HELDOUT)
+    assert get_problem("levy4") is HELDOUT["levy4"]
+
+
+def test_heldout_textbook_values():
+    # by hand: Zakharov at ones: 4 + 5^2 + 5^4; Powell at ones: 11^2 + 0 + (-1)^4 + 0; Levy at ones: 0
+    assert zakharov(np.ones(4)) == pytest.approx(654.0)
+    assert powell(np.ones(4)) == pytest.approx(122.0)
+    assert levy(np.ones(4)) == pytest.approx(0.0, abs=1e-30)
+    # Levy at 0: w = 3/4; sin^2(3pi/4) + 3 (1/16)(1 + 10 sin^2(3pi/4 + 1)) + (1/16)(1 + sin^2(3pi/2))
+    w = 0.75
+    ref = math.sin(math.pi * w) ** 2 + 3 * (w - 1) ** 2 * (1 + 10 * math.sin(math.pi * w + 1) ** 2)
+    ref += (w - 1) ** 2 * (1 + math.sin(2 * math.pi * w) ** 2)
+    assert levy(np.zeros(4)) == pytest.approx(ref)
+    assert griewank(np.zeros(5)) == 0.0
+    assert griewank(np.full(5, math.pi)) == pytest.approx(
+        5 * math.pi**2 / 4000 - math.prod(math.cos(math.pi / math.sqrt(i)) for i in range(1, 6)) + 1
+    )
+    # Dixon-Price's minimiser satisfies 2 x_i^2 = x_{i-1} and x_1 = 1
+    x = np.array([HELDOUT["dixon_price4"].x_opt[f"x{i}"] for i in range(1, 5)])
+    assert x[0] == 1.0
+    np.testing.assert_allclose(2 * x[1:] ** 2, x[:-1])
+    assert dixon_price(x) == pytest.approx(0.0, abs=1e-28)
+    np.testing.assert_allclose(HELDOUT["griewank5"].encode(HELDOUT["griewank5"].x_opt), GRIEWANK_SHIFT)
+
+
+def test_michalewicz_minimum_matches_the_literature_and_a_global_search():
+    from scipy.optimize import differential_evolution
+
+    p = HELDOUT["michalewicz5"]
+    assert p.f_opt == pytest.approx(-4.687658, abs=1e-6)  # the library's value
+    assert float(michalewicz(MICHALEWICZ_X)) == p.f_opt
+    found = differential_evolution(lambda x: float(michalewicz(x)), [(0, math.pi)] * 5, seed=0, tol=1e-10,
+                                   maxiter=3000)  # fmt: skip
+    assert found.fun >= p.f_opt - 1e-9
+
+
+def test_the_noisy_problem_adds_seeded_gaussian_noise_and_scores_the_truth():
+    p = HELDOUT["hartmann6_noisy"]
+    x = INITIAL["hartmann6_noisy"]
+    draws = np.array([p.observe(x, np.random.default_rng(s)) for s in range(4000)])
+    assert abs(draws.mean() - p.f(x)) < 4 * 0.05 / math.sqrt(4000)
+    assert draws.std(ddof=1) == pytest.approx(0.05, rel=0.05)
+    assert p.observe(x, np.random.default_rng(7)) == p.observe(x, np.random.default_rng(7))
+    assert p.f(x) == float(hartmann6(p.encode(x)))  # f stays noise-free
+    assert PROBLEMS["branin"].observe({"x1": 0.0, "x2": 0.0}, np.random.default_rng(0)) == branin(np.zeros(2))
+
+
+def test_plateau_covers_all_but_about_two_percent_of_the_box():
+    x = np.random.default_rng(0).uniform(0, 1, (400_000, 4))
+    off = plateau4(x) < 1
+    assert 0.017 < off.mean() < 0.021
+    assert set(np.unique(plateau4(x[~off]))) == {1.0}
+
+
+@pytest.mark.parametrize("name", list(HELDOUT))
+def test_initial_points_are_in_the_box_off_centre_and_far_from_the_minimiser(name):
+    p = HELDOUT[name]
+    start = p.encode(INITIAL[name])
+    best = p.encode(p.x_opt)
+    span = []
+    for i, dist in enumerate(p.distributions.values()):
+        assert dist.low <= start[i] <= dist.high
+        if dist.log:
+            start[i], best[i] = math.log(start[i]), math.log(best[i])
+            span.append(math.log(dist.high) - math.log(dist.low))
+        else:
+            span.append(dist.high - dist.low)
+    distance = np.linalg.norm((start - best) / np.array(span)) / math.sqrt(p.dim)
+    assert distance > 0.25
+    assert p.regret(p.f(INITIAL[name])) > 0.05 * max(1.0, abs(p.f_opt))

@@ -236,6 +236,9 @@ class Problem:
         The global minimum.
     note : str
         Where the problem comes from and how it was changed (shifts).
+    noise_sd : float
+        The standard deviation of the Gaussian noise each evaluation is observed with
+        (:meth:`observe`); 0 for the noise-free problems. :meth:`f` is always noise-free.
     """
 
     name: str
@@ -244,6 +247,7 @@ class Problem:
     x_opt: dict[str, Any]
     f_opt: float
     note: str
+    noise_sd: float = 0.0
 
     @property
     def dim(self) -> int:
@@ -263,6 +267,11 @@ class Problem:
     def f(self, params: Mapping[str, Any]) -> float:
         """The value at ``params`` (a dict name -> value)."""
         return float(self.fn(self.encode(params)))
+
+    def observe(self, params: Mapping[str, Any], rng: np.random.Generator) -> float:
+        """What a tuner sees at ``params``: :meth:`f` plus ``N(0, noise_sd^2)`` noise from ``rng``."""
+        value = self.f(params)
+        return value + float(rng.normal(0.0, self.noise_sd)) if self.noise_sd > 0 else value
 
     def regret(self, value: float) -> float:
         """Simple regret of ``value``, ``max(value - f_opt, 0)``."""
@@ -391,8 +400,10 @@ PROBLEMS: dict[str, Problem] = {
 
 
 def get_problem(name: str) -> Problem:
-    """The problem called ``name``; ``KeyError`` naming the known ones otherwise."""
-    try:
-        return PROBLEMS[name]
-    except KeyError:
-        raise KeyError(f"unknown problem {name!r}; known: {', '.join(PROBLEMS)}") from None
+    """The problem called ``name``, of the development suite or the held-out one; ``KeyError`` otherwise."""
+    from benchmarks.tuning.heldout import HELDOUT
+
+    found = PROBLEMS.get(name) or HELDOUT.get(name)
+    if found is None:
+        raise KeyError(f"unknown problem {name!r}; known: {', '.join([*PROBLEMS, *HELDOUT])}")
+    return found
