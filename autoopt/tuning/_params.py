@@ -80,7 +80,15 @@ class FloatParam:
             if self.log:
                 raise ValueError(f"{where}: 'step' and log=True cannot be combined.")
         if self.initial is not None:
-            check_real(self.initial, f"{where} argument 'initial'", low=lo, high=hi)
+            start = check_real(self.initial, f"{where} argument 'initial'", low=lo, high=hi)
+            if self.step is not None:
+                k = (start - lo) / float(self.step)
+                if abs(k - round(k)) > 1e-8:  # Optuna's own tolerance for a stepped float
+                    raise ValueError(
+                        f"{where} argument 'initial' ({start!r}) must be one of low + k * step "
+                        f"({lo!r} + k * {self.step!r}); the nearest are {lo + math.floor(k) * self.step!r} "
+                        f"and {lo + math.ceil(k) * self.step!r}."
+                    )
 
     def to_distribution(self) -> BaseDistribution:
         """The equivalent ``optuna.distributions.FloatDistribution``."""

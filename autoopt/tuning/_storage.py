@@ -79,15 +79,18 @@ def storage_kind(storage: Any) -> str:
     return "rdb" if "://" in os.fspath(storage) else "journal"
 
 
-def open_storage(storage: Any, where: str) -> BaseStorage:
+def open_storage(storage: Any, where: str, *, must_exist: bool = False) -> BaseStorage:
     """The Optuna storage for a ``storage`` argument (see the module docstring).
+
+    With ``must_exist`` (loading, not creating), a journal file or SQLite database that does not
+    exist is an error, and nothing is created; other database URLs are opened as given.
 
     Raises
     ------
     TypeError
         ``storage`` is not None, a string, a path or an Optuna storage.
     ValueError
-        The URL cannot be opened (the message says why).
+        The URL cannot be opened (the message says why), or with ``must_exist`` the file is missing.
     """
     if storage is None:
         return InMemoryStorage()
@@ -101,6 +104,12 @@ def open_storage(storage: Any, where: str) -> BaseStorage:
     location = os.fspath(storage)
     if not location:
         raise ValueError(f"{where} must not be empty.")
+    if must_exist:
+        path = _file_of(location)
+        if path is not None and not os.path.exists(path):
+            raise ValueError(
+                f"{where}: {path!r} does not exist; nothing was created (create_session makes it)."
+            )
     try:
         if "://" in location:
             return RDBStorage(location)
@@ -109,6 +118,18 @@ def open_storage(storage: Any, where: str) -> BaseStorage:
         raise ValueError(
             f"{where}: cannot open the storage {location!r}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _file_of(location: str) -> str | None:
+    """The file a journal path or a ``sqlite:///`` URL names (None for in-memory SQLite and servers)."""
+    if "://" not in location:
+        return location
+    scheme, _, rest = location.partition("://")
+    if scheme.split("+")[0] != "sqlite":
+        return None
+    path = rest[1:] if rest.startswith("/") else rest  # sqlite:///relative, sqlite:////absolute
+    path = path.split("?")[0]
+    return None if path in ("", ":memory:") else path
 
 
 # ------------------------------------------------------------ session record

@@ -593,7 +593,7 @@ class SelfTuner:
 
         from autoopt.tuning import _storage, _strategies
 
-        backend = _storage.open_storage(storage, f"{where} 'storage'")
+        backend = _storage.open_storage(storage, f"{where} 'storage'", must_exist=True)
         try:
             probe = optuna.load_study(study_name=name, storage=backend)
         except KeyError:
@@ -1256,6 +1256,10 @@ class SelfTuner:
         if backend not in ("threads", "processes"):
             raise ValueError(
                 f"optimize() argument 'backend' must be 'threads' or 'processes'; got {backend!r}."
+            )
+        if callable(callbacks) or isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+            raise TypeError(
+                f"optimize() argument 'callbacks' must be an iterable of callables (a list); got {callbacks!r:.80}."
             )
         cbs = list(callbacks)
         for i, cb in enumerate(cbs):
