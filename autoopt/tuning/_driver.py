@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import inspect
+import json
 import logging
 import math
 import numbers
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import optuna
 
 from autoopt._validation import check_int, check_real
@@ -66,8 +68,9 @@ class TrialHandle:
     (``create_session(..., pruner="median" | "hyperband" | a pruner)``);
     without a pruner :meth:`should_prune` is always False.
 
-    Note the argument order of :meth:`report`: ``(step, value)``, unlike
-    Optuna's ``Trial.report(value, step)``.
+    :meth:`report` takes ``(value, step)``, in the order of Optuna's
+    ``Trial.report``. (Before this release it took ``(step, value)``; a
+    float ``step`` now raises :class:`TypeError` with a hint.)
 
     Attributes
     ----------
@@ -86,17 +89,47 @@ class TrialHandle:
         assert self._trial is not None
         return self._trial
 
-    def report(self, step: int, value: float) -> None:
-        """Report the intermediate score ``value`` at ``step`` (an int >= 0).
+    def report(self, value: float, step: int) -> None:
+        """Report the intermediate score ``value`` at ``step`` (an int >= 0), as Optuna's ``Trial.report``.
 
         Raises
         ------
-        TypeError, ValueError
-            A step that is not an int >= 0, or a value that is not a finite real.
+        TypeError
+            A step that is not an int (the message hints at the argument order, which was
+            ``(step, value)`` before this release), or a value that is not a real.
+        ValueError
+            A negative step, or a value that is not finite.
         """
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise TypeError(
+                f"TrialHandle.report(value, step) takes the value first, as optuna's Trial.report does; "
+                f"got step={step!r:.40}, not an int. autoopt 0.1.0 took (step, value): "
+                f"write trial.report({step!r:.20}, {value!r:.20})."
+            )
         step = check_int(step, "TrialHandle.report() argument 'step'", low=0)
         value = check_real(value, "TrialHandle.report() argument 'value'")
         self._optuna_trial().report(value, step)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON-serialisable) under ``key`` on the trial, as Optuna's ``Trial.set_user_attr``.
+
+        Keys starting with ``"autoopt"`` are the tuner's own and are refused.
+        """
+        if not isinstance(key, str) or not key:
+            raise TypeError(
+                f"TrialHandle.set_user_attr() argument 'key' must be a non-empty str; got {key!r:.40}."
+            )
+        if key.startswith("autoopt"):
+            raise ValueError(
+                f"TrialHandle.set_user_attr() argument 'key' {key!r}: keys 'autoopt*' are reserved."
+            )
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"TrialHandle.set_user_attr() argument 'value' must be JSON-serialisable: {exc}"
+            ) from None
+        self._optuna_trial().set_user_attr(key, value)
 
     def should_prune(self) -> bool:
         """Whether the pruner would stop this trial now, given what it reported."""

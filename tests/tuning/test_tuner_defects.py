@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,53 @@ def test_callbacks_that_are_not_an_iterable_of_callables_are_named(bad) -> None:
     with pytest.raises(TypeError, match="'callbacks' must be an iterable of callables"):
         tuner.optimize(session.session_id, callbacks=bad)
     assert tuner.get_session(session.session_id).iterations == 0
+
+
+# ---------------------------------------------------------------- Optuna's conventions (issue 13, item 2)
+
+
+def test_trial_handle_reports_in_optunas_order_and_keeps_user_attrs() -> None:
+    def objective(trial, x):
+        for step in range(3):
+            trial.report(x + step, step)  # (value, step), as optuna.Trial.report
+        trial.set_user_attr("note", {"folds": 3})
+        return x
+
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", max_iterations=2, patience=100)
+    tuner.optimize(session.session_id, objective)
+    for t in tuner.get_study(session.session_id).trials:
+        x = t.params["x"]
+        assert t.intermediate_values == {0: x, 1: x + 1, 2: x + 2}
+        assert t.user_attrs["note"] == {"folds": 3}
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda t: t.report(3, 0.93), TypeError, r"takes the value first.*write trial\.report\(0\.93, 3\)"),
+        (lambda t: t.report(0.5, "1"), TypeError, "takes the value first"),
+        (lambda t: t.report(0.5, True), TypeError, "takes the value first"),
+        (lambda t: t.report(0.5, -1), ValueError, "'step'"),
+        (lambda t: t.report(float("nan"), 1), ValueError, "'value'"),
+        (lambda t: t.set_user_attr("autoopt:owner", 1), ValueError, "reserved"),
+        (lambda t: t.set_user_attr("k", object()), TypeError, "JSON-serialisable"),
+        (lambda t: t.set_user_attr(5, 1), TypeError, "'key'"),
+    ],
+)
+def test_trial_handle_names_a_misused_call(call, error, match) -> None:
+    seen: list[BaseException] = []
+
+    def objective(trial, x):
+        try:
+            call(trial)
+        except Exception as exc:
+            seen.append(exc)
+        return x
+
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", max_iterations=1, patience=100)
+    tuner.optimize(session.session_id, objective)
+    assert len(seen) == 1
+    assert isinstance(seen[0], error)
+    assert re.search(match, str(seen[0])), str(seen[0])

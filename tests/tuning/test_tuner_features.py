@@ -313,7 +313,7 @@ def staged(trial: Any, x: float, lr: float, n: int, act: str | None) -> float:
     """A learning curve: approaches the final score from below in 10 steps."""
     final = mixed_score(x, lr, n, act)
     for step in range(10):
-        trial.report(step, final - 5.0 / (step + 1))
+        trial.report(final - 5.0 / (step + 1), step)
         if trial.should_prune():
             raise TrialPruned(f"at step {step}")
     return final
