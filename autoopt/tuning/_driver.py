@@ -29,8 +29,49 @@ __all__ = ["Outcome", "TrialHandle", "TrialResult", "call_objective", "make_exec
 
 logger = logging.getLogger(__name__)
 
-Outcome = tuple[Literal["ok", "error", "pruned"], Any]
-"""``("ok", score)``, ``("error", message)`` or ``("pruned", message)``."""
+Outcome = tuple[Literal["ok", "error", "pruned", "fatal"], Any]
+"""``("ok", score)``, ``("error", message)``, ``("pruned", message)`` or ``("fatal", (message, exc))``."""
+
+PROGRAMMER_ERRORS: tuple[type[Exception], ...] = (NameError, AttributeError, ImportError, TypeError)
+"""Exceptions that mean the objective's code is wrong, not that a trial went badly: ``optimize``
+fails the trial and re-raises them unless ``catch=`` lists them."""
+
+
+def check_catch(catch: Any) -> tuple[type[Exception], ...]:
+    """``catch=`` as a tuple of exception classes (one class, or an iterable of them)."""
+    items = (catch,) if isinstance(catch, type) else catch
+    try:
+        out = tuple(items)
+    except TypeError:
+        raise TypeError(f"optimize() argument 'catch' must be exception classes; got {catch!r:.80}.") from None
+    for i, c in enumerate(out):
+        if not (isinstance(c, type) and issubclass(c, Exception)):
+            raise TypeError(f"optimize() argument 'catch'[{i}] must be an Exception subclass; got {c!r:.80}.")
+    return out
+
+
+def fatal_errors(catch: tuple[type[Exception], ...]) -> tuple[type[Exception], ...]:
+    """The programmer errors ``catch`` does not list (a listed base class covers its subclasses)."""
+    return tuple(e for e in PROGRAMMER_ERRORS if not issubclass(e, catch))
+
+
+def check_signature(fn: Callable[..., Any], names: tuple[str, ...], with_handle: bool) -> None:
+    """Raise TypeError now if ``fn`` cannot be called with the space's parameters (and ``trial``)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins without a signature: nothing to check
+        return
+    keys = dict.fromkeys(names)
+    if with_handle:
+        keys["trial"] = None
+    try:
+        sig.bind(**keys)
+    except TypeError as exc:
+        shown = getattr(fn, "__qualname__", repr(fn))
+        raise TypeError(
+            f"optimize(): the objective {shown}{sig} cannot be called with the space's parameters "
+            f"({', '.join(names)}{', trial' if with_handle else ''}): {exc}."
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,18 +228,27 @@ def _is_pruned(exc: BaseException) -> bool:
     return isinstance(exc, (TrialPruned, optuna.TrialPruned))
 
 
-def call_objective(fn: Callable[..., Any], values: Mapping[str, Any], handle: TrialHandle | None) -> Outcome:
+def call_objective(
+    fn: Callable[..., Any],
+    values: Mapping[str, Any],
+    handle: TrialHandle | None,
+    fatal: tuple[type[Exception], ...] = (),
+) -> Outcome:
     """Run the objective once and classify what happened; never raises an ``Exception``.
 
     Runs in the worker (thread or process), so it is module level and the
-    outcome is plain data.
+    outcome is plain data. An exception of a ``fatal`` class comes back as
+    ``("fatal", (message, exc))``, for the driver to re-raise.
     """
     try:
         raw = fn(**values) if handle is None else fn(trial=handle, **values)
     except Exception as exc:
         if _is_pruned(exc):
             return "pruned", f"pruned: {exc}" if str(exc) else "pruned"
-        return "error", f"objective raised {type(exc).__name__}: {exc}"
+        message = f"objective raised {type(exc).__name__}: {exc}"
+        if fatal and isinstance(exc, fatal):
+            return "fatal", (message, exc)
+        return "error", message
     if isinstance(raw, bool) or not isinstance(raw, numbers.Real):
         return "error", f"objective returned {raw!r} of type {type(raw).__name__}, not a real number"
     score = float(raw)

@@ -1179,6 +1179,7 @@ class SelfTuner:
         backend: Literal["threads", "processes"] = "threads",
         callbacks: Iterable[Callback] = (),
         show_progress_bar: bool = False,
+        catch: Iterable[type[Exception]] | type[Exception] = (),
     ) -> TuningSession:
         """Run the session: ``step()``, evaluate, record; repeat.
 
@@ -1190,6 +1191,13 @@ class SelfTuner:
         something other than a finite real, marks that trial failed (with
         its message recorded and a warning logged) and the loop goes on;
         raising :class:`~autoopt.TrialPruned` marks it pruned.
+
+        Programmer errors are not a bad trial: the objective's signature is
+        bound to the space's parameters before the first trial (a mismatch
+        raises :class:`TypeError` at once), and a ``NameError``,
+        ``AttributeError``, ``ImportError`` or ``TypeError`` raised inside
+        the objective fails its trial and is then re-raised, unless
+        ``catch`` lists it (as Optuna's ``catch=``).
 
         Parameters
         ----------
@@ -1218,6 +1226,9 @@ class SelfTuner:
             and recorded in :meth:`get_failures`; the run goes on.
         show_progress_bar : bool
             Show a tqdm progress bar (on stderr).
+        catch : exception class or iterable of them
+            Programmer errors (see above) to treat as failed trials, as
+            every other exception is.
 
         Returns
         -------
@@ -1264,8 +1275,10 @@ class SelfTuner:
         cbs = list(callbacks)
         for i, cb in enumerate(cbs):
             check_callable(cb, f"optimize() argument 'callbacks'[{i}]")
+        fatal = _driver.fatal_errors(_driver.check_catch(catch))
         remote = backend == "processes" and n_jobs > 1
         with_handle = _driver.wants_trial(fn)
+        _driver.check_signature(fn, st.names, with_handle)
         if with_handle and remote and st.location is None:
             raise ValueError(
                 "optimize(): an objective taking 'trial' runs on processes only for a session stored in a "
@@ -1290,7 +1303,7 @@ class SelfTuner:
                     values, trial = asked
                     handle = self._handle(st, trial, values, remote) if with_handle else None
                     started += 1
-                    in_flight[executor.submit(_driver.call_objective, fn, values, handle)] = (values, trial)
+                    in_flight[executor.submit(_driver.call_objective, fn, values, handle, fatal)] = (values, trial)
                 if not in_flight:
                     break
                 done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
@@ -1303,6 +1316,10 @@ class SelfTuner:
                     except BaseException as exc:  # KeyboardInterrupt in the objective: release its trial
                         self._tell_outcome(st, values, trial, ("error", _interrupted(exc)))
                         raise
+                    if outcome[0] == "fatal":  # the objective's code is wrong: fail the trial, then raise
+                        message, error = outcome[1]
+                        self._tell_outcome(st, values, trial, ("error", message))
+                        raise error
                     result = self._tell_outcome(st, values, trial, outcome)
                     if bar is not None:
                         bar.update(1)

@@ -97,3 +97,70 @@ def test_trial_handle_names_a_misused_call(call, error, match) -> None:
     assert len(seen) == 1
     assert isinstance(seen[0], error)
     assert re.search(match, str(seen[0])), str(seen[0])
+
+
+def _names_typo(x):
+    return undefined_name * x  # type: ignore[name-defined]  # noqa: F821 - the programmer error under test
+
+
+def test_an_objective_that_does_not_fit_the_space_raises_before_any_trial() -> None:
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session({"x": (0.0, 1.0, 0.5), "y": (0.0, 1.0, 0.5)}, "random_search",
+                                   max_iterations=50, patience=100)  # fmt: skip
+    with pytest.raises(TypeError, match=r"cannot be called with the space's parameters \(x, y\)"):
+        tuner.optimize(session.session_id, lambda x, z: x + z)
+    assert session.iterations == 0
+    from optuna.trial import TrialState
+
+    # only the initial point, still queued: no trial was asked
+    assert [t.state for t in tuner.get_study(session.session_id).trials] == [TrialState.WAITING]
+    tuner.optimize(session.session_id, lambda **kw: kw["x"])  # **kwargs takes anything
+    assert session.iterations == 50
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_programmer_error_fails_its_trial_then_propagates(n_jobs: int) -> None:
+    from optuna.trial import TrialState
+
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", max_iterations=20, patience=100)
+    with pytest.raises(NameError, match="undefined_name"):
+        tuner.optimize(session.session_id, _names_typo, n_jobs=n_jobs)
+    states = [t.state for t in tuner.get_study(session.session_id).trials]
+    assert TrialState.RUNNING not in states  # the trials out when it raised were released
+    assert TrialState.FAIL in states
+    assert TrialState.COMPLETE not in states
+    assert len(states) <= n_jobs
+    assert "objective raised NameError" in tuner.get_failures(session.session_id)[0]
+
+
+def test_catch_lists_programmer_errors_to_treat_as_failed_trials_and_other_errors_still_fail_trials() -> None:
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", max_iterations=5, patience=100)
+    tuner.optimize(session.session_id, _names_typo, catch=(NameError,))
+    assert len(tuner.get_failures(session.session_id)) == 5
+
+    def typed(x):
+        raise TypeError("bad operand")
+
+    other = tuner.create_session(SPACE, "random_search", max_iterations=3, patience=100)
+    with pytest.raises(TypeError, match="bad operand"):
+        tuner.optimize(other.session_id, typed)
+    tuner.optimize(other.session_id, typed, catch=TypeError)  # a single class, as Optuna accepts
+    assert len(tuner.get_failures(other.session_id)) == 3
+
+    def flaky(x):
+        raise ValueError("diverged")  # not a programmer error: a failed trial, and the run goes on
+
+    third = tuner.create_session(SPACE, "random_search", max_iterations=4, patience=100)
+    tuner.optimize(third.session_id, flaky)
+    assert len(tuner.get_failures(third.session_id)) == 4
+
+
+@pytest.mark.parametrize("bad", [5, "NameError", [NameError, 3], [KeyboardInterrupt]])
+def test_catch_must_be_exception_classes(bad) -> None:
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", max_iterations=3)
+    with pytest.raises(TypeError, match="'catch'"):
+        tuner.optimize(session.session_id, lambda x: x, catch=bad)
+    assert session.iterations == 0
