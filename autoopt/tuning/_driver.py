@@ -43,7 +43,9 @@ def check_catch(catch: Any) -> tuple[type[Exception], ...]:
     try:
         out = tuple(items)
     except TypeError:
-        raise TypeError(f"optimize() argument 'catch' must be exception classes; got {catch!r:.80}.") from None
+        raise TypeError(
+            f"optimize() argument 'catch' must be exception classes; got {catch!r:.80}."
+        ) from None
     for i, c in enumerate(out):
         if not (isinstance(c, type) and issubclass(c, Exception)):
             raise TypeError(f"optimize() argument 'catch'[{i}] must be an Exception subclass; got {c!r:.80}.")

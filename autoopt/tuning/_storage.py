@@ -145,7 +145,7 @@ class SessionMeta:
     initial: dict[str, Any]
     max_iterations: int
     convergence_threshold: float
-    patience: int
+    patience: int | None
     seed: int
 
     def to_json(self) -> dict[str, Any]:
@@ -177,7 +177,7 @@ class SessionMeta:
             initial={n: p["initial"] for n, p in params.items()},
             max_iterations=int(data["max_iterations"]),
             convergence_threshold=float(data["convergence_threshold"]),
-            patience=int(data["patience"]),
+            patience=None if data["patience"] is None else int(data["patience"]),
             seed=int(data["seed"]),
         )
 

@@ -105,7 +105,7 @@ class _Session:
     names: tuple[str, ...]
     initial_key: _Key | None
     n_startup: int
-    patience: int
+    patience: int | None  # None: no early stopping
     grid_size: int | None
     location: str | None  # the storage's path or URL when given as one (for worker processes)
     persistent: bool
@@ -192,13 +192,15 @@ class SelfTuner:
       ``n_startup = min(10, max(2, max_iterations // 5))`` is the length of
       the strategy's exploration phase (the model's startup trials, the
       Sobol' phase of ``ADAPTIVE``; a nominal phase for the others);
-    - ``CONVERGED`` when (a) the best score has not improved by more than
+    - ``CONVERGED`` when (a) ``max_iterations`` trials are recorded
+      (results, failures and pruned trials), or (b) the grid of
+      ``GRID_SEARCH`` is exhausted, or (c) :meth:`stop_session`, or (d)
+      only with ``patience=`` given (early stopping is off by default):
+      the best score has not improved by more than
       ``convergence_threshold`` over the last ``patience`` recorded results
       (improvements are measured from the best score at the last
-      significant improvement, so slow steady progress still counts), or
-      (b) ``max_iterations`` trials are recorded (results, failures and
-      pruned trials), or (c) the grid of ``GRID_SEARCH`` is exhausted, or
-      (d) :meth:`stop_session`;
+      significant improvement, so slow steady progress still counts); this
+      stop is logged at WARNING;
     - ``FAILED`` instead of ``CONVERGED`` when that happens and no trial
       succeeded.
 
@@ -324,8 +326,9 @@ class SelfTuner:
         convergence_threshold : float
             Smallest improvement of the best score that counts, >= 0.
         patience : int, optional
-            Results without such an improvement after which the session
-            converges; ``max(10, max_iterations // 4)`` when omitted.
+            Stop early after this many results without an improvement
+            greater than ``convergence_threshold`` (logged at WARNING).
+            ``None`` (the default) runs the whole budget.
         seed : int, numpy.random.Generator or None
             Seed of this session's sampler; drawn from the tuner's seed when
             omitted.
@@ -360,9 +363,7 @@ class SelfTuner:
             check_callable(objective_fn, f"{where} 'objective_fn'")
         max_iterations = check_size(max_iterations, f"{where} 'max_iterations'")
         threshold = check_real(convergence_threshold, f"{where} 'convergence_threshold'", low=0.0)
-        if patience is None:
-            patience = max(10, max_iterations // 4)
-        else:
+        if patience is not None:  # early stopping only when asked for: the budget is honoured by default
             patience = check_int(patience, f"{where} 'patience'", low=1)
         session_rng = None if seed is None else check_random_state(seed, f"{where} 'seed'")
         if session_name is not None and (not isinstance(session_name, str) or not session_name):
@@ -828,7 +829,7 @@ class SelfTuner:
         st.session.started_at = utcnow(self._clock)
         logger.debug("Tuning session %s started.", st.session.session_id)
 
-    def _finish_locked(self, st: _Session, reason: str) -> None:
+    def _finish_locked(self, st: _Session, reason: str, *, warn: bool = False) -> None:
         s = st.session
         if st.persistent:
             self._sync_best_locked(st)
@@ -839,7 +840,7 @@ class SelfTuner:
         with self._lock:
             if s.session_id in self._sessions:
                 self._finished[s.session_id] = None
-        logger.info(
+        (logger.warning if warn else logger.info)(
             "Tuning session %s %s (%s) after %d results, %d failures and %d pruned; best score %r.",
             s.session_id,
             s.status.value,
@@ -870,8 +871,13 @@ class SelfTuner:
             s.status = TuningStatus.EXPLOITING
         if s.iterations >= s.max_iterations:
             self._finish_locked(st, "budget exhausted")
-        elif st.n_complete and st.since_improvement >= st.patience:
-            self._finish_locked(st, f"no improvement over {st.patience} results")
+        elif st.patience is not None and st.n_complete and st.since_improvement >= st.patience:
+            self._finish_locked(
+                st,
+                f"stopped early: no improvement over {s.convergence_threshold} in {st.patience} results "
+                f"(patience={st.patience}), {s.max_iterations - s.iterations} of the budget left",
+                warn=True,
+            )
         elif st.n_pending == 0 and (st.grid_exhausted or st.shared_budget_spent):
             self._finish_locked(st, "grid exhausted" if st.grid_exhausted else "shared budget spent")
 
@@ -1303,7 +1309,10 @@ class SelfTuner:
                     values, trial = asked
                     handle = self._handle(st, trial, values, remote) if with_handle else None
                     started += 1
-                    in_flight[executor.submit(_driver.call_objective, fn, values, handle, fatal)] = (values, trial)
+                    in_flight[executor.submit(_driver.call_objective, fn, values, handle, fatal)] = (
+                        values,
+                        trial,
+                    )
                 if not in_flight:
                     break
                 done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)

@@ -462,11 +462,16 @@ def test_status_transitions_on_a_constant_objective() -> None:
     assert tuner.start_session(sid) is False
 
 
-def test_default_patience_and_slow_steady_progress() -> None:
+def test_the_budget_is_honoured_by_default_and_patience_stops_early_with_a_warning(caplog) -> None:
     tuner = SelfTuner(seed=9)
-    # patience defaults to max(10, 40 // 4) = 10; each result improves by 6e-5 < threshold 1e-4,
-    # but two of them add up to more than the threshold, so progress is never "stalled".
-    sid = tuner.create_session(SPACE, "random_search", max_iterations=40).session_id
+    # no patience: a constant score runs the whole budget (autoopt 0.1.0 stopped after 1 + 10 results)
+    sid0 = tuner.create_session(SPACE, "random_search", max_iterations=40).session_id
+    while (values := tuner.step(sid0)) is not None:
+        tuner.record_result(sid0, values, 1.0)
+    assert tuner.get_session(sid0).iterations == 40  # type: ignore[union-attr]
+    # patience=10: each result improves by 6e-5 < threshold 1e-4, but two of them add up to more
+    # than the threshold, so progress is never "stalled"
+    sid = tuner.create_session(SPACE, "random_search", max_iterations=40, patience=10).session_id
     k = 0
     while (values := tuner.step(sid)) is not None:
         k += 1
@@ -474,11 +479,15 @@ def test_default_patience_and_slow_steady_progress() -> None:
     session = tuner.get_session(sid)
     assert session is not None
     assert session.iterations == 40
-    # the same run with a constant score converges after 1 + 10 results
-    sid2 = tuner.create_session(SPACE, "random_search", max_iterations=40).session_id
-    while (values := tuner.step(sid2)) is not None:
-        tuner.record_result(sid2, values, 1.0)
+    # the same run with a constant score stops after 1 + 10 results, and says so at WARNING
+    sid2 = tuner.create_session(SPACE, "random_search", max_iterations=40, patience=10).session_id
+    with caplog.at_level("WARNING", logger="autoopt.tuning._tuner"):
+        while (values := tuner.step(sid2)) is not None:
+            tuner.record_result(sid2, values, 1.0)
     assert tuner.get_session(sid2).iterations == 11  # type: ignore[union-attr]
+    (record,) = [r for r in caplog.records if "stopped early" in r.getMessage()]
+    assert record.levelname == "WARNING"
+    assert "patience=10), 29 of the budget left" in record.getMessage()
 
 
 def test_step_on_an_idle_session_starts_it() -> None:
