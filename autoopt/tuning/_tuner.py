@@ -1292,7 +1292,11 @@ class SelfTuner:
             )
 
         deadline = None if timeout is None else self._clock() + timeout
-        bar = _progress_bar(n_trials, show_progress_bar, st.session.session_id)
+        with st.lock:  # without n_trials the bar's total is the budget left
+            left = max(0, st.session.max_iterations - st.session.iterations - st.n_pending)
+        bar = _progress_bar(
+            n_trials if n_trials is not None else left, show_progress_bar, st.session.session_id
+        )
         executor, owned = _driver.make_executor(n_jobs, backend)
         in_flight: dict[cf.Future[Outcome], tuple[dict[str, Any], optuna.Trial]] = {}
         started = 0

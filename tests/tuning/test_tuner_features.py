@@ -304,6 +304,11 @@ def test_progress_bar_counts_trials(capsys: pytest.CaptureFixture[str]) -> None:
     sid = tuner.create_session(MIXED, "random_search", max_iterations=7).session_id
     tuner.optimize(sid, mixed_score, n_trials=7, show_progress_bar=True)
     assert "7/7" in capsys.readouterr().err
+    # without n_trials the total is the budget left
+    sid = tuner.create_session(MIXED, "random_search", max_iterations=9).session_id
+    tuner.optimize(sid, mixed_score, n_trials=4)
+    tuner.optimize(sid, mixed_score, show_progress_bar=True)
+    assert "5/5" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------- pruning
