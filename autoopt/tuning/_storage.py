@@ -59,6 +59,7 @@ __all__ = [
     "open_storage",
     "owner_token",
     "storage_kind",
+    "stored_meta",
     "void_trial",
 ]
 
@@ -180,6 +181,19 @@ class SessionMeta:
             patience=None if data["patience"] is None else int(data["patience"]),
             seed=int(data["seed"]),
         )
+
+
+def stored_meta(storage: Any, name: str, where: str) -> SessionMeta | None:
+    """The session record of study ``name`` in ``storage``, or None when there is no such study.
+
+    Raises ValueError if the study exists but was not created by a SelfTuner.
+    """
+    backend = open_storage(storage, where)
+    try:
+        study = optuna.load_study(study_name=name, storage=backend)
+    except KeyError:
+        return None
+    return SessionMeta.from_json(study.user_attrs.get(META_KEY), f"the study {name!r}")
 
 
 # ------------------------------------------------------------ trial owners

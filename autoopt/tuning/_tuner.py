@@ -306,6 +306,7 @@ class SelfTuner:
         storage: Any = None,
         session_name: str | None = None,
         pruner: Any = None,
+        load_if_exists: bool = False,
     ) -> TuningSession:
         """Create a tuning session (status ``IDLE``).
 
@@ -343,6 +344,12 @@ class SelfTuner:
             Decides :meth:`TrialHandle.should_prune
             <autoopt.tuning.TrialHandle.should_prune>` for objectives that
             report intermediate scores.
+        load_if_exists : bool
+            When ``storage`` already holds ``session_name``, resume it
+            (:meth:`load_session`) instead of raising, as Optuna's
+            ``create_study(load_if_exists=True)``. The stored session's
+            parameter space, strategy and ``max_iterations`` must equal the
+            ones given here; a difference raises ``ValueError`` naming it.
 
         Raises
         ------
@@ -364,13 +371,35 @@ class SelfTuner:
         max_iterations = check_size(max_iterations, f"{where} 'max_iterations'")
         threshold = check_real(convergence_threshold, f"{where} 'convergence_threshold'", low=0.0)
         if patience is not None:  # early stopping only when asked for: the budget is honoured by default
-            patience = check_int(patience, f"{where} 'patience'", low=1)
+            patience = check_size(patience, f"{where} 'patience'", low=1)
         session_rng = None if seed is None else check_random_state(seed, f"{where} 'seed'")
         if session_name is not None and (not isinstance(session_name, str) or not session_name):
             raise TypeError(f"{where} 'session_name' must be a non-empty str; got {session_name!r}.")
         pruner_obj = _make_pruner(pruner, f"{where} 'pruner'")
+        if not isinstance(load_if_exists, bool):
+            raise TypeError(f"{where} 'load_if_exists' must be a bool; got {load_if_exists!r}.")
 
         from autoopt.tuning import _storage, _strategies  # imports optuna
+
+        if load_if_exists and session_name is not None and _storage.storage_kind(storage) != "memory":
+            stored = _storage.stored_meta(storage, session_name, f"{where} 'storage'")
+            if stored is not None:
+                wanted = {
+                    "parameters": distributions,
+                    "strategy": kind.value,
+                    "max_iterations": max_iterations,
+                }
+                have = {"parameters": stored.distributions, "strategy": stored.strategy,
+                        "max_iterations": stored.max_iterations}  # fmt: skip
+                for field_name, value in wanted.items():
+                    if have[field_name] != value:
+                        raise ValueError(
+                            f"create_session(load_if_exists=True): the stored session {session_name!r} has "
+                            f"{field_name}={have[field_name]!r:.200}, not {value!r:.200}."
+                        )
+                return self.load_session(
+                    session_name, storage, objective_fn=objective_fn, seed=seed, pruner=pruner
+                )
 
         if kind is TuningStrategy.GRID_SEARCH:
             try:

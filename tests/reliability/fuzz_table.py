@@ -785,7 +785,7 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         }),
         enum_arg("strategy", TuningStrategy.RANDOM_SEARCH),
         func("objective_fn", None, optional=True, sync=False),
-        size("max_iterations", 10)),
+        size("max_iterations", 10), flag("load_if_exists", False), size("patience", None, optional=True)),
     _ep("SelfTuner.step", _tuner, lambda s, session_id: s.subject.step(session_id), ident("session_id", From(lambda s: s.sid))),
     _ep("SelfTuner.start_session", _tuner, lambda s, session_id: s.subject.start_session(session_id),
         ident("session_id", From(lambda s: s.sid))),

@@ -164,3 +164,33 @@ def test_catch_must_be_exception_classes(bad) -> None:
     with pytest.raises(TypeError, match="'catch'"):
         tuner.optimize(session.session_id, lambda x: x, catch=bad)
     assert session.iterations == 0
+
+
+def test_load_if_exists_resumes_a_matching_session_and_names_a_mismatch(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.log")
+    kwargs = {"storage": path, "session_name": "exp", "max_iterations": 8, "patience": 100}
+    first = SelfTuner(seed=0)
+    session = first.create_session(SPACE, "random_search", lambda x: x, **kwargs)
+    first.optimize(session.session_id, n_trials=3)
+    with pytest.raises(ValueError, match="already holds a study named 'exp'"):
+        SelfTuner().create_session(SPACE, "random_search", **kwargs)  # load_if_exists=False, as before
+    again = SelfTuner(seed=1)
+    resumed = again.create_session(SPACE, "random_search", lambda x: x, load_if_exists=True, **kwargs)
+    assert resumed.session_id == session.session_id
+    assert resumed.iterations == 3
+    again.optimize(resumed.session_id)
+    assert resumed.iterations == 8
+    for change, field_name in (
+        ({"parameters": {"x": (0.0, 2.0, 0.5)}}, "parameters"),
+        ({"strategy": "bayesian"}, "strategy"),
+        ({"max_iterations": 9}, "max_iterations"),
+    ):
+        args = {"parameters": SPACE, "strategy": "random_search", **kwargs, **change}
+        with pytest.raises(ValueError, match=f"the stored session 'exp' has {field_name}="):
+            SelfTuner().create_session(load_if_exists=True, **args)
+    with pytest.raises(TypeError, match="'load_if_exists'"):
+        SelfTuner().create_session(SPACE, load_if_exists="yes", **kwargs)  # type: ignore[arg-type]
+    fresh = SelfTuner().create_session(
+        SPACE, "random_search", load_if_exists=True, **{**kwargs, "session_name": "new"}
+    )
+    assert fresh.iterations == 0  # nothing stored under that name: created
