@@ -119,6 +119,7 @@ class _Session:
     n_proposed: int = 0  # trials proposed by the sampler (all but the initial one)
     reference_score: float | None = None  # best score at the last significant improvement
     since_improvement: int = 0
+    patience_floor: int = 0  # no early stop before this many trials: optimize(n_trials=k) runs all k
     shared_budget_spent: bool = False
     failures: deque[str] = field(default_factory=lambda: deque(maxlen=_MAX_FAILURE_MESSAGES))
     casts: tuple[Callable[[Any], Any], ...] = ()
@@ -900,7 +901,12 @@ class SelfTuner:
             s.status = TuningStatus.EXPLOITING
         if s.iterations >= s.max_iterations:
             self._finish_locked(st, "budget exhausted")
-        elif st.patience is not None and st.n_complete and st.since_improvement >= st.patience:
+        elif (
+            st.patience is not None
+            and st.n_complete
+            and st.since_improvement >= st.patience
+            and s.iterations >= st.patience_floor
+        ):
             self._finish_locked(
                 st,
                 f"stopped early: no improvement over {s.convergence_threshold} in {st.patience} results "
@@ -984,6 +990,11 @@ class SelfTuner:
         trial.set_user_attr(_storage.OWNER_KEY, _storage.owner_token())
         if trial.number < st.session.max_iterations:
             return True  # fewer trials than the budget came before it, counting or not: no need to read them
+        stored = st.study.user_attrs.get(_storage.META_KEY, {}).get("max_iterations")
+        if isinstance(stored, int) and stored > st.session.max_iterations:  # another process extended it
+            st.session.max_iterations = stored
+            if trial.number < stored:
+                return True
         before = sum(
             1
             for t in st.study.get_trials(deepcopy=False)
@@ -1240,8 +1251,16 @@ class SelfTuner:
         objective : callable, optional
             The session's ``objective_fn`` when omitted.
         n_trials : int, optional
-            Most trials to start now; ``None`` runs until :meth:`step`
-            returns ``None`` (budget spent, converged or grid exhausted).
+            Trials to run now: exactly this many (fewer only on a used-up
+            grid, a timeout or a kill switch). When the budget left is
+            smaller, ``max_iterations`` grows to fit them (stored with a
+            persistent session, so every process sharing it sees it), and a
+            converged or stopped session reopens (status back to
+            ``EXPLOITING``); ``patience`` does not cut these trials short.
+            A process that shares the session and runs out of its own
+            budget reads the stored one before voiding a trial as surplus.
+            ``None`` runs until :meth:`step` returns
+            ``None`` (budget spent, converged or grid exhausted).
         timeout : float, optional
             Seconds (of the tuner's clock) after which no new trial starts;
             running ones finish.
@@ -1320,6 +1339,8 @@ class SelfTuner:
                 "storage given as a path or URL (the workers reopen it); use backend='threads'."
             )
 
+        if n_trials:
+            self._extend_for(st, n_trials)
         deadline = None if timeout is None else self._clock() + timeout
         with st.lock:  # without n_trials the bar's total is the budget left
             left = max(0, st.session.max_iterations - st.session.iterations - st.n_pending)
@@ -1378,6 +1399,37 @@ class SelfTuner:
             if bar is not None:
                 bar.close()
         return st.session
+
+    def _extend_for(self, st: _Session, k: int) -> None:
+        """Make room for exactly ``k`` more trials: grow the budget if needed, and reopen a finished session.
+
+        A persistent session stores the new ``max_iterations`` in its study, where every process
+        sharing it reads it before voiding a trial as surplus. A grid that is used up stays finished.
+        """
+        from autoopt.tuning import _storage
+
+        with st.lock:
+            s = st.session
+            need = s.iterations + st.n_pending + k
+            st.patience_floor = need
+            if need > s.max_iterations:
+                logger.info("Tuning session %s: budget %d -> %d for %d more trials.", s.session_id,
+                            s.max_iterations, need, k)  # fmt: skip
+                s.max_iterations = need
+                st.shared_budget_spent = False
+                if st.persistent:
+                    meta = dict(st.study.user_attrs.get(_storage.META_KEY) or {})
+                    meta["max_iterations"] = need
+                    st.study.set_user_attr(_storage.META_KEY, meta)
+            if s.status in _FINISHED and not st.grid_exhausted:
+                s.status = (
+                    TuningStatus.EXPLOITING if st.n_complete >= st.n_startup else TuningStatus.EXPLORING
+                )
+                s.completed_at = None
+                st.since_improvement = 0
+                with self._lock:
+                    self._finished.pop(s.session_id, None)
+                logger.info("Tuning session %s reopened for %d more trials.", s.session_id, k)
 
     @staticmethod
     def _handle(st: _Session, trial: optuna.Trial, values: dict[str, Any], remote: bool) -> TrialHandle:

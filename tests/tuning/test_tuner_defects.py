@@ -194,3 +194,39 @@ def test_load_if_exists_resumes_a_matching_session_and_names_a_mismatch(tmp_path
         SPACE, "random_search", load_if_exists=True, **{**kwargs, "session_name": "new"}
     )
     assert fresh.iterations == 0  # nothing stored under that name: created
+
+
+def test_optimize_n_trials_runs_exactly_that_many_more_extending_a_spent_budget(tmp_path: Path) -> None:
+    from autoopt.enums import TuningStatus
+
+    path = str(tmp_path / "j.log")
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", lambda x: x, max_iterations=5, storage=path,
+                                   session_name="exp")  # fmt: skip
+    tuner.optimize(session.session_id)
+    assert session.iterations == 5
+    assert session.status is TuningStatus.CONVERGED
+    tuner.optimize(session.session_id)  # no n_trials: nothing left to run, as before
+    assert session.iterations == 5
+    statuses = []
+    tuner.optimize(session.session_id, n_trials=3, callbacks=[lambda s, r: statuses.append(s.status)])
+    assert session.iterations == 8
+    assert session.max_iterations == 8
+    assert statuses[:2] == [TuningStatus.EXPLOITING] * 2  # reopened, then spent again
+    assert session.status is TuningStatus.CONVERGED
+    assert SelfTuner().load_session("exp", path).max_iterations == 8  # stored in the study
+    # a live session with 2 left: n_trials=5 runs 5 and grows the budget by 3
+    live = tuner.create_session(SPACE, "random_search", lambda x: x, max_iterations=4)
+    tuner.optimize(live.session_id, n_trials=2)
+    tuner.optimize(live.session_id, n_trials=5)
+    assert (live.iterations, live.max_iterations) == (7, 7)
+
+
+def test_optimize_n_trials_reopens_a_session_stopped_early_without_growing_its_budget() -> None:
+    tuner = SelfTuner(seed=0)
+    session = tuner.create_session(SPACE, "random_search", lambda x: 1.0, max_iterations=40, patience=3)
+    tuner.optimize(session.session_id)
+    assert session.iterations == 4  # 1 + patience results of a constant
+    tuner.optimize(session.session_id, n_trials=6)
+    assert session.iterations == 10
+    assert session.max_iterations == 40
