@@ -1412,13 +1412,17 @@ class SelfTuner:
             s = st.session
             need = s.iterations + st.n_pending + k
             st.patience_floor = need
+            meta = dict(st.study.user_attrs.get(_storage.META_KEY) or {}) if st.persistent else {}
+            stored = meta.get("max_iterations")
+            if isinstance(stored, int) and stored > s.max_iterations:  # another process extended it
+                s.max_iterations = stored
+                st.shared_budget_spent = False
             if need > s.max_iterations:
                 logger.info("Tuning session %s: budget %d -> %d for %d more trials.", s.session_id,
                             s.max_iterations, need, k)  # fmt: skip
                 s.max_iterations = need
                 st.shared_budget_spent = False
-                if st.persistent:
-                    meta = dict(st.study.user_attrs.get(_storage.META_KEY) or {})
+                if st.persistent:  # never lowered: the largest budget any process asked for
                     meta["max_iterations"] = need
                     st.study.set_user_attr(_storage.META_KEY, meta)
             if s.status in _FINISHED and not st.grid_exhausted:

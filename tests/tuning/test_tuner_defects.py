@@ -230,3 +230,32 @@ def test_optimize_n_trials_reopens_a_session_stopped_early_without_growing_its_b
     tuner.optimize(session.session_id, n_trials=6)
     assert session.iterations == 10
     assert session.max_iterations == 40
+
+
+def test_an_extended_budget_is_shared_through_the_storage(tmp_path: Path) -> None:
+    """Process A extends a spent session by 3 but is stopped after 1; B, loaded before, runs the other 2."""
+    from optuna.trial import TrialState
+
+    from autoopt._clock import ManualClock
+
+    path = str(tmp_path / "j.log")
+    clock = ManualClock(0.0)
+    a = SelfTuner(seed=0, clock=clock)
+    session = a.create_session(SPACE, "random_search", lambda x: x, max_iterations=4, storage=path,
+                               session_name="exp")  # fmt: skip
+    a.optimize(session.session_id)
+    b = SelfTuner(seed=1)
+    other = b.load_session("exp", path, objective_fn=lambda x: x)
+
+    def slow(x):
+        clock.advance(10.0)
+        return x
+
+    a.optimize(session.session_id, slow, n_trials=3, timeout=5.0)  # the budget becomes 7; 1 trial runs
+    assert session.iterations == 5
+    b.optimize(other.session_id, n_trials=2)  # B's own count is 4: it adopts the stored 7
+    assert other.max_iterations == 7
+    trials = a.get_study(session.session_id).trials
+    counted = [t for t in trials if t.state is TrialState.COMPLETE]
+    assert len(counted) == 7
+    assert SelfTuner().load_session("exp", path).max_iterations == 7
