@@ -44,6 +44,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,7 +102,15 @@ GP_MAX_DIM = 30
 
 def gp_available() -> bool:
     """Whether Optuna's ``GPSampler`` can run: PyTorch is installed (the ``rl`` extra)."""
-    return importlib.util.find_spec("torch") is not None
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None
+    try:  # installed: the GP will import it anyway; a broken install or a blocked import means no GP
+        if importlib.util.find_spec("torch") is None:
+            return False
+        import torch  # noqa: F401
+    except (ImportError, ValueError):
+        return False
+    return True
 
 
 def default_n_startup(max_iterations: int) -> int:

@@ -259,3 +259,40 @@ def test_an_extended_budget_is_shared_through_the_storage(tmp_path: Path) -> Non
     counted = [t for t in trials if t.state is TrialState.COMPLETE]
     assert len(counted) == 7
     assert SelfTuner().load_session("exp", path).max_iterations == 7
+
+
+def test_every_strategy_runs_without_torch() -> None:
+    """With torch blocked (in a subprocess), every strategy still tunes: the GP-backed ones fall back to TPE."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import importlib.abc
+        import sys
+
+        class Block(importlib.abc.MetaPathFinder):  # as if torch were not installed: import torch fails
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is blocked for this test")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        from autoopt import TuningStrategy
+        from autoopt.tuning import CategoricalParam, FloatParam, IntParam, SelfTuner
+
+        space = {"x": FloatParam(-2.0, 3.0), "n": IntParam(1, 9), "c": CategoricalParam(["a", "b"])}
+        for strategy in TuningStrategy:
+            tuner = SelfTuner(seed=0)
+            s = tuner.create_session(space, strategy, lambda x, n, c: -(x - 1) ** 2 - n - (c == "b"),
+                                     max_iterations=12)
+            tuner.optimize(s.session_id)
+            assert s.iterations == 12 and s.best_score is not None, (strategy, s)
+            print(strategy.value, round(s.best_score, 3))
+        assert "torch" not in sys.modules
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert len(out.stdout.split("\n")) >= 6
