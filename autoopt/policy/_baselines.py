@@ -30,11 +30,6 @@ __all__ = [
 ]
 
 
-def _seconds(ts: Any) -> float:
-    """POSIX seconds of a context's ``timestamp``: the env's are floats, the hub's datetimes."""
-    return ts if isinstance(ts, float) else to_timestamp(ts, "context['timestamp']")
-
-
 def _to(total: int, target: int, why: str, confidence: float = 1.0) -> Proposal:
     """A proposal that moves ``total`` replicas (ready + pending) to ``target``."""
     delta = int(target) - int(total)
@@ -164,7 +159,7 @@ class HPAPolicy(ScalingPolicy):
         util = float(context["utilization"])
         ratio = util / (self.target_utilization if target_utilization is None else target_utilization)
         recommendation = current if abs(ratio - 1.0) <= self.tolerance else math.ceil(ready * ratio - 1e-9)
-        now = _seconds(context["timestamp"])
+        now = to_timestamp(context["timestamp"], "context['timestamp']")
         with self._lock:
             recent = self._recent
             recent.append((now, recommendation))
@@ -230,7 +225,7 @@ class PredictivePolicy(ScalingPolicy):
         self._predictor.record_observation(
             PredictionType.THROUGHPUT,
             float(context["request_rate"]),
-            timestamp=_seconds(context["timestamp"]),
+            timestamp=to_timestamp(context["timestamp"], "context['timestamp']"),
         )
         lead_min = (float(context["readiness_delay_s"]) + float(context["step_seconds"])) / 60.0
         pred = self._predictor.predict(PredictionType.THROUGHPUT, horizon_minutes=lead_min)
@@ -284,7 +279,9 @@ class OraclePolicy(ScalingPolicy):
         if self._targets is None or self._t is None:
             raise RuntimeError("OraclePolicy must be bind()-ed to its environment first")
         # the context describes the step just served; the next step's target applies
-        k = int(np.searchsorted(self._t, _seconds(context["timestamp"]), side="right"))
+        k = int(
+            np.searchsorted(self._t, to_timestamp(context["timestamp"], "context['timestamp']"), side="right")
+        )
         target = int(self._targets[min(k, len(self._targets) - 1)])
         return _to(int(context["replicas"]) + int(context["pending_replicas"]), target, "oracle")
 

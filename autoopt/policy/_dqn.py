@@ -291,12 +291,10 @@ class DQNPolicy(ScalingPolicy):
 
     def propose(self, context: Mapping[str, Any]) -> Proposal | None:
         """Scale by the greedy action's delta, with the Q-margin's confidence (needs the env's context keys)."""
-        layers, params = self._fitted()
+        _, params = self._fitted()
         x = self._observe(context, params)
-        q = _forward(layers, (x - self.obs_mean_) / self.obs_std_)
         total = int(context["replicas"]) + int(context["pending_replicas"])
-        masked = q if self.action_mode == "residual" else np.where(self._mask(total, params), q, -np.inf)
-        action = int(np.argmax(masked))
+        action, masked = self._greedy(x, total, params)
         target = self._act(context, action, total, params)
         return _to(total, target, f"dqn action {action}", self._confidence(masked, action))
 
@@ -341,14 +339,24 @@ class DQNPolicy(ScalingPolicy):
             target = total + int(params["action_deltas"][action])
         return int(min(params["max_replicas"], max(params["min_replicas"], target)))
 
-    def _confidence(self, masked_q: np.ndarray, action: int) -> float:
-        """The Q-margin over the second-best valid action, through the hold-out's empirical CDF."""
-        if self.confidence_margins_ is None:
-            return 1.0
+    def _greedy(self, x: np.ndarray, total: int, params: Mapping[str, Any]) -> tuple[int, np.ndarray]:
+        """The greedy action for the features ``x``, and the Q-values with invalid actions at -inf."""
+        q = _forward(self.weights_, (x - self.obs_mean_) / self.obs_std_)  # type: ignore[arg-type]
+        masked = q if self.action_mode == "residual" else np.where(self._mask(total, params), q, -np.inf)
+        return int(np.argmax(masked)), masked
+
+    @staticmethod
+    def _margin(masked_q: np.ndarray, action: int) -> float | None:
+        """The chosen action's Q-value over the second-best valid one (None with a single valid action)."""
         second = float(np.partition(masked_q, -2)[-2]) if len(masked_q) > 1 else -math.inf
-        if second == -math.inf:  # a single valid action: nothing to be unsure about
+        return None if second == -math.inf else float(masked_q[action]) - second
+
+    def _confidence(self, masked_q: np.ndarray, action: int) -> float:
+        """The Q-margin through the hold-out's empirical CDF (1 with nothing to be unsure about)."""
+        margin = self._margin(masked_q, action)
+        if self.confidence_margins_ is None or margin is None:
             return 1.0
-        return float(np.interp(float(masked_q[action]) - second, self.confidence_margins_, _LEVELS))
+        return float(np.interp(margin, self.confidence_margins_, _LEVELS))
 
     # ------------------------------------------------------------------ training
 

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autoopt._validation import check_int, check_size
-from autoopt.policy._dqn import _forward
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,18 +65,15 @@ def run_episode(
 
     policy.reset()
     env.reset(seed=EVAL_SEED, options=options)
-    layers, params = policy._fitted()
+    _, params = policy._fitted()
     total_reward, steps, truncated = 0.0, 0, False
-    while not truncated:
+    while not truncated:  # propose()'s steps, keeping the margins
         ctx = env.context()
-        x = policy._observe(ctx, params)
-        q = _forward(layers, (x - policy.obs_mean_) / policy.obs_std_)
         total = int(ctx["replicas"]) + int(ctx["pending_replicas"])
-        masked = np.where(policy._mask(total, params), q, -np.inf)
-        action = int(np.argmax(masked))
-        if margins is not None and np.isfinite(masked).sum() > 1:
-            top = np.sort(masked[np.isfinite(masked)])
-            margins.append(float(top[-1] - top[-2]))
+        action, masked = policy._greedy(policy._observe(ctx, params), total, params)
+        margin = policy._margin(masked, action)
+        if margins is not None and margin is not None:
+            margins.append(margin)
         _, reward, _, truncated, _ = env.step_target(policy._act(ctx, action, total, params))
         total_reward += reward
         steps += 1
@@ -188,8 +184,7 @@ def train_dqn(
                 action = int(rng.choice(np.flatnonzero(mask)))
             else:
                 policy.obs_mean_, policy.obs_std_ = norm.snapshot()
-                q = _forward(policy.weights_, (x - policy.obs_mean_) / policy.obs_std_)
-                action = int(np.argmax(np.where(mask, q, -np.inf)))
+                action, _ = policy._greedy(x, total, params)
             _, reward, terminated, truncated, _ = env.step_target(policy._act(ctx, action, total, params))
             ctx = env.context()
             x2 = policy._observe(ctx, params)

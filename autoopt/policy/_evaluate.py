@@ -71,7 +71,7 @@ def _run(
     options: dict[str, Any] | None,
     record: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """One episode; returns the environment's metrics (and appends each step's info to ``record``)."""
+    """One episode; returns the environment's metrics (and appends each step's info, with its ``reward``, to ``record``)."""
     if isinstance(policy, ScalingPolicy):
         policy.bind(env)
     if isinstance(policy, Policy):
@@ -92,8 +92,9 @@ def _run(
         else:
             proposal = policy.propose(ctx)  # type: ignore[union-attr]
             delta = 0 if proposal is None else int(proposal.parameters.get("delta", 0) or 0)
-        _, _, _, truncated, info = env.step_target(total + int(delta))
+        _, reward, _, truncated, info = env.step_target(total + int(delta))
         if record is not None:
+            info["reward"] = reward
             record.append(info)
     return env.episode_metrics()
 

@@ -79,10 +79,7 @@ def context_features(
     cap = ready * float(context["capacity_rps"])
     rate_cap = cap if cap > 0 else 1.0
     peak = peak_rps or 1.0
-    ts = context["timestamp"]
-    seconds = (
-        (to_timestamp(ts, "context['timestamp']") if not isinstance(ts, float) else ts) + step
-    ) % 86_400
+    seconds = (to_timestamp(context["timestamp"], "context['timestamp']") + step) % 86_400
     angle = 2 * np.pi * math.floor(seconds) / 86_400
     return np.array(
         [

@@ -27,6 +27,7 @@ from typing import Any
 
 from autoopt.policy import DQNPolicy, threshold_rules
 from autoopt.policy._dqn_train import run_episode
+from autoopt.policy._evaluate import _run
 
 BARS = (0.0, 0.25, 0.5)
 """The ``min_confidence`` values tried for dqn+rules, on the July hold-out."""
@@ -87,18 +88,10 @@ def choose_min_confidence(record: dict[str, Any], train_env: Any, rules: dict[st
 
 
 def _engine_return(engine: Any, env: Any, options: dict[str, Any]) -> float:
-    from autoopt.decision._policy import scaling_delta
-
-    env.reset(seed=0, options=options)
-    total_reward, steps, done = 0.0, 0, False
-    while not done:
-        ctx = env.context()
-        d = engine.evaluate(ctx)
-        delta = 0 if d is None else scaling_delta(d.decision_type, d.parameters) or 0
-        _, r, _, done, _ = env.step_target(ctx["replicas"] + ctx["pending_replicas"] + int(delta))
-        total_reward += r
-        steps += 1
-    return total_reward / steps
+    """The engine's mean return per step over one episode (arrivals seeded 0, as the DQN's hold-out)."""
+    record: list[dict[str, Any]] = []
+    _run(engine, env, 0, options, record)
+    return statistics.fmean(r["reward"] for r in record)
 
 
 def _t95(n: int) -> float:
