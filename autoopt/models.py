@@ -357,11 +357,15 @@ class TuningParameter:
         value = min(max(value, self.min_value), self.max_value)
         return round(value) if self.is_integer else float(value)
 
-    def record(self, value: float, score: float) -> None:
-        """Append ``(value, score)`` to the history and update current and best."""
+    def record(self, value: float, score: float, *, maximize: bool = True) -> None:
+        """Append ``(value, score)`` to the history and update current and best.
+
+        The best is the highest score, or the lowest with ``maximize=False``
+        (a session created with ``direction="minimize"``).
+        """
         self.history.append((value, score))
         self.current_value = value
-        if self.best_score is None or score > self.best_score:
+        if self.best_score is None or (score > self.best_score if maximize else score < self.best_score):
             self.best_score = score
             self.best_value = value
 
@@ -435,11 +439,15 @@ class TuningSession:
 
     ``iterations`` counts the results recorded so far; the session stops
     proposing values once it reaches ``max_iterations`` or converges.
+    ``direction`` says whether a higher (``"maximize"``, the default) or a
+    lower score is better. ``strategy`` is ``None`` for a session searching
+    with a user's own Optuna sampler, which ``sampler_name`` names (its
+    class name).
     """
 
     session_id: str
     parameters: dict[str, TuningParameter]
-    strategy: TuningStrategy
+    strategy: TuningStrategy | None
     status: TuningStatus = TuningStatus.IDLE
     objective_fn: Callable[..., float] | None = None
     iterations: int = 0
@@ -449,6 +457,8 @@ class TuningSession:
     completed_at: datetime | None = None
     best_score: float | None = None
     best_parameters: dict[str, float] | None = None
+    direction: str = "maximize"
+    sampler_name: str | None = None
     _trials_source: Callable[[], Any] | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     def trials_dataframe(self) -> Any:

@@ -25,7 +25,9 @@ from autoopt.tuning._tuner import SelfTuner
 
 if TYPE_CHECKING:
     from autoopt.tuning._driver import TrialHandle, TrialResult
-    from autoopt.tuning._portfolio import (
+    from autoopt.tuning._plots import plot_optimization_history, plot_parallel_coordinates
+    from autoopt.tuning._results import param_importances, trials_frame
+    from autoopt.tuning.samplers._portfolio import (
         PortfolioSampler,
         PortfolioState,
         SobolSampler,
@@ -34,13 +36,7 @@ if TYPE_CHECKING:
         WarmStartCmaSampler,
         adaptive_portfolio,
     )
-    from autoopt.tuning._results import (
-        param_importances,
-        plot_optimization_history,
-        plot_parallel_coordinates,
-        trials_frame,
-    )
-    from autoopt.tuning._spsa import SPSASampler
+    from autoopt.tuning.samplers._spsa import SPSASampler
 
 __all__ = [
     "CategoricalParam",
@@ -65,19 +61,19 @@ __all__ = [
 
 # Names that need Optuna, loaded on first access (PEP 562).
 _LAZY = {
-    "PortfolioSampler": "autoopt.tuning._portfolio",
-    "PortfolioState": "autoopt.tuning._portfolio",
-    "SobolSampler": "autoopt.tuning._portfolio",
-    "StagedRule": "autoopt.tuning._portfolio",
-    "SwitchRule": "autoopt.tuning._portfolio",
-    "WarmStartCmaSampler": "autoopt.tuning._portfolio",
-    "adaptive_portfolio": "autoopt.tuning._portfolio",
-    "SPSASampler": "autoopt.tuning._spsa",
+    "PortfolioSampler": "autoopt.tuning.samplers._portfolio",
+    "PortfolioState": "autoopt.tuning.samplers._portfolio",
+    "SobolSampler": "autoopt.tuning.samplers._portfolio",
+    "StagedRule": "autoopt.tuning.samplers._portfolio",
+    "SwitchRule": "autoopt.tuning.samplers._portfolio",
+    "WarmStartCmaSampler": "autoopt.tuning.samplers._portfolio",
+    "adaptive_portfolio": "autoopt.tuning.samplers._portfolio",
+    "SPSASampler": "autoopt.tuning.samplers._spsa",
     "TrialHandle": "autoopt.tuning._driver",
     "TrialResult": "autoopt.tuning._driver",
     "param_importances": "autoopt.tuning._results",
-    "plot_optimization_history": "autoopt.tuning._results",
-    "plot_parallel_coordinates": "autoopt.tuning._results",
+    "plot_optimization_history": "autoopt.tuning._plots",
+    "plot_parallel_coordinates": "autoopt.tuning._plots",
     "trials_frame": "autoopt.tuning._results",
 }
 

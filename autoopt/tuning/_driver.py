@@ -24,8 +24,17 @@ import optuna
 
 from autoopt._validation import check_int, check_real
 from autoopt.exceptions import TrialPruned
+from autoopt.tuning._optuna_private import reopen_trial
 
-__all__ = ["Outcome", "TrialHandle", "TrialResult", "call_objective", "make_executor", "wants_trial"]
+__all__ = [
+    "Outcome",
+    "TrialHandle",
+    "TrialResult",
+    "call_objective",
+    "make_executor",
+    "make_pruner",
+    "wants_trial",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +44,19 @@ Outcome = tuple[Literal["ok", "error", "pruned", "fatal"], Any]
 PROGRAMMER_ERRORS: tuple[type[Exception], ...] = (NameError, AttributeError, ImportError, TypeError)
 """Exceptions that mean the objective's code is wrong, not that a trial went badly: ``optimize``
 fails the trial and re-raises them unless ``catch=`` lists them."""
+
+
+def make_pruner(pruner: Any, where: str) -> optuna.pruners.BasePruner:
+    """The pruner for a ``pruner`` argument: None (no pruning), "median", "hyperband" or an optuna pruner."""
+    if pruner is None:
+        return optuna.pruners.NopPruner()  # Optuna's own default (None) would be a MedianPruner
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":
+        return optuna.pruners.MedianPruner()
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    raise ValueError(f"{where} must be None, 'median', 'hyperband' or an optuna pruner; got {pruner!r}.")
 
 
 def check_catch(catch: Any) -> tuple[type[Exception], ...]:
@@ -206,7 +228,7 @@ class RemoteTrialHandle(TrialHandle):
 
             storage = open_storage(self._location, "RemoteTrialHandle")
             study = optuna.load_study(study_name=self._study_name, storage=storage, pruner=self._pruner)
-            self._trial = optuna.trial.Trial(study, self._trial_id)
+            self._trial = reopen_trial(study, self._trial_id)
         return self._trial
 
     def __getstate__(self) -> dict[str, Any]:

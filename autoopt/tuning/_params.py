@@ -17,7 +17,7 @@ This module does not import Optuna at import time.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,16 @@ from autoopt.models import TuningParameter
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
-__all__ = ["CategoricalParam", "FloatParam", "IntParam", "ParamSpec", "parse_parameter"]
+__all__ = [
+    "CategoricalParam",
+    "FloatParam",
+    "IntParam",
+    "ParamSpec",
+    "caster",
+    "checker",
+    "parse_parameter",
+    "parse_parameters",
+]
 
 
 def _is_int(v: Any) -> bool:
@@ -296,3 +305,88 @@ def parse_parameter(name: str, spec: Any) -> tuple[TuningParameter, BaseDistribu
         )
         return record, dist, initial
     raise TypeError(f"{where}: unsupported optuna distribution {dist!r}.")
+
+
+def parse_parameters(
+    parameters: Any, where: str = "create_session() argument 'parameters'"
+) -> tuple[dict[str, TuningParameter], dict[str, BaseDistribution], dict[str, Any]]:
+    """A whole space: ``(records, distributions, initial values)`` keyed by name, in order."""
+    if not isinstance(parameters, Mapping):
+        raise TypeError(
+            f"{where} must be a dict of name -> (min, max, initial) or parameter spec; "
+            f"got {parameters!r} of type {type(parameters).__name__}."
+        )
+    if not parameters:
+        raise ValueError(f"{where} must name at least one parameter; got {parameters!r}.")
+    records: dict[str, TuningParameter] = {}
+    distributions: dict[str, BaseDistribution] = {}
+    initial: dict[str, Any] = {}
+    for name, spec in parameters.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{where} keys must be non-empty strings; got {name!r}.")
+        try:
+            records[name], distributions[name], initial[name] = parse_parameter(name, spec)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    return records, distributions, initial
+
+
+# ------------------------------------------------------------------ values
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def caster(dist: BaseDistribution) -> Callable[[Any], Any]:
+    """How a sampled value is handed to users: ``int`` for int distributions, ``float`` for float ones."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if isinstance(dist, IntDistribution):
+        return int
+    if isinstance(dist, FloatDistribution):
+        return float
+    return _identity
+
+
+def checker(dist: BaseDistribution) -> Callable[[Any, str], Any]:
+    """A validator ``check(value, where)`` for ``dist``, returning the canonical value.
+
+    Built once per session so the per-call work is the comparison itself.
+    """
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        choices = tuple(dist.choices)
+
+        def check_choice(value: Any, where: str) -> Any:
+            for choice in choices:
+                if type(choice) is type(value) and choice == value:
+                    return choice  # the choice object itself: True is not 1, 1 is not 1.0
+            raise ValueError(f"{where} must be one of {list(choices)!r}; got {value!r}.")
+
+        return check_choice
+    low, high = float(dist.low), float(dist.high)  # type: ignore[attr-defined]
+    if isinstance(dist, IntDistribution):
+        int_low, int_step = dist.low, dist.step
+
+        def check_int_value(value: Any, where: str) -> Any:
+            v = check_real(value, where, low=low, high=high)
+            if not v.is_integer():
+                raise ValueError(f"{where} must be an integer; got {value!r}.")
+            if (int(v) - int_low) % int_step:
+                raise ValueError(f"{where} must be {int_low} + k * {int_step}; got {value!r}.")
+            return int(v)
+
+        return check_int_value
+    step = dist.step  # type: ignore[attr-defined]
+
+    def check_float_value(value: Any, where: str) -> Any:
+        v = check_real(value, where, low=low, high=high)
+        if step is not None:
+            k = (v - low) / step
+            if abs(k - round(k)) > 1e-8 * max(1.0, abs(k)):
+                raise ValueError(f"{where} must be {low!r} + k * {step!r}; got {value!r}.")
+        return v
+
+    return check_float_value

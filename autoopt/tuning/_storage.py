@@ -50,12 +50,17 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from autoopt.tuning._optuna_private import set_frozen_trial_user_attr
+
 __all__ = [
     "META_KEY",
+    "OWNERLESS_GRACE_S",
     "OWNER_KEY",
+    "STUDY_PREFIX",
     "VOID_KEY",
     "SessionMeta",
     "is_stale",
+    "new_study",
     "open_storage",
     "owner_token",
     "storage_kind",
@@ -68,7 +73,16 @@ logger = logging.getLogger(__name__)
 META_KEY = "autoopt"
 OWNER_KEY = "autoopt:owner"
 VOID_KEY = "autoopt:void"
+STUDY_PREFIX = "autoopt-tuning-"
 _META_VERSION = 1
+
+OWNERLESS_GRACE_S = 60.0
+"""Seconds after its start before a ``RUNNING`` trial with no owner recorded counts as stale.
+
+``study.ask()`` writes the trial (and samples it: a Gaussian process fit can
+take seconds) before the tuner writes the owner, so a trial seen without an
+owner may belong to a live process that is still between the two writes; one
+that stays ownerless this long belongs to a process killed in that window."""
 
 
 def storage_kind(storage: Any) -> str:
@@ -133,6 +147,50 @@ def _file_of(location: str) -> str | None:
     return None if path in ("", ":memory:") else path
 
 
+class _OwnStudyCreatedFilter(logging.Filter):
+    """Drop Optuna's INFO line "A new study created in memory ..." for the tuner's own studies only."""
+
+    _PREFIX = "A new study created in memory with name: " + STUDY_PREFIX
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self._PREFIX)
+
+
+@functools.cache
+def _quiet_own_study_creation() -> None:
+    # InMemoryStorage.create_new_study logs one INFO line per study. Rather than lowering Optuna's
+    # verbosity (global state the user owns), filter out just the lines naming our studies, on the
+    # one logger that emits them; functools.cache makes this run once (it is thread-safe enough:
+    # a second filter would be harmless).
+    logging.getLogger("optuna.storages._in_memory").addFilter(_OwnStudyCreatedFilter())
+
+
+def new_study(
+    backend: BaseStorage,
+    name: str,
+    direction: str,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+    where: str,
+) -> optuna.Study:
+    """A new study ``name`` in ``backend``; ``ValueError`` naming ``session_name`` if it exists."""
+    if isinstance(backend, InMemoryStorage):
+        _quiet_own_study_creation()
+    try:
+        return optuna.create_study(
+            storage=backend,
+            study_name=name,
+            direction="minimize" if direction == "minimize" else "maximize",
+            sampler=sampler,
+            pruner=pruner,
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ValueError(
+            f"{where} 'session_name': the storage already holds a study named {name!r}; "
+            "resume it with SelfTuner.load_session() or pick another name."
+        ) from None
+
+
 # ------------------------------------------------------------ session record
 
 
@@ -148,6 +206,10 @@ class SessionMeta:
     convergence_threshold: float
     patience: int | None
     seed: int
+    direction: str = "maximize"
+    sampler_name: str | None = (
+        None  # a user's Optuna sampler (strategy "custom"); load_session needs it again
+    )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,6 +224,8 @@ class SessionMeta:
             "convergence_threshold": self.convergence_threshold,
             "patience": self.patience,
             "seed": self.seed,
+            "direction": self.direction,
+            "sampler_name": self.sampler_name,
         }
 
     @classmethod
@@ -180,6 +244,8 @@ class SessionMeta:
             convergence_threshold=float(data["convergence_threshold"]),
             patience=None if data["patience"] is None else int(data["patience"]),
             seed=int(data["seed"]),
+            direction=str(data.get("direction", "maximize")),  # sessions stored before 'direction' maximise
+            sampler_name=None if data.get("sampler_name") is None else str(data["sampler_name"]),
         )
 
 
@@ -234,12 +300,21 @@ def _alive(owner: Mapping[str, Any]) -> bool:
     return not start or _process_start(pid) in ("", start)
 
 
-def is_stale(trial: FrozenTrial, *, stale_after: float | None, now: datetime | None = None) -> str | None:
+def is_stale(
+    trial: FrozenTrial,
+    *,
+    stale_after: float | None,
+    now: datetime | None = None,
+    ownerless_grace: float = OWNERLESS_GRACE_S,
+) -> str | None:
     """Why a ``RUNNING`` trial is stale, or ``None`` if it may still be running.
 
     A trial whose owner ran on this host is stale when that process is gone.
-    Any other (another host, or no owner recorded) is stale only when it
-    started more than ``stale_after`` seconds ago.
+    One with no owner recorded is stale once it started more than
+    ``ownerless_grace`` seconds ago (see :data:`OWNERLESS_GRACE_S`), or
+    ``stale_after`` if that is shorter. One of another host is stale only
+    when it started more than ``stale_after`` seconds ago. ``now`` is the
+    tuner's clock (the wall clock when omitted).
     """
     if trial.state != TrialState.RUNNING:
         return None
@@ -248,14 +323,19 @@ def is_stale(trial: FrozenTrial, *, stale_after: float | None, now: datetime | N
         if not _alive(owner):
             return f"stale: its process {owner.get('pid')} on {owner.get('host')} is gone"
         return None
-    if stale_after is not None and trial.datetime_start is not None:
-        now = now or datetime.now(UTC)
-        start = trial.datetime_start
-        if start.tzinfo is None:  # Optuna stores naive local times
-            start = start.astimezone(UTC)
-        age = (now - start).total_seconds()
-        if age > stale_after:
-            return f"stale: running for {age:.0f} s > stale_after={stale_after:g} s"
+    if trial.datetime_start is None:
+        return None
+    start = trial.datetime_start
+    if start.tzinfo is None:  # Optuna stores naive local times
+        start = start.astimezone(UTC)
+    age = ((now or datetime.now(UTC)) - start).total_seconds()
+    if not isinstance(owner, Mapping):
+        limit = ownerless_grace if stale_after is None else min(ownerless_grace, stale_after)
+        if age > limit:
+            return f"stale: no owner recorded {age:.0f} s after it started (its process died after the ask)"
+        return None
+    if stale_after is not None and age > stale_after:
+        return f"stale: running for {age:.0f} s > stale_after={stale_after:g} s"
     return None
 
 
@@ -266,7 +346,10 @@ def void_trial(study: optuna.Study, trial: optuna.Trial | FrozenTrial, reason: s
     resuming the same session voided it first).
     """
     try:
-        study._storage.set_trial_user_attr(trial._trial_id, VOID_KEY, reason)
+        if isinstance(trial, FrozenTrial):
+            set_frozen_trial_user_attr(study, trial, VOID_KEY, reason)
+        else:
+            trial.set_user_attr(VOID_KEY, reason)
         study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     except optuna.exceptions.UpdateFinishedTrialError:  # finished between our read and our write
         return False

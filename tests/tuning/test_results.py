@@ -27,7 +27,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.importance import FanovaImportanceEvaluator
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from autoopt.tuning._results import (
+from autoopt.tuning import (
     param_importances,
     plot_optimization_history,
     plot_parallel_coordinates,

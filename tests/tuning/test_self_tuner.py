@@ -19,7 +19,7 @@ from autoopt._clock import ManualClock, to_datetime
 from autoopt.config import AutomationConfig
 from autoopt.enums import TuningStatus, TuningStrategy
 from autoopt.tuning import SelfTuner
-from autoopt.tuning._strategies import MAX_GRID_POINTS, parameter_grids
+from autoopt.tuning.samplers._strategies import MAX_GRID_POINTS, parameter_grids
 
 SPACE = {"x": (-5.0, 5.0, 4.0), "n": (1, 9, 2)}
 
@@ -481,7 +481,7 @@ def test_the_budget_is_honoured_by_default_and_patience_stops_early_with_a_warni
     assert session.iterations == 40
     # the same run with a constant score stops after 1 + 10 results, and says so at WARNING
     sid2 = tuner.create_session(SPACE, "random_search", max_iterations=40, patience=10).session_id
-    with caplog.at_level("WARNING", logger="autoopt.tuning._tuner"):
+    with caplog.at_level("WARNING", logger="autoopt.tuning._session"):
         while (values := tuner.step(sid2)) is not None:
             tuner.record_result(sid2, values, 1.0)
     assert tuner.get_session(sid2).iterations == 11  # type: ignore[union-attr]

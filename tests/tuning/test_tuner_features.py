@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from autoopt import CategoricalParam, FloatParam, IntParam, SelfTuner, TrialPruned, TuningStatus
 from autoopt._clock import ManualClock
 from autoopt.tuning import TrialResult
-from autoopt.tuning._strategies import gp_available, parameter_grids
+from autoopt.tuning.samplers._strategies import gp_available, parameter_grids
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # CMA-ES with_margin
 

@@ -31,7 +31,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt._validation import check_callable, check_int, check_real
-from autoopt.tuning._space import UnitBox, UnitBoxSampler
+from autoopt.tuning.samplers._space import UnitBox, UnitBoxSampler
 
 __all__ = [
     "PortfolioSampler",

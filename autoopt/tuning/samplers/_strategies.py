@@ -65,9 +65,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.enums import TuningStrategy
 from autoopt.models import TuningParameter
-from autoopt.tuning._portfolio import SobolSampler, adaptive_portfolio
-from autoopt.tuning._space import UnitBox
-from autoopt.tuning._spsa import SPSASampler
+from autoopt.tuning.samplers._portfolio import SobolSampler, adaptive_portfolio
+from autoopt.tuning.samplers._space import UnitBox
+from autoopt.tuning.samplers._spsa import SPSASampler
 
 logger = logging.getLogger(__name__)
 

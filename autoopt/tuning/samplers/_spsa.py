@@ -29,7 +29,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt._validation import check_int, check_real
-from autoopt.tuning._space import UnitBoxSampler
+from autoopt.tuning.samplers._space import UnitBoxSampler
 
 __all__ = ["SPSASampler"]
 
@@ -84,7 +84,7 @@ class SPSASampler(UnitBoxSampler):
     ----------
     search_space : Mapping[str, BaseDistribution]
         Linear float and step-1 int distributions (see
-        :class:`~autoopt.tuning._space.UnitBox`).
+        :class:`~autoopt.tuning.samplers._space.UnitBox`).
     x0 : Mapping[str, float], optional
         The starting point; the centre of the box when omitted.
     n_iterations : int
