@@ -12,7 +12,12 @@ a file path                 Optuna's journal file (``JournalFileBackend``):
                             crash-safe appends, several processes on one
                             machine (or a shared file system with working
                             ``flock``/``open(O_EXCL)`` locks). ~3 ms per trial
-                            here (``benchmarks/bench_storage.py``).
+                            here (``benchmarks/bench_storage.py``). A process
+                            killed while it holds the journal's lock file
+                            stalls the others until Optuna breaks the lock
+                            (its ``grace_period``, 30 s by default; pass a
+                            ``JournalStorage`` built with your own lock to
+                            change it).
 ``"sqlite:///x.db"``        a single file readable with SQL tools; one writer
                             at a time; ~21 ms per trial here.
 ``"postgresql://..."``      several machines tuning one session; survives any

@@ -389,10 +389,8 @@ class SelfTuner(SessionRegistry):
         from autoopt.tuning import _build, _driver  # imports optuna
 
         pruner_obj = _driver.make_pruner(pruner, f"{where} 'pruner'")
-        if sampler is not None:
-            _build.check_strategy(sampler, f"{where} 'sampler'")
-            if not isinstance(sampler, _build.BaseSampler):
-                raise TypeError(f"{where} 'sampler' must be an optuna BaseSampler; got {sampler!r:.80}.")
+        if sampler is not None and not isinstance(sampler, _build.BaseSampler):
+            raise TypeError(f"{where} 'sampler' must be an optuna BaseSampler instance; got {sampler!r:.80}.")
         backend, meta = _build.stored(storage, name, where)
         with self._lock:
             existing = self._sessions.get(meta.session_id)

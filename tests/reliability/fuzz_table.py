@@ -785,7 +785,8 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         }),
         enum_arg("strategy", TuningStrategy.RANDOM_SEARCH),
         func("objective_fn", None, optional=True, sync=False),
-        size("max_iterations", 10), flag("load_if_exists", False), size("patience", None, optional=True)),
+        size("max_iterations", 10), flag("load_if_exists", False), size("patience", None, optional=True),
+        Arg("direction", "maximize", {"out_of_range": ("max", "MINIMIZE", ""), "wrong_type": (None, 1, True)})),
     _ep("SelfTuner.step", _tuner, lambda s, session_id: s.subject.step(session_id), ident("session_id", From(lambda s: s.sid))),
     _ep("SelfTuner.start_session", _tuner, lambda s, session_id: s.subject.start_session(session_id),
         ident("session_id", From(lambda s: s.sid))),
@@ -802,7 +803,7 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         ident("session_id", From(lambda s: s.sid)),
         func("objective", lambda **v: 1.0, optional=True, sync=False),
         size("n_trials", 1, low=0, optional=True),
-        real("timeout", None, low=0.0, optional=True)),
+        real("timeout", None, low=0.0, optional=True), flag("show_progress_bar", False)),
     # ------------------------------------------------------------------------------------- hub
     _ep("IntelligentAutomationHub", _none, lambda s, **kw: IntelligentAutomationHub(**kw),
         func("clock", ManualClock(0.0)), integer("seed", 0, low=0, optional=True),
