@@ -1,4 +1,5 @@
-"""Conformance suite every tuning strategy must pass (in the spirit of optuna/testing/pytest_samplers.py)."""
+"""Every tuning strategy, and two raw Optuna samplers, through the shipped conformance suite
+(:mod:`autoopt.tuning.testing`); plus quality checks that need a comparison between strategies."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Callable
 import optuna
 import pytest
 
-from autoopt.enums import TuningStatus, TuningStrategy
+from autoopt.enums import TuningStrategy
 from autoopt.tuning import SelfTuner
+from autoopt.tuning.testing import StrategyConformance
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
@@ -48,43 +50,6 @@ def run(
     )
     tuner.optimize(session.session_id)
     return tuner
-
-
-@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
-def test_values_within_bounds_ints_are_ints_and_first_step_is_initial(strategy: TuningStrategy) -> None:
-    tuner = SelfTuner(seed=3)
-    n = budget(strategy, 40)
-    sid = tuner.create_session(SPACE, strategy, max_iterations=n, patience=10_000).session_id
-    seen = []
-    while (values := tuner.step(sid)) is not None:
-        seen.append(values)
-        assert tuner.record_result(sid, values, quadratic(**values))
-    assert seen[0] == {"x": -4.0, "y": 4.0, "n": 18}
-    assert len(seen) == n
-    for values in seen:
-        assert set(values) == set(SPACE)
-        for name, (lo, hi, _) in SPACE.items():
-            assert lo <= values[name] <= hi
-        assert type(values["n"]) is int
-        assert type(values["x"]) is float
-        assert type(values["y"]) is float
-
-
-@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
-def test_reproducible_with_the_same_seed(strategy: TuningStrategy) -> None:
-    def sequence(seed: int) -> list[dict[str, float]]:
-        tuner = SelfTuner(seed=seed)
-        sid = tuner.create_session(SPACE, strategy, max_iterations=20, patience=10_000).session_id
-        out = []
-        while (values := tuner.step(sid)) is not None:
-            out.append(values)
-            tuner.record_result(sid, values, quadratic(**values))
-        return out
-
-    first, second = sequence(11), sequence(11)
-    assert len(first) == 20
-    assert first == second
-    assert sequence(12)[1:] != first[1:]
 
 
 @pytest.mark.parametrize("strategy", ALL_STRATEGIES)
@@ -148,42 +113,39 @@ def test_one_dimensional_space_improves(strategy: TuningStrategy) -> None:
     assert abs(session.best_parameters["x"] - 1.5) < 1.25
 
 
-@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
-def test_budget_respected_exactly(strategy: TuningStrategy) -> None:
-    tuner = SelfTuner(seed=5)
-    sid = tuner.create_session(SPACE, strategy, max_iterations=30, patience=10_000).session_id
-    handed = 0
-    while (values := tuner.step(sid)) is not None:
-        handed += 1
-        if handed % 7 == 0:
-            assert tuner.record_failure(sid, values, "flaky evaluation")
-        else:
-            assert tuner.record_result(sid, values, quadratic(**values))
-    session = tuner.get_session(sid)
-    assert session is not None
-    assert handed == 30
-    assert session.iterations == 30
-    assert session.status is TuningStatus.CONVERGED
-    assert tuner.step(sid) is None
-    study = tuner.get_study(sid)
-    assert study is not None
-    states = [t.state for t in study.trials if t.user_attrs.get("skipped") is None]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 26
-    assert states.count(optuna.trial.TrialState.FAIL) == 4
-    assert len(states) == 30
+# ------------------------------------------------------------ the shipped suite
 
 
-@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
-def test_pending_trials_count_against_the_budget(strategy: TuningStrategy) -> None:
-    tuner = SelfTuner(seed=6)
-    sid = tuner.create_session(SPACE, strategy, max_iterations=5).session_id
-    asked = [tuner.step(sid) for _ in range(5)]
-    assert all(v is not None for v in asked)
-    assert tuner.step(sid) is None  # 0 results + 5 pending = budget
-    for values in reversed(asked):  # told out of order
-        assert values is not None
-        assert tuner.record_result(sid, values, quadratic(**values))
-    session = tuner.get_session(sid)
-    assert session is not None
-    assert session.iterations == 5
-    assert session.status is TuningStatus.CONVERGED
+class TestRandomSearch(StrategyConformance):
+    strategy = TuningStrategy.RANDOM_SEARCH
+
+
+class TestGridSearch(StrategyConformance):
+    strategy = TuningStrategy.GRID_SEARCH
+
+
+class TestBayesian(StrategyConformance):
+    strategy = TuningStrategy.BAYESIAN
+    budget = 16
+
+
+class TestGenetic(StrategyConformance):
+    strategy = TuningStrategy.GENETIC
+
+
+class TestGradientDescent(StrategyConformance):
+    strategy = TuningStrategy.GRADIENT_DESCENT
+
+
+class TestAdaptive(StrategyConformance):
+    strategy = "adaptive"  # the enum's value works as well
+    budget = 16
+
+
+class TestOptunaTPE(StrategyConformance):
+    strategy = staticmethod(lambda seed: optuna.samplers.TPESampler(seed=seed, n_startup_trials=5))
+
+
+class TestOptunaRandom(StrategyConformance):
+    strategy = staticmethod(lambda seed: optuna.samplers.RandomSampler(seed=seed))
+    improvement = 0.6
