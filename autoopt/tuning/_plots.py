@@ -276,6 +276,9 @@ def plot_parallel_coordinates(
     ax.set_xlim(-0.25, len(names) - 0.5)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(xs, labels=axis_labels)
+    if max(len(t) for t in axis_labels) > 8:  # long names would run into each other: slant them
+        for tick in ax.get_xticklabels():
+            tick.set(rotation=25, ha="right", rotation_mode="anchor")
     ax.set_yticks([])
     ax.set_title("Parallel coordinates")
     ax.figure.colorbar(mappable, ax=ax, label="score")

@@ -14,6 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import itertools
+
 import matplotlib.pyplot as plt
 import numpy as np
 import optuna
@@ -587,6 +589,48 @@ def test_parallel_coordinates_lines_axes_and_colours() -> None:
     figure_axes = ax.figure.axes
     assert len(figure_axes) == 2
     assert figure_axes[1].get_ylabel() == "score"
+
+
+def test_parallel_coordinates_axis_labels_never_overlap() -> None:
+    """Long parameter names (the README's figure) are slanted: no two drawn labels intersect."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    long_names = {name: f"{name}_{'long_parameter_name'[: 4 * i + 6]}" for i, name in enumerate(NAMES)}
+    frame = trials_frame(mixed_study(n_complete=20), NAMES).rename(
+        columns={f"params_{n}": f"params_{v}" for n, v in long_names.items()}
+    )
+    fig = Figure(figsize=(6.5, 4.4))
+    FigureCanvasAgg(fig)
+    ax = plot_parallel_coordinates(frame, ax=fig.add_subplot())
+    fig.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert len(labels) == len(NAMES)
+    # Upright, these names are wider than the gap between axes: they would run into each other.
+    tick_px = np.diff([ax.transData.transform((x, 0.0))[0] for x in ax.get_xticks()])
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    widths = []
+    for t in labels:
+        angle = t.get_rotation()
+        t.set_rotation(0)
+        widths.append(t.get_window_extent(renderer).width)
+        t.set_rotation(angle)
+    assert max(widths) > tick_px.min()
+    # Slanted, parallel labels are apart when the distance between their baselines exceeds the text height.
+    angle = {t.get_rotation() for t in labels}
+    assert len(angle) == 1
+    (theta,) = angle
+    height_px = labels[0].get_fontsize() * fig.dpi / 72.0
+    assert tick_px.min() * np.sin(np.radians(theta)) > 1.2 * height_px
+    # Short names stay upright, and then their boxes do not overlap.
+    short = Figure(figsize=(6.5, 4.4))
+    FigureCanvasAgg(short)
+    upright = plot_parallel_coordinates(
+        trials_frame(mixed_study(n_complete=5), NAMES), ax=short.add_subplot()
+    )
+    assert {t.get_rotation() for t in upright.get_xticklabels()} == {0.0}
+    short.canvas.draw()
+    boxes = [t.get_window_extent(short.canvas.get_renderer()) for t in upright.get_xticklabels()]  # type: ignore[attr-defined]
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
 
 
 def test_parallel_coordinates_top_and_params() -> None:
