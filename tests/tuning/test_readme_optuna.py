@@ -44,3 +44,14 @@ def test_the_optuna_and_autoopt_blocks_run_and_agree(tmp_path: Path) -> None:
     # Same sampler, same seed, same space: the same trials, so the same best.
     assert session.best_score == study.best_value  # type: ignore[attr-defined]
     assert session.best_parameters == study.best_params  # type: ignore[attr-defined]
+
+
+def test_the_readme_plots_example_draws_its_figure(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "plots.png"
+    script = README.parent / "examples" / "tuning_plots.py"
+    subprocess.run([sys.executable, str(script), str(out)], check=True, capture_output=True, timeout=300)
+    assert out.stat().st_size > 10_000
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
