@@ -10,12 +10,13 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["asked_params", "reopen_trial", "set_frozen_trial_user_attr", "trial_id"]
+__all__ = ["StudyView", "asked_params", "reopen_trial", "set_frozen_trial_user_attr", "trial_id"]
 
 
 def asked_params(trial: optuna.Trial) -> dict[str, Any]:
@@ -58,3 +59,39 @@ def set_frozen_trial_user_attr(study: optuna.Study, trial: FrozenTrial, key: str
     the study exposes its storage only privately.
     """
     study._storage.set_trial_user_attr(trial_id(trial), key, value)
+
+
+class StudyView:
+    """A study as a sampler should see it: every attribute the study's own, its trials passed through ``view``.
+
+    Optuna's samplers read a study's trials through the private
+    ``Study._get_trials`` (with its ``use_cache`` flag), which is why this
+    proxy must define it; everything else (``directions``, ``_storage`` for
+    the system attributes a sampler writes) is the real study's. Used by
+    :class:`~autoopt.tuning.samplers._warp.WarpedSampler` to show a Gaussian
+    process warped objective values.
+    """
+
+    def __init__(self, study: optuna.Study, view: Callable[[list[FrozenTrial]], list[FrozenTrial]]) -> None:
+        self._study = study
+        self._view = view
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(
+        self,
+        deepcopy: bool = True,
+        states: Container[TrialState] | None = None,
+        use_cache: bool = False,
+    ) -> list[FrozenTrial]:
+        return self._view(self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache))
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Container[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        return self._view(self._study.get_trials(deepcopy=deepcopy, states=states))
+
+    @property
+    def trials(self) -> Sequence[FrozenTrial]:
+        return self.get_trials()

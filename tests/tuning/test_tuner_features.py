@@ -182,7 +182,10 @@ def test_strategy_choices_follow_the_space_and_the_budget() -> None:
     assert kind({"x": FloatParam(0, 1)}, "genetic") == "NSGAIISampler"
     assert kind(MIXED, "random_search") == "SobolSampler"
     assert kind(MIXED, "bayesian", 1000) == "TPESampler"  # beyond the GP's budget
-    assert kind(MIXED, "bayesian", 100) == ("GPSampler" if gp_available() else "TPESampler")
+    assert kind(MIXED, "bayesian", 100) == ("WarpedSampler" if gp_available() else "TPESampler")
+    if gp_available():  # the GP, seeing the objective through a power transform
+        sid = tuner.create_session(MIXED, "bayesian", max_iterations=100).session_id
+        assert type(sampler_of(tuner, sid).inner).__name__ == "GPSampler"  # type: ignore[attr-defined]
     assert kind(MIXED, "adaptive") == "PortfolioSampler"
 
 
@@ -192,7 +195,8 @@ def test_adaptive_stages_sobol_then_gp() -> None:
     sid = tuner.create_session(MIXED, "adaptive", mixed_score, max_iterations=16).session_id
     tuner.optimize(sid)
     portfolio = sampler_of(tuner, sid)
-    assert [type(m).__name__ for m in portfolio.members] == ["SobolSampler", "GPSampler", "TPESampler"]  # type: ignore[attr-defined]
+    assert [type(m).__name__ for m in portfolio.members] == ["SobolSampler", "WarpedSampler", "TPESampler"]  # type: ignore[attr-defined]
+    assert type(portfolio.members[1].inner).__name__ == "GPSampler"  # type: ignore[attr-defined]
     assert portfolio.member_trials == (3, 13, 0)  # n_startup = 16 // 5  # type: ignore[attr-defined]
 
 

@@ -456,7 +456,9 @@ def adaptive_portfolio(
     1. trials ``[0, n_startup)``: :class:`SobolSampler` (scrambled Sobol'),
        a space-filling start for any space;
     2. with ``gp`` (PyTorch installed): Optuna's ``GPSampler`` up to trial
-       ``gp_max_trials``; a Gaussian process with log expected improvement
+       ``gp_max_trials``, seeing the objective through a fitted power
+       transform (:class:`~autoopt.tuning.samplers._warp.WarpedSampler`,
+       robust to a huge dynamic range); a Gaussian process with log expected improvement
        is the most sample-efficient model for small and mixed spaces, and
        its cost (~0.2 s per trial at 250 trials) is still small then;
        beyond, multivariate TPE with the constant liar (cost flat in the
@@ -503,7 +505,11 @@ def adaptive_portfolio(
     if gp:
         from optuna.samplers import GPSampler
 
-        members.append(GPSampler(seed=seed, n_startup_trials=n_startup, warn_independent_sampling=False))
+        from autoopt.tuning.samplers._warp import WarpedSampler
+
+        members.append(
+            WarpedSampler(GPSampler(seed=seed, n_startup_trials=n_startup, warn_independent_sampling=False))
+        )
         members.append(WarmStartCmaSampler(search_space, sigma0=0.05, seed=seed) if continuous else tpe)
         return PortfolioSampler(members, StagedRule([n_startup, gp_max_trials]))
     members.append(tpe)

@@ -15,7 +15,9 @@ RANDOM_SEARCH      :class:`~autoopt.tuning.SobolSampler`, a scrambled Sobol'
 GRID_SEARCH        ``GridSampler`` over per-parameter grids from the bounds and
                    steps (:func:`parameter_grids`). Few parameters, each with a
                    handful of meaningful values; exhaustive and reproducible.
-BAYESIAN           Optuna's ``GPSampler`` (a Gaussian process with log-EI)
+BAYESIAN           Optuna's ``GPSampler`` (a Gaussian process with log-EI),
+                   seeing the objective through a fitted power transform
+                   (:class:`~autoopt.tuning.samplers._warp.WarpedSampler`),
                    when PyTorch is installed, the budget is at most
                    :data:`GP_MAX_TRIALS` trials and there are at most
                    :data:`GP_MAX_DIM` parameters; multivariate TPE with the
@@ -68,6 +70,7 @@ from autoopt.models import TuningParameter
 from autoopt.tuning.samplers._portfolio import SobolSampler, adaptive_portfolio
 from autoopt.tuning.samplers._space import UnitBox
 from autoopt.tuning.samplers._spsa import SPSASampler
+from autoopt.tuning.samplers._warp import WarpedSampler
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +350,7 @@ def _bayesian(spec: SearchSpec) -> StrategyPlan:
         from optuna.samplers import GPSampler
 
         gp = GPSampler(seed=spec.seed, n_startup_trials=n_startup, warn_independent_sampling=False)
-        return StrategyPlan(gp, n_startup)
+        return StrategyPlan(WarpedSampler(gp), n_startup)  # robust to the objective's scale (see _warp)
     _note_no_torch("BAYESIAN")
     return StrategyPlan(_tpe(n_startup, spec.seed), n_startup)
 
