@@ -201,3 +201,47 @@ def test_dqn_decision_benchmark_runs(tmp_path):
                                 "DQNPolicy.propose", "NumPy forward pass"}  # fmt: skip
     assert doc["policy_stats"]["errors"] == 0
     assert "budget 200 µs" in proc.stdout
+
+
+def test_tuning_robustness_benchmark_runs_and_scores_as_its_protocol_says(tmp_path):
+    import numpy as np
+
+    from benchmarks.tuning import robust
+
+    out = tmp_path / "r.json"
+    proc = run_module(
+        "benchmarks.tuning.robust", "--problems", "plateau4,hartmann6_noisy,branin", "--methods",
+        "optuna.Random,optuna.TPE,autoopt.genetic", "--budgets", "12", "--seeds", "0-1", "--json", str(out),
+    )  # fmt: skip
+    assert "heldout, 12 trials, with an initial point" in proc.stdout
+    assert "dev, 12 trials, without an initial point" in proc.stdout
+    cells = json.loads(out.read_text())["cells"]
+    assert len(cells) == 3 * 3 * 2 * 2
+    assert not any(c["error"] for c in cells)
+    # With an initial point, every method evaluates it first.
+    for c in cells:
+        if c["initial"] and c["problem"] == "branin":
+            assert c["true"][0] == robust.get_problem("branin").f(robust.initial_point("branin"))
+    # Noise: the observed values differ from the noise-free ones, and the score is the incumbent's true regret.
+    noisy = next(c for c in cells if c["problem"] == "hartmann6_noisy")
+    assert noisy["true"] != noisy["observed"]
+    best = int(np.argmin(noisy["observed"]))
+    assert robust.score(noisy) == robust.get_problem("hartmann6_noisy").regret(noisy["true"][best])
+    # The plateau is scored by the trials needed to leave it.
+    plateau = {
+        "problem": "plateau4",
+        "n_trials": 12,
+        "true": [1.0, 1.0, 0.4, 0.1],
+        "observed": [1, 1, 0.4, 0.1],
+    }
+    assert robust.score(plateau) == 3.0
+    assert robust.score({**plateau, "true": [1.0] * 12}) == 13.0
+    # The bootstrap interval of a ratio of medians: 1 for identical samples, ordered, containing the estimate.
+    assert robust.bootstrap_ratio([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])[0] == 1.0
+    ratio, lo, hi = robust.bootstrap_ratio(list(range(1, 21)), [2.0 * v for v in range(1, 21)])
+    assert ratio == 0.5
+    assert lo <= 0.5 <= hi < 1.0
+    # Resuming skips the stored cells.
+    again = run_module("benchmarks.tuning.robust", "--problems", "branin", "--methods", "optuna.Random",
+                       "--budgets", "12", "--seeds", "0-1", "--json", str(out), "--resume")  # fmt: skip
+    assert "0 cells to run" in again.stderr
