@@ -77,3 +77,31 @@ def test_the_inner_sampler_sees_warped_values_and_the_study_keeps_the_real_ones(
     np.testing.assert_allclose(shown, expected if direction == "minimize" else -expected)
     assert [t.value for t in study.trials if t.value is not None] == raw  # the study itself is untouched
     assert spy.seen[0] == []  # nothing complete yet: nothing warped
+
+
+def test_on_a_plateau_the_inner_model_is_not_asked_and_sampling_is_independent() -> None:
+    class Recorder(optuna.samplers.RandomSampler):
+        def __init__(self) -> None:
+            super().__init__(seed=0)
+            self.relative_calls = 0
+
+        def infer_relative_search_space(self, study, trial):  # type: ignore[no-untyped-def]
+            return {"x": FloatDistribution(0.0, 1.0)}
+
+        def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
+            self.relative_calls += 1
+            return {"x": 0.5}
+
+    inner = Recorder()
+    study = optuna.create_study(sampler=WarpedSampler(inner))
+    xs = []
+    for _ in range(12):  # a constant objective: every result ties
+        trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
+        xs.append(trial.params["x"])
+        study.tell(trial, 1.0)
+    assert inner.relative_calls == 2  # only while fewer than two results were in
+    assert len(set(xs[2:])) == 10  # independent draws, not the model's repeated 0.5
+    trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
+    study.tell(trial, 0.3)  # one value off the plateau: the model is asked again
+    study.ask({"x": FloatDistribution(0.0, 1.0)})
+    assert inner.relative_calls == 3
