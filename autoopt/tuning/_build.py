@@ -21,7 +21,7 @@ from optuna.pruners import BasePruner
 from optuna.samplers import BaseSampler
 
 from autoopt._clock import Clock, utcnow
-from autoopt._validation import SeedLike, check_random_state
+from autoopt._validation import SeedLike, check_enum, check_random_state
 from autoopt.enums import TuningStatus, TuningStrategy
 from autoopt.models import TuningParameter, TuningSession
 from autoopt.tuning import _storage
@@ -48,8 +48,6 @@ def check_strategy(strategy: Any, where: str) -> Spec:
         return None, strategy
     if isinstance(strategy, type) and issubclass(strategy, BaseSampler):
         raise TypeError(f"{where} takes a sampler instance, not the class: write {strategy.__name__}().")
-    from autoopt._validation import check_enum
-
     try:
         return check_enum(strategy, TuningStrategy, where), None
     except (TypeError, ValueError) as exc:

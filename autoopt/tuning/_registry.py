@@ -28,11 +28,12 @@ if TYPE_CHECKING:
 
     from autoopt.tuning._session import Session
 
-__all__ = ["SessionRegistry"]
+__all__ = ["FINISHED", "SessionRegistry"]
 
 logger = logging.getLogger(__name__)
 
-_FINISHED = (TuningStatus.CONVERGED, TuningStatus.FAILED)
+FINISHED = (TuningStatus.CONVERGED, TuningStatus.FAILED)
+"""The statuses of a session that has finished."""
 
 
 class SessionRegistry:
@@ -67,7 +68,7 @@ class SessionRegistry:
                     "Evicted finished tuning session %s (max_sessions=%d).", evicted, self._max_sessions
                 )
             self._sessions[session_id] = st
-            if st.session.status in _FINISHED:
+            if st.session.status in FINISHED:
                 self._finished[session_id] = None
 
     def _on_finished(self, session_id: str, finished: bool) -> None:
@@ -190,7 +191,7 @@ class SessionRegistry:
             return False
         with st.lock:
             status = st.session.status
-            if status in _FINISHED:
+            if status in FINISHED:
                 logger.debug("start_session(): session %s has already %s.", session_id, status.value)
                 return False
             if status is TuningStatus.IDLE:

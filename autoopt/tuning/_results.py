@@ -29,7 +29,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from autoopt._validation import check_int, check_str
-from autoopt.tuning._storage import VOID_KEY
+from autoopt.tuning._storage import FAILURE_ATTR, VOID_KEY
 
 __all__ = [
     "VOID_ATTR",
@@ -41,8 +41,6 @@ logger = logging.getLogger(__name__)
 
 #: System attribute marking a bookkeeping trial that results leave out.
 VOID_ATTR = VOID_KEY
-#: User attribute holding a failed trial's message.
-_FAILURE_ATTR = "failure"
 #: Parameter columns are named ``PARAM_PREFIX + name``.
 PARAM_PREFIX = "params_"
 
@@ -223,7 +221,7 @@ def _last_intermediate(trial: FrozenTrial) -> float:
 
 
 def _message(trial: FrozenTrial) -> str:
-    failure = trial.user_attrs.get(_FAILURE_ATTR)
+    failure = trial.user_attrs.get(FAILURE_ATTR)
     return "" if failure is None else str(failure)
 
 

@@ -43,13 +43,13 @@ from autoopt.models import TuningSession
 from autoopt.tuning import _storage
 from autoopt.tuning._driver import Outcome, TrialResult
 from autoopt.tuning._optuna_private import asked_params
+from autoopt.tuning._registry import FINISHED
+from autoopt.tuning._storage import FAILURE_ATTR
 
-__all__ = ["FAILURE_ATTR", "FINISHED", "Session"]
+__all__ = ["Session"]
 
 logger = logging.getLogger(__name__)
 
-FAILURE_ATTR = "failure"
-FINISHED = (TuningStatus.CONVERGED, TuningStatus.FAILED)
 _MAX_FAILURE_MESSAGES = 100
 _Key = tuple[Any, ...]
 _Kind = Literal["ok", "error", "pruned"]

@@ -58,6 +58,7 @@ from optuna.trial import FrozenTrial, TrialState
 from autoopt.tuning._optuna_private import set_frozen_trial_user_attr
 
 __all__ = [
+    "FAILURE_ATTR",
     "META_KEY",
     "OWNERLESS_GRACE_S",
     "OWNER_KEY",
@@ -78,6 +79,7 @@ logger = logging.getLogger(__name__)
 META_KEY = "autoopt"
 OWNER_KEY = "autoopt:owner"
 VOID_KEY = "autoopt:void"
+FAILURE_ATTR = "failure"  # the user attribute holding a failed or pruned trial's message
 STUDY_PREFIX = "autoopt-tuning-"
 _META_VERSION = 1
 

@@ -25,7 +25,7 @@ from autoopt._validation import (
     check_real,
     check_size,
 )
-from autoopt.enums import TuningStatus, TuningStrategy
+from autoopt.enums import TuningStrategy
 from autoopt.models import TuningSession, new_id
 from autoopt.tuning._registry import SessionRegistry
 
@@ -39,7 +39,6 @@ __all__ = ["SelfTuner"]
 
 logger = logging.getLogger(__name__)
 
-_FINISHED = (TuningStatus.CONVERGED, TuningStatus.FAILED)
 Callback = Callable[[TuningSession, "TrialResult"], None]
 
 
@@ -327,7 +326,7 @@ class SelfTuner(SessionRegistry):
         pruner: Any = None,
         sampler: BaseSampler | None = None,
         stale_after: float | None = None,
-        ownerless_grace: float = 60.0,
+        ownerless_grace: float | None = None,
     ) -> TuningSession:
         """Resume the session stored as ``name`` in ``storage`` (created with ``storage=``).
 
@@ -362,11 +361,13 @@ class SelfTuner(SessionRegistry):
         stale_after : float, optional
             Seconds after which a ``RUNNING`` trial of another host counts
             as stale.
-        ownerless_grace : float
+        ownerless_grace : float, optional
             Seconds after which a ``RUNNING`` trial with no owner recorded
             (its process was killed between Optuna's ask and the tuner's
             owner write) counts as stale, on this tuner's clock; long
             enough that a live process still sampling it is never voided.
+            :data:`autoopt.tuning._storage.OWNERLESS_GRACE_S` (60 s) when
+            omitted.
 
         Raises
         ------
@@ -385,8 +386,13 @@ class SelfTuner(SessionRegistry):
             check_callable(objective_fn, f"{where} 'objective_fn'")
         if stale_after is not None:
             stale_after = check_real(stale_after, f"{where} 'stale_after'", low=0.0)
-        ownerless_grace = check_real(ownerless_grace, f"{where} 'ownerless_grace'", low=0.0)
-        from autoopt.tuning import _build, _driver  # imports optuna
+        from autoopt.tuning import _build, _driver, _storage  # imports optuna
+
+        ownerless_grace = (
+            _storage.OWNERLESS_GRACE_S
+            if ownerless_grace is None
+            else check_real(ownerless_grace, f"{where} 'ownerless_grace'", low=0.0)
+        )
 
         pruner_obj = _driver.make_pruner(pruner, f"{where} 'pruner'")
         if sampler is not None and not isinstance(sampler, _build.BaseSampler):
