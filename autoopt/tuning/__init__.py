@@ -7,7 +7,7 @@ sampler. The samplers written here are public too:
 - :class:`SPSASampler`, simultaneous perturbation stochastic approximation
   (the ``GRADIENT_DESCENT`` strategy);
 - :class:`PortfolioSampler` with its :data:`SwitchRule` protocol
-  (:class:`StagedRule`, :class:`PortfolioState`), the members
+  (:class:`StagedRule`, :class:`ExploreWhileTied`, :class:`PortfolioState`), the members
   :class:`SobolSampler` and :class:`WarmStartCmaSampler`, and
   :func:`adaptive_portfolio`, the ``ADAPTIVE`` strategy.
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from autoopt.tuning._plots import plot_optimization_history, plot_parallel_coordinates
     from autoopt.tuning._results import param_importances, trials_frame
     from autoopt.tuning.samplers._portfolio import (
+        ExploreWhileTied,
         PortfolioSampler,
         PortfolioState,
         SobolSampler,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CategoricalParam",
+    "ExploreWhileTied",
     "FloatParam",
     "IntParam",
     "PortfolioSampler",
@@ -61,6 +63,7 @@ __all__ = [
 
 # Names that need Optuna, loaded on first access (PEP 562).
 _LAZY = {
+    "ExploreWhileTied": "autoopt.tuning.samplers._portfolio",
     "PortfolioSampler": "autoopt.tuning.samplers._portfolio",
     "PortfolioState": "autoopt.tuning.samplers._portfolio",
     "SobolSampler": "autoopt.tuning.samplers._portfolio",

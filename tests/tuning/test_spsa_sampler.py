@@ -188,3 +188,28 @@ def test_argument_validation() -> None:
         SPSASampler(SPACE3, x0={"x0": 1.0})
     with pytest.raises(ValueError, match="unsupported distribution"):
         SPSASampler({"x": object()})  # type: ignore[dict-item]
+
+
+def test_x0_best_starts_the_first_pair_at_the_studys_best_trial() -> None:
+    space = {"x": FloatDistribution(-5.0, 5.0), "y": FloatDistribution(-5.0, 5.0)}
+    sampler = SPSASampler(space, x0="best", perturbation=0.05, seed=3)
+    study = new_study(sampler, direction="minimize")
+    for x, y, value in [(-4.0, 4.0, 9.0), (2.0, -1.0, 1.0), (0.0, 3.0, 5.0)]:  # the best is (2, -1)
+        study.add_trial(optuna.trial.create_trial(params={"x": x, "y": y}, distributions=space, value=value))
+    plus, minus = study.ask(space), study.ask(space)
+    # The pair is symmetric about theta: its midpoint is the best trial, each member 0.05 of the
+    # 10-wide box away per coordinate.
+    for name, best in (("x", 2.0), ("y", -1.0)):
+        assert (plus.params[name] + minus.params[name]) / 2 == pytest.approx(best, abs=1e-12)
+        assert abs(plus.params[name] - best) == pytest.approx(0.5, abs=1e-12)
+    assert sampler.theta == pytest.approx({"x": 2.0, "y": -1.0})
+
+
+def test_x0_best_without_a_complete_trial_starts_at_the_centre() -> None:
+    space = {"x": FloatDistribution(0.0, 4.0)}
+    sampler = SPSASampler(space, x0="best", perturbation=0.1, seed=0)
+    study = new_study(sampler)
+    plus, minus = study.ask(space), study.ask(space)
+    assert (plus.params["x"] + minus.params["x"]) / 2 == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="'x0' must be a mapping of parameter values or 'best'; got 'worst'"):
+        SPSASampler(space, x0="worst")  # type: ignore[arg-type]

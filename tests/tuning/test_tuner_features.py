@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from autoopt import CategoricalParam, FloatParam, IntParam, SelfTuner, TrialPruned, TuningStatus
 from autoopt._clock import ManualClock
-from autoopt.tuning import TrialResult
+from autoopt.tuning import ExploreWhileTied, PortfolioSampler, SobolSampler, TrialResult
 from autoopt.tuning.samplers._strategies import gp_available, parameter_grids
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # CMA-ES with_margin
@@ -174,18 +174,26 @@ def test_strategy_choices_follow_the_space_and_the_budget() -> None:
     numeric = {"x": FloatParam(0, 1), "n": IntParam(0, 9)}
 
     def kind(space: dict[str, Any], strategy: str, budget: int = 100) -> str:
+        """The sampler's class; for a tie-guarded portfolio (a Sobol' explorer + one model), the model's."""
         sid = tuner.create_session(space, strategy, max_iterations=budget).session_id
-        return type(sampler_of(tuner, sid)).__name__
+        sampler = sampler_of(tuner, sid)
+        if isinstance(sampler, PortfolioSampler) and strategy != "adaptive":
+            explorer, model = sampler.members
+            assert isinstance(explorer, SobolSampler)
+            assert isinstance(sampler.rule, ExploreWhileTied)
+            sampler = model
+        return type(sampler).__name__
 
     assert kind(numeric, "genetic") == "CmaEsSampler"
     assert kind(MIXED, "genetic") == "NSGAIISampler"
     assert kind({"x": FloatParam(0, 1)}, "genetic") == "NSGAIISampler"
+    assert kind(MIXED, "gradient_descent") == "SPSASampler"
     assert kind(MIXED, "random_search") == "SobolSampler"
     assert kind(MIXED, "bayesian", 1000) == "TPESampler"  # beyond the GP's budget
     assert kind(MIXED, "bayesian", 100) == ("WarpedSampler" if gp_available() else "TPESampler")
     if gp_available():  # the GP, seeing the objective through a power transform
         sid = tuner.create_session(MIXED, "bayesian", max_iterations=100).session_id
-        assert type(sampler_of(tuner, sid).inner).__name__ == "GPSampler"  # type: ignore[attr-defined]
+        assert type(sampler_of(tuner, sid).members[1].inner).__name__ == "GPSampler"  # type: ignore[attr-defined]
     assert kind(MIXED, "adaptive") == "PortfolioSampler"
 
 

@@ -8,7 +8,10 @@ warm-started at the best point so far refines.
 
 The switching rule is any callable ``rule(state) -> member index`` (see
 :data:`SwitchRule`), so smarter portfolios (bandits over members, switching
-on stagnation) plug in without touching the sampler.
+on stagnation) plug in without touching the sampler. :class:`ExploreWhileTied`
+wraps a rule so that a space-filling member samples while every result so
+far is the same value (a plateau, a constant objective): every model-based
+strategy of the tuner is such a portfolio.
 
 This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 """
@@ -34,6 +37,7 @@ from autoopt._validation import check_callable, check_int, check_real
 from autoopt.tuning.samplers._space import UnitBox, UnitBoxSampler
 
 __all__ = [
+    "ExploreWhileTied",
     "PortfolioSampler",
     "PortfolioState",
     "SobolSampler",
@@ -65,12 +69,16 @@ class PortfolioState:
         Trials told failed (or pruned) so far.
     member_trials : tuple of int
         Trials started so far by each member.
+    tied : bool
+        At least two trials were told complete and all their values are
+        equal (the results carry no information about where to go).
     """
 
     n_trials: int
     n_complete: int
     n_failed: int
     member_trials: tuple[int, ...]
+    tied: bool = False
 
 
 SwitchRule = Callable[[PortfolioState], int]
@@ -111,6 +119,44 @@ class StagedRule:
         return f"StagedRule({list(self.boundaries)!r})"
 
 
+class ExploreWhileTied:
+    """Ask member ``explorer`` while every result ties; otherwise follow ``rule``.
+
+    While the complete results are all one value, a model has nothing to
+    fit: a GP or a Parzen estimator fitted to a constant proposes around
+    arbitrary points, CMA-ES and SPSA stand still. Nothing learnt from tied
+    results beats a design that spreads its points evenly, and a
+    low-discrepancy one finds a small region off a plateau in fewer trials
+    than random points do (the expected count of points in the region is the
+    same, but it varies less). So the explorer should be a
+    :class:`SobolSampler`; the portfolio's single instance continues one
+    sequence whenever it is asked.
+
+    Parameters
+    ----------
+    rule : SwitchRule
+        The rule once two results differ.
+    explorer : int
+        Index of the space-filling member.
+
+    Examples
+    --------
+    >>> rule = ExploreWhileTied(StagedRule([2]))
+    >>> rule(PortfolioState(5, 5, 0, (), tied=True)), rule(PortfolioState(5, 5, 0, (), tied=False))
+    (0, 1)
+    """
+
+    def __init__(self, rule: SwitchRule, explorer: int = 0) -> None:
+        self.rule: SwitchRule = check_callable(rule, "ExploreWhileTied() argument 'rule'")
+        self.explorer = check_int(explorer, "ExploreWhileTied() argument 'explorer'", low=0)
+
+    def __call__(self, state: PortfolioState) -> int:
+        return self.explorer if state.tied else self.rule(state)
+
+    def __repr__(self) -> str:
+        return f"ExploreWhileTied({self.rule!r}, explorer={self.explorer})"
+
+
 # ---------------------------------------------------------------- the sampler
 
 
@@ -134,7 +180,9 @@ class PortfolioSampler(BaseSampler):
     :meth:`sample_independent` go to that member; :meth:`after_trial` goes
     to the member that sampled the trial, even if the rule has moved on.
     The bookkeeping is O(1) per call (a dict keyed by trial number, emptied
-    as trials finish).
+    as trials finish). The counts and :attr:`PortfolioState.tied` cover the
+    trials this sampler object was told about (:meth:`after_trial`), not
+    those of other processes sharing the storage or of a run before a resume.
 
     Thread safety: the bookkeeping is guarded by an internal lock; members
     are called outside it and must be as thread-safe as the study needs.
@@ -171,12 +219,19 @@ class PortfolioSampler(BaseSampler):
         self._n_trials = 0
         self._n_complete = 0
         self._n_failed = 0
+        self._first_value: float | None = None
+        self._values_differ = False
         self._lock = threading.Lock()
 
     @property
     def members(self) -> tuple[BaseSampler, ...]:
         """The member samplers."""
         return self._members
+
+    @property
+    def rule(self) -> SwitchRule:
+        """The switching rule."""
+        return self._rule
 
     @property
     def member_trials(self) -> tuple[int, ...]:
@@ -190,7 +245,10 @@ class PortfolioSampler(BaseSampler):
             return self._state_locked()
 
     def _state_locked(self) -> PortfolioState:
-        return PortfolioState(self._n_trials, self._n_complete, self._n_failed, tuple(self._member_trials))
+        tied = self._n_complete >= 2 and not self._values_differ
+        return PortfolioState(
+            self._n_trials, self._n_complete, self._n_failed, tuple(self._member_trials), tied
+        )
 
     def _member_for(self, trial: FrozenTrial) -> BaseSampler:
         with self._lock:
@@ -243,6 +301,11 @@ class PortfolioSampler(BaseSampler):
             idx = self._owner.pop(trial.number, None)
             if state == TrialState.COMPLETE:
                 self._n_complete += 1
+                value = float(values[0]) if values else math.nan
+                if self._first_value is None:
+                    self._first_value = value
+                elif value != self._first_value:  # NaN never ties
+                    self._values_differ = True
             else:
                 self._n_failed += 1
         if idx is not None:
@@ -451,7 +514,9 @@ def adaptive_portfolio(
 
     The switching rule is a :class:`StagedRule` on the trial's number in the
     study (trial 0 is the enqueued initial point, when there is one, and
-    counts as exploration). It picks by space type, dimension and budget:
+    counts as exploration), under :class:`ExploreWhileTied` (the Sobol'
+    member samples while every result ties). It picks by space type,
+    dimension and budget:
 
     1. trials ``[0, n_startup)``: :class:`SobolSampler` (scrambled Sobol'),
        a space-filling start for any space;
@@ -511,10 +576,10 @@ def adaptive_portfolio(
             WarpedSampler(GPSampler(seed=seed, n_startup_trials=n_startup, warn_independent_sampling=False))
         )
         members.append(WarmStartCmaSampler(search_space, sigma0=0.05, seed=seed) if continuous else tpe)
-        return PortfolioSampler(members, StagedRule([n_startup, gp_max_trials]))
+        return PortfolioSampler(members, ExploreWhileTied(StagedRule([n_startup, gp_max_trials])))
     members.append(tpe)
     boundaries = [n_startup]
     if continuous and budget >= 40:
         members.append(WarmStartCmaSampler(search_space, sigma0=0.05, seed=seed))
         boundaries.append(max(n_startup + 10, budget // 2))
-    return PortfolioSampler(members, StagedRule(boundaries))
+    return PortfolioSampler(members, ExploreWhileTied(StagedRule(boundaries)))

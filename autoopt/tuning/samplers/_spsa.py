@@ -21,7 +21,7 @@ import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from optuna.distributions import BaseDistribution
@@ -85,8 +85,12 @@ class SPSASampler(UnitBoxSampler):
     search_space : Mapping[str, BaseDistribution]
         Linear float and step-1 int distributions (see
         :class:`~autoopt.tuning.samplers._space.UnitBox`).
-    x0 : Mapping[str, float], optional
-        The starting point; the centre of the box when omitted.
+    x0 : Mapping[str, float] or "best", optional
+        The starting point; the centre of the box when omitted. ``"best"``
+        starts at the study's best complete trial when the first pair opens
+        (the centre if there is none yet): a local refinement of whatever
+        an earlier sampler found, as in the ``GRADIENT_DESCENT`` strategy,
+        where a Sobol' design comes first.
     n_iterations : int
         The number of pairs the budget allows (about half the trials); sets
         the stability constant ``A``.
@@ -140,7 +144,7 @@ class SPSASampler(UnitBoxSampler):
     def __init__(
         self,
         search_space: Mapping[str, BaseDistribution],
-        x0: Mapping[str, float] | None = None,
+        x0: Mapping[str, float] | Literal["best"] | None = None,
         *,
         n_iterations: int = 50,
         first_step: float = 0.2,
@@ -157,7 +161,10 @@ class SPSASampler(UnitBoxSampler):
         self._max_retries = check_int(max_retries, f"{where} 'max_retries'", low=0)
         self._center_every = check_int(center_every, f"{where} 'center_every'", low=0)
         self._center_due = False
-        if x0 is not None:
+        self._warm_start = isinstance(x0, str)
+        if isinstance(x0, str) and x0 != "best":
+            raise ValueError(f"{where} 'x0' must be a mapping of parameter values or 'best'; got {x0!r}.")
+        if x0 is not None and not isinstance(x0, str):
             missing = [n for n in self._box.names if n not in x0]
             if missing:
                 raise ValueError(f"{where} 'x0' lacks the parameters {missing!r}.")
@@ -190,6 +197,8 @@ class SPSASampler(UnitBoxSampler):
     # -------------------------------------------------------- BaseSampler API
 
     def _sample_box(self, study: Study, trial: FrozenTrial) -> dict[str, Any]:
+        if self._warm_start:
+            self._start_at_best(study)
         with self._lock:
             if not self._to_hand and self._center_due:
                 self._center_due = False
@@ -226,6 +235,17 @@ class SPSASampler(UnitBoxSampler):
                 self._to_hand.appendleft(slot)
 
     # -------------------------------------------------------------- internals
+
+    def _start_at_best(self, study: Study) -> None:
+        try:  # outside the lock: the study's storage may be slow
+            best = study.best_trial.params
+        except ValueError:  # no complete trial yet: start at the centre
+            best = None
+        with self._lock:
+            if self._warm_start:
+                self._warm_start = False
+                if best is not None and all(n in best for n in self._box.names):
+                    self._theta = self._box.to_unit(best)
 
     def _open_pair(self) -> tuple[int, int]:
         c_k = self._c / (self._k + 1.0) ** _GAMMA

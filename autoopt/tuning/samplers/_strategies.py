@@ -28,15 +28,21 @@ GENETIC            CMA-ES (``with_margin`` when some parameters are discrete)
                    polynomial mutation for spaces with categoricals or one
                    parameter. Populations sized to the budget. Cheap
                    objectives, larger budgets, continuous landscapes.
-GRADIENT_DESCENT   :class:`~autoopt.tuning.SPSASampler` started at the initial
-                   values: two evaluations per step of a simultaneous-
-                   perturbation gradient estimate, with decaying gains.
-                   Smooth, unimodal objectives only: it converges to the local
-                   optimum near the start.
+GRADIENT_DESCENT   A Sobol' design of :func:`default_n_startup` points (the
+                   initial values first, when given), then
+                   :class:`~autoopt.tuning.SPSASampler` from its best point:
+                   two evaluations per step of a simultaneous-perturbation
+                   gradient estimate, with decaying gains. Smooth objectives;
+                   it converges to the local optimum near the best start.
 ADAPTIVE           :func:`~autoopt.tuning.adaptive_portfolio`: Sobol', then
                    GP while it is affordable, then TPE or CMA-ES. The default;
                    use it when in doubt.
 =================  ===========================================================
+
+Every strategy but the grid and random search is a
+:class:`~autoopt.tuning.PortfolioSampler` under
+:class:`~autoopt.tuning.ExploreWhileTied`: while all its results so far tie,
+the Sobol' sequence samples instead of the model.
 
 This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 """
@@ -67,7 +73,13 @@ from optuna.trial import FrozenTrial, TrialState
 
 from autoopt.enums import TuningStrategy
 from autoopt.models import TuningParameter
-from autoopt.tuning.samplers._portfolio import SobolSampler, adaptive_portfolio
+from autoopt.tuning.samplers._portfolio import (
+    ExploreWhileTied,
+    PortfolioSampler,
+    SobolSampler,
+    StagedRule,
+    adaptive_portfolio,
+)
 from autoopt.tuning.samplers._space import UnitBox
 from autoopt.tuning.samplers._spsa import SPSASampler
 from autoopt.tuning.samplers._warp import WarpedSampler
@@ -344,15 +356,22 @@ def _tpe(n_startup: int, seed: int) -> TPESampler:
     return TPESampler(multivariate=True, constant_liar=True, n_startup_trials=n_startup, seed=seed)
 
 
+def _explore_while_tied(spec: SearchSpec, sampler: BaseSampler, n_design: int = 0) -> PortfolioSampler:
+    """``sampler`` after ``n_design`` Sobol' points, and the Sobol' sequence whenever every result ties."""
+    sobol = SobolSampler(spec.distributions, seed=spec.seed)
+    return PortfolioSampler([sobol, sampler], ExploreWhileTied(StagedRule([n_design])))
+
+
 def _bayesian(spec: SearchSpec) -> StrategyPlan:
     n_startup = default_n_startup(spec.max_iterations)
     if use_gp(spec.distributions, spec.max_iterations):
         from optuna.samplers import GPSampler
 
         gp = GPSampler(seed=spec.seed, n_startup_trials=n_startup, warn_independent_sampling=False)
-        return StrategyPlan(WarpedSampler(gp), n_startup)  # robust to the objective's scale (see _warp)
+        # Robust to the objective's scale (see _warp), and space-filling while every result ties.
+        return StrategyPlan(_explore_while_tied(spec, WarpedSampler(gp)), n_startup)
     _note_no_torch("BAYESIAN")
-    return StrategyPlan(_tpe(n_startup, spec.seed), n_startup)
+    return StrategyPlan(_explore_while_tied(spec, _tpe(n_startup, spec.seed)), n_startup)
 
 
 def _genetic(spec: SearchSpec) -> StrategyPlan:
@@ -368,7 +387,7 @@ def _genetic(spec: SearchSpec) -> StrategyPlan:
             with_margin=not box.all_continuous,
             warn_independent_sampling=False,
         )
-        return StrategyPlan(sampler, n_startup)
+        return StrategyPlan(_explore_while_tied(spec, sampler), n_startup)
     # Categoricals, or one free parameter (CMA-ES needs two): NSGA-II. Its stock mutation
     # resamples uniformly (random search in disguise), so children are polynomial mutations;
     # the population holds about a sixth of the budget, so ~6 generations run.
@@ -377,18 +396,21 @@ def _genetic(spec: SearchSpec) -> StrategyPlan:
         warnings.simplefilter("ignore", ExperimentalWarning)
         mutation = PolynomialMutation()
     sampler = NSGAIISampler(population_size=population, mutation=mutation, seed=spec.seed)
-    return StrategyPlan(sampler, n_startup)
+    return StrategyPlan(_explore_while_tied(spec, sampler), n_startup)
 
 
 def _gradient(spec: SearchSpec) -> StrategyPlan:
-    x0 = {n: v for n, v in spec.initial.items() if v is not None}
+    # A local method started from one point is only as good as that point: on a multi-modal or
+    # steep objective it is worse than random search. So a Sobol' design comes first (the initial
+    # point, when given, is its first trial), and SPSA refines from the best point found.
+    n_design = default_n_startup(spec.max_iterations)
     sampler = SPSASampler(
         spec.distributions,
-        x0=x0 if len(x0) == len(spec.distributions) else None,
-        n_iterations=max(1, (spec.max_iterations - 1) // 2),
+        x0="best",
+        n_iterations=max(1, (spec.max_iterations - n_design) // 2),
         seed=spec.seed,
     )
-    return StrategyPlan(sampler, default_n_startup(spec.max_iterations))
+    return StrategyPlan(_explore_while_tied(spec, sampler, n_design), n_design)
 
 
 def adaptive_n_init(dim: int, budget: int) -> int:
