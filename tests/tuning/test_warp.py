@@ -80,6 +80,9 @@ def test_the_inner_sampler_sees_warped_values_and_the_study_keeps_the_real_ones(
 
 
 def test_on_a_plateau_the_inner_model_is_not_asked_and_sampling_is_independent() -> None:
+    # Ties are the portfolio's business (ExploreWhileTied), as in the bayesian and adaptive strategies.
+    from autoopt.tuning import ExploreWhileTied, PortfolioSampler, SobolSampler, StagedRule
+
     class Recorder(optuna.samplers.RandomSampler):
         def __init__(self) -> None:
             super().__init__(seed=0)
@@ -93,14 +96,16 @@ def test_on_a_plateau_the_inner_model_is_not_asked_and_sampling_is_independent()
             return {"x": 0.5}
 
     inner = Recorder()
-    study = optuna.create_study(sampler=WarpedSampler(inner))
+    sobol = SobolSampler({"x": FloatDistribution(0.0, 1.0)}, seed=0)
+    sampler = PortfolioSampler([sobol, WarpedSampler(inner)], ExploreWhileTied(StagedRule([0])))
+    study = optuna.create_study(sampler=sampler)
     xs = []
     for _ in range(12):  # a constant objective: every result ties
         trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
         xs.append(trial.params["x"])
         study.tell(trial, 1.0)
     assert inner.relative_calls == 2  # only while fewer than two results were in
-    assert len(set(xs[2:])) == 10  # independent draws, not the model's repeated 0.5
+    assert len(set(xs[2:])) == 10  # the Sobol' design, not the model's repeated 0.5
     trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
     study.tell(trial, 0.3)  # one value off the plateau: the model is asked again
     study.ask({"x": FloatDistribution(0.0, 1.0)})

@@ -86,10 +86,9 @@ class WarpedSampler(BaseSampler):
     -----
     The warp is refitted on every relative sample: O(n) for n complete trials,
     small next to a GP fit. Trials not complete are shown as they are. While
-    every complete trial has the same value (two or more: a plateau, a
-    constant objective), there is nothing to model, and the relative sample is
-    empty so the inner sampler's independent sampling (random, for Optuna's
-    ``GPSampler``) explores instead.
+    every complete trial has the same value there is nothing to model; that
+    case is the portfolio's (:class:`~autoopt.tuning.ExploreWhileTied`, which
+    every strategy using this sampler wraps it in), not this sampler's.
     Single-objective studies only. Thread safety is the inner sampler's.
 
     Examples
@@ -148,19 +147,7 @@ class WarpedSampler(BaseSampler):
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if self._all_tied(study):
-            # Every result so far is the same value (a plateau): a model fitted to it is flat and its
-            # proposals cluster. With no information, the inner sampler's independent sampling explores.
-            return {}
         return self._inner.sample_relative(self._view(study), trial, search_space)
-
-    @staticmethod
-    def _all_tied(study: Study) -> bool:
-        done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if len(done) < 2:
-            return False
-        first = done[0].values
-        return all(t.values == first for t in done[1:])
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
