@@ -8,7 +8,7 @@ import pytest
 from optuna.distributions import FloatDistribution
 from scipy import stats
 
-from autoopt.tuning.samplers._warp import WarpedSampler, power_warp
+from autoopt.tuning.samplers._warp import WarpedSampler, dynamic_range, power_warp
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 
@@ -65,7 +65,7 @@ class Spy(optuna.samplers.RandomSampler):
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_the_inner_sampler_sees_warped_values_and_the_study_keeps_the_real_ones(direction: str) -> None:
     spy = Spy()
-    study = optuna.create_study(direction=direction, sampler=WarpedSampler(spy))
+    study = optuna.create_study(direction=direction, sampler=WarpedSampler(spy, min_range=None))
     raw = [1.0, 3.0, 2.0, 1000.0, 5.0]
     for v in raw:
         trial = study.ask({"x": FloatDistribution(0.0, 1.0)})
@@ -110,3 +110,79 @@ def test_on_a_plateau_the_inner_model_is_not_asked_and_sampling_is_independent()
     study.tell(trial, 0.3)  # one value off the plateau: the model is asked again
     study.ask({"x": FloatDistribution(0.0, 1.0)})
     assert inner.relative_calls == 3
+
+
+def test_dynamic_range_is_the_spread_over_the_median_distance_from_the_best() -> None:
+    losses = np.array([4.0, 2.0, 9.0, 3.0, 2.5])
+    x = losses - losses.min()
+    assert dynamic_range(losses) == pytest.approx(x.max() / np.median(x), rel=1e-12)
+    assert dynamic_range(-3.0 * losses + 100.0) == pytest.approx(dynamic_range(-losses))  # scale free
+    assert dynamic_range(np.array([1.0] * 6 + [2.0, 5.0, 9.0])) == pytest.approx(8.0 / np.mean([1, 4, 8]))
+    assert np.isnan(dynamic_range(np.array([2.0, 2.0, 2.0])))
+
+
+def _run_gate(objective, n: int, **kwargs):  # type: ignore[no-untyped-def]
+    spy = Spy()
+    sampler = WarpedSampler(spy, n_design=10, **kwargs)
+    study = optuna.create_study(sampler=sampler)
+    xs = np.random.default_rng(3).uniform(-5.0, 10.0, n)
+    for x in xs:
+        trial = study.ask({"x": FloatDistribution(-5.0, 10.0)})
+        study.tell(trial, objective(x))
+    study.ask({"x": FloatDistribution(-5.0, 10.0)})
+    return sampler, spy, study
+
+
+def test_the_gate_is_undecided_and_unwarped_until_the_design_is_complete() -> None:
+    sampler, spy, study = _run_gate(lambda x: x**8, 9)
+    assert sampler.warping is None
+    assert spy.seen[-1] == [t.value for t in study.trials if t.value is not None]  # raw values
+
+
+def test_the_gate_stays_off_on_a_modest_range_and_the_inner_sees_raw_values() -> None:
+    objective = lambda x: (x - 1.0) ** 2  # noqa: E731
+    sampler, spy, study = _run_gate(objective, 25)
+    values = np.array([t.value for t in study.trials if t.value is not None])
+    assert dynamic_range(values[:10]) < 10.0
+    assert sampler.warping is False
+    np.testing.assert_array_equal(spy.seen[-1], values)
+
+
+def test_the_gate_opens_on_a_huge_range_and_is_decided_by_the_design_alone() -> None:
+    objective = lambda x: (x - 1.0) ** 8  # noqa: E731
+    sampler, spy, study = _run_gate(objective, 25)
+    values = np.array([t.value for t in study.trials if t.value is not None])
+    assert dynamic_range(values[:10]) > 10.0
+    assert dynamic_range(values) != dynamic_range(values[:10])
+    assert sampler.warping is True
+    np.testing.assert_allclose(spy.seen[-1], power_warp(values))
+
+
+def test_min_range_none_warps_from_the_start_as_before() -> None:
+    sampler, spy, study = _run_gate(lambda x: (x - 1.0) ** 2, 5, min_range=None)
+    values = np.array([t.value for t in study.trials if t.value is not None])
+    assert sampler.warping is True
+    np.testing.assert_allclose(spy.seen[-1], power_warp(values))
+
+
+def test_a_resumed_study_reaches_the_same_decision() -> None:
+    sampler, _, study = _run_gate(lambda x: (x - 1.0) ** 8, 25)
+    fresh = WarpedSampler(Spy(), n_design=10)
+    fresh.sample_relative(study, study.trials[-1], {"x": FloatDistribution(-5.0, 10.0)})
+    assert fresh.warping is sampler.warping is True
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"min_range": "10"}, TypeError, "'min_range' must be a number or None; got '10'"),
+        ({"min_range": True}, TypeError, "'min_range'"),
+        ({"min_range": 0.5}, ValueError, "'min_range' must be finite and >= 1; got 0.5"),
+        ({"min_range": float("nan")}, ValueError, "'min_range'"),
+        ({"n_design": 2}, ValueError, "'n_design' must be >= 3; got 2"),
+        ({"n_design": 10.0}, TypeError, "'n_design' must be an int; got 10.0"),
+    ],
+)
+def test_gate_arguments_are_validated(kwargs, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        WarpedSampler(Spy(), **kwargs)

@@ -522,8 +522,9 @@ def adaptive_portfolio(
        a space-filling start for any space;
     2. with ``gp`` (PyTorch installed): Optuna's ``GPSampler`` up to trial
        ``gp_max_trials``, seeing the objective through a fitted power
-       transform (:class:`~autoopt.tuning.samplers._warp.WarpedSampler`,
-       robust to a huge dynamic range); a Gaussian process with log expected improvement
+       transform when the design's losses span a huge range
+       (:class:`~autoopt.tuning.samplers._warp.WarpedSampler`, gated by
+       :func:`~autoopt.tuning.samplers._warp.dynamic_range`); a Gaussian process with log expected improvement
        is the most sample-efficient model for small and mixed spaces, and
        its cost (~0.2 s per trial at 250 trials) is still small then;
        beyond, multivariate TPE with the constant liar (cost flat in the
@@ -573,7 +574,10 @@ def adaptive_portfolio(
         from autoopt.tuning.samplers._warp import WarpedSampler
 
         members.append(
-            WarpedSampler(GPSampler(seed=seed, n_startup_trials=n_startup, warn_independent_sampling=False))
+            WarpedSampler(
+                GPSampler(seed=seed, n_startup_trials=n_startup, warn_independent_sampling=False),
+                n_design=max(3, n_startup),
+            )
         )
         members.append(WarmStartCmaSampler(search_space, sigma0=0.05, seed=seed) if continuous else tpe)
         return PortfolioSampler(members, ExploreWhileTied(StagedRule([n_startup, gp_max_trials])))

@@ -17,6 +17,7 @@ GRID_SEARCH        ``GridSampler`` over per-parameter grids from the bounds and
                    handful of meaningful values; exhaustive and reproducible.
 BAYESIAN           Optuna's ``GPSampler`` (a Gaussian process with log-EI),
                    seeing the objective through a fitted power transform
+                   when its design spans a huge range
                    (:class:`~autoopt.tuning.samplers._warp.WarpedSampler`),
                    when PyTorch is installed, the budget is at most
                    :data:`GP_MAX_TRIALS` trials and there are at most
@@ -369,7 +370,9 @@ def _bayesian(spec: SearchSpec) -> StrategyPlan:
 
         gp = GPSampler(seed=spec.seed, n_startup_trials=n_startup, warn_independent_sampling=False)
         # Robust to the objective's scale (see _warp), and space-filling while every result ties.
-        return StrategyPlan(_explore_while_tied(spec, WarpedSampler(gp)), n_startup)
+        return StrategyPlan(
+            _explore_while_tied(spec, WarpedSampler(gp, n_design=max(3, n_startup))), n_startup
+        )
     _note_no_torch("BAYESIAN")
     return StrategyPlan(_explore_while_tied(spec, _tpe(n_startup, spec.seed)), n_startup)
 
