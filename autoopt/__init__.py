@@ -24,7 +24,6 @@ from autoopt.enums import (
     TuningStrategy,
 )
 from autoopt.exceptions import LoadShedError, TrialPruned, UnknownIdError
-from autoopt.forecast import AnomalyDetector, BacktestResult, Forecaster, backtest
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
@@ -41,7 +40,13 @@ from autoopt.models import (
     TuningSession,
     create_load_metrics,
 )
-from autoopt.prediction import PerformancePredictor
+from autoopt.prediction import (
+    AnomalyDetector,
+    BacktestResult,
+    Forecaster,
+    PerformancePredictor,
+    backtest,
+)
 from autoopt.remediation import AutoRemediation
 from autoopt.scheduling import IntelligentScheduler
 from autoopt.serving import (

@@ -26,11 +26,10 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import ANOMALY_SIGNALS, DecisionEngine, build_context
 from autoopt.enums import DecisionType, LoadLevel, PredictionType, RemediationAction
 from autoopt.exceptions import UnknownIdError
-from autoopt.forecast import AnomalyDetector
 from autoopt.learning import PatternLearner
 from autoopt.load import LoadManager
 from autoopt.models import Decision, LoadMetrics, Prediction, Remediation, jsonable
-from autoopt.prediction import PerformancePredictor
+from autoopt.prediction import AnomalyDetector, PerformancePredictor
 from autoopt.remediation import AutoRemediation
 from autoopt.scheduling import IntelligentScheduler
 from autoopt.tuning import SelfTuner

@@ -1,19 +1,29 @@
-"""Forecasting and anomaly detection.
+"""Former home of the forecaster, the backtest, the M4 metrics and the anomaly detector.
 
-- :class:`Forecaster`: seasonal regression with AR errors and conformally
-  calibrated intervals, one series or many in one vectorised pass;
-- :func:`backtest`: rolling-origin evaluation with the M4 metrics;
-- :class:`AnomalyDetector`: streaming, causal anomaly scores in [0, 1];
-- the M4 metrics (:func:`mae`, :func:`smape`, :func:`mase`,
-  :func:`coverage`, :func:`msis`), vectorised over series and horizons.
+They live in :mod:`autoopt.prediction` now, the one home of forecasting and
+anomaly detection; this module re-exports the same objects, so code written
+as ``from autoopt.forecast import Forecaster`` keeps working unchanged.
+
+>>> import autoopt.forecast, autoopt.prediction
+>>> autoopt.forecast.Forecaster is autoopt.prediction.Forecaster
+True
 """
 
 from __future__ import annotations
 
-from autoopt.forecast._anomaly import AnomalyDetector
-from autoopt.forecast._backtest import BacktestResult, backtest
-from autoopt.forecast._forecaster import Forecaster, detect_periods
-from autoopt.forecast._metrics import coverage, mae, mase, msis, seasonal_naive_scale, smape
+from autoopt.prediction import (
+    AnomalyDetector,
+    BacktestResult,
+    Forecaster,
+    backtest,
+    coverage,
+    detect_periods,
+    mae,
+    mase,
+    msis,
+    seasonal_naive_scale,
+    smape,
+)
 
 __all__ = [
     "AnomalyDetector",

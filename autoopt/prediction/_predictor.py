@@ -36,8 +36,8 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
 from autoopt.enums import PredictionType
-from autoopt.forecast import Forecaster
 from autoopt.models import Prediction, new_id
+from autoopt.prediction._forecaster import Forecaster
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -326,7 +326,7 @@ def autoopt_methods(options: Mapping[str, Any] | None = None) -> dict[str, Metho
     cls = getattr(autoopt, "Forecaster", None)
     if cls is None:
         return {}
-    from autoopt.forecast import detect_periods
+    from autoopt.prediction import detect_periods
 
     extra = dict(options or {})
 

@@ -16,7 +16,7 @@ Protocol
   point) a method sees only the training window ``y[o - W : o]``, the last
   ``W`` points before the origin, and forecasts ``y[o : o + horizon]``.
   Every method runs on the same origins, in one run.
-- Metrics (M4 definitions, :mod:`autoopt.forecast`), per dataset and method:
+- Metrics (M4 definitions, :mod:`autoopt.prediction`), per dataset and method:
   MASE and MSIS scaled by the in-sample seasonal naive MAE of each training
   window (period = the dataset's season), and sMAPE, each the mean over
   origins of the per-origin value; coverage of the nominal ``1 - alpha``
@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoopt.forecast import coverage, mase, msis, smape
+from autoopt.prediction import coverage, mase, msis, smape
 from benchmarks._shared import blas_threads, environment
 from benchmarks.forecast.baselines import BASELINES, Method, autoopt_methods
 from benchmarks.forecast.data import DATASETS, DatasetSpec

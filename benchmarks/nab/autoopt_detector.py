@@ -1,4 +1,4 @@
-"""The NAB hook of :class:`autoopt.forecast._anomaly.AnomalyDetector`.
+"""The NAB hook of :class:`autoopt.prediction._anomaly.AnomalyDetector`.
 
 Usage::
 

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autoopt._validation import check_int, check_real, check_size
-from autoopt.forecast._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
+from autoopt.prediction._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
 
 __all__ = ["Forecaster", "detect_periods"]
 

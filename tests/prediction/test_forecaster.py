@@ -19,9 +19,9 @@ from sklearn.base import clone
 from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.arima_process import arma2ma
 
-from autoopt.forecast import Forecaster, detect_periods
-from autoopt.forecast._forecaster import _conformal_bounds
-from autoopt.forecast._linear import RIDGE, ar_forecast_matrix, design, fit_ar, psi_weights, robust_scale
+from autoopt.prediction import Forecaster, detect_periods
+from autoopt.prediction._forecaster import _conformal_bounds
+from autoopt.prediction._linear import RIDGE, ar_forecast_matrix, design, fit_ar, psi_weights, robust_scale
 
 # --------------------------------------------------------------------------- independent references
 
@@ -823,7 +823,7 @@ def test_a_batch_skips_a_series_with_too_few_observations(caplog: pytest.LogCapt
         [seasonal_series(300, seed=1), seasonal_series(300, seed=2), seasonal_series(300, seed=3)]
     )
     Y[:-20, 1] = np.nan
-    with caplog.at_level("WARNING", logger="autoopt.forecast._forecaster"):
+    with caplog.at_level("WARNING", logger="autoopt.prediction._forecaster"):
         f = Forecaster(**kw).fit(Y)
     assert f.skipped_ == [1]
     assert "1 of 3 series" in caplog.text

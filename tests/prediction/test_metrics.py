@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoopt.forecast import coverage, mae, mase, msis, seasonal_naive_scale, smape
+from autoopt.prediction import coverage, mae, mase, msis, seasonal_naive_scale, smape
 
 
 def ref_scale(x: list[float], m: int) -> float:

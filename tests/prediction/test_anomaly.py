@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autoopt.forecast._anomaly import AnomalyDetector, _Likelihood
+from autoopt.prediction._anomaly import AnomalyDetector, _Likelihood
 from benchmarks.nab.autoopt_detector import autoopt_anomaly
 from benchmarks.nab.detectors import windowed_gaussian
 from benchmarks.nab.scoring import NabFile, load_corpus, score_detector

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoopt.forecast import BacktestResult, Forecaster, backtest
+from autoopt.prediction import BacktestResult, Forecaster, backtest
 from benchmarks.forecast.data import load_dataset
 
 

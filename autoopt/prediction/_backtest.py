@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from autoopt._validation import check_int
-from autoopt.forecast._metrics import seasonal_naive_scale
+from autoopt.prediction._metrics import seasonal_naive_scale
 
 __all__ = ["BacktestResult", "backtest"]
 
