@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from autoopt._validation import check_int
+from autoopt.prediction._input import regularise
 from autoopt.prediction._metrics import seasonal_naive_scale
 
 __all__ = ["BacktestResult", "backtest"]
@@ -118,21 +119,31 @@ def backtest(
         if not callable(getattr(forecaster, attr, None)):
             raise TypeError(f"backtest() argument 'forecaster' has no {attr}() method; got {forecaster!r}.")
     if isinstance(y, pd.Series):
-        series = y
+        # in time order, missing timestamps as NaN rows, as Forecaster.fit does: positions are time steps
+        series, _ = regularise(y, "backtest() argument 'y'")
     else:
-        array = np.asarray(y, dtype=float)
+        try:
+            array = np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"backtest() argument 'y' must hold numbers; {exc}") from None
         if array.ndim != 1:
             raise ValueError(f"backtest() argument 'y' must be one series; got shape {array.shape}.")
         series = pd.Series(array)
-    index = series.index
-    if isinstance(index, pd.DatetimeIndex) and index.size >= 3 and index.freq is None:
-        # missing timestamps become NaN rows, as Forecaster.fit does, so positions are time steps
-        freq = pd.infer_freq(index) or pd.tseries.frequencies.to_offset(index.to_series().diff().median())
-        series = series.asfreq(freq)
     values = series.to_numpy(dtype=float)
+    if values.size < 2:
+        raise ValueError(f"backtest() argument 'y' must hold at least 2 points; got {values.size}.")
+    if horizon >= values.size:
+        raise ValueError(
+            f"backtest() argument 'horizon' must be less than len(y) = {values.size}; got {horizon}."
+        )
+    if np.isinf(values).any():  # as fit() refuses them: an infinite actual would score every metric inf
+        raise ValueError(
+            f"backtest() argument 'y' must not contain infinite values (NaN marks a gap); row "
+            f"{int(np.argmax(np.isinf(values)))} is {values[np.isinf(values)][0]}."
+        )
     n = values.size
     if isinstance(origins, (int, np.integer)) and not isinstance(origins, bool):
-        count = check_int(origins, "backtest() argument 'origins'", low=1)
+        count = check_int(origins, "backtest() argument 'origins'", low=1, high=n)
         spacing = horizon if step is None else step
         positions = [n - horizon - i * spacing for i in range(count)][::-1]
     elif isinstance(origins, (Sequence, np.ndarray)):
@@ -158,7 +169,12 @@ def backtest(
     scale = np.full(k, np.nan)
     periods: list[int] = []
     for i, o in enumerate(positions):
-        model = cls(**params).fit(series.iloc[:o])
+        try:
+            model = cls(**params).fit(series.iloc[:o])
+        except ValueError as exc:  # too little history before this origin, say
+            raise ValueError(
+                f"backtest() argument 'origins': the fit before origin {o} failed: {exc}"
+            ) from exc
         frame = model.predict(horizon)
         mean[i] = frame["mean"].to_numpy(dtype=float)
         lower[i] = frame["obs_ci_lower"].to_numpy(dtype=float)

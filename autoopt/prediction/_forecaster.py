@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import math
@@ -12,6 +13,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autoopt._validation import check_int, check_real, check_size
+from autoopt.prediction._conformal import conformal_bounds
+from autoopt.prediction._input import SeriesMeta, as_matrix, frame, step_seconds
 from autoopt.prediction._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
 
 __all__ = ["Forecaster", "detect_periods"]
@@ -159,6 +162,13 @@ class Forecaster:
         Recency half-life, in origins, of the calibration errors' weights
         (None: equal weights).
     transform : None or "log"
+    nonnegative : "auto" or bool
+        Clip the forecast and both bounds at 0: ``"auto"`` for each series
+        whose values in ``y`` are all >= 0 (counts, rates, utilisation), so
+        an interval never reaches below what such data can take; ``True``
+        for every series, ``False`` never. On data that is never negative
+        clipping cannot lower the coverage, and can only shorten the
+        interval and the error.
 
     Attributes
     ----------
@@ -170,6 +180,8 @@ class Forecaster:
         The AR coefficients of the residuals, lag 1 first.
     sigma_ : ndarray, shape (n_series,)
         The AR innovation standard deviations.
+    nonnegative_ : ndarray of bool, shape (n_series,)
+        Whether each series' forecasts are clipped at 0.
     skipped_ : list
         Series of a batch with too few observations to fit (``2 x
         n_features + ar_lags + 10``): their forecasts are NaN. A single
@@ -218,6 +230,7 @@ class Forecaster:
         calibration_folds: int = 2,
         calibration_halflife: float | None = 100.0,
         transform: str | None = None,
+        nonnegative: str | bool = "auto",
     ) -> None:
         self.seasonal_periods = seasonal_periods
         self.window = window
@@ -231,6 +244,7 @@ class Forecaster:
         self.calibration_folds = calibration_folds
         self.calibration_halflife = calibration_halflife
         self.transform = transform
+        self.nonnegative = nonnegative
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The ``__init__`` arguments (scikit-learn's convention; ``deep`` is accepted and unused)."""
@@ -271,6 +285,10 @@ class Forecaster:
                 raise TypeError(f"{where} '{name}' must be a bool; got {getattr(self, name)!r}.")
         if self.transform not in (None, "log"):
             raise ValueError(f"{where} 'transform' must be None or 'log'; got {self.transform!r}.")
+        if not (isinstance(self.nonnegative, bool) or self.nonnegative == "auto"):
+            raise ValueError(
+                f"{where} 'nonnegative' must be 'auto', True or False; got {self.nonnegative!r}."
+            )
         sp = self.seasonal_periods
         if sp is None:
             return None
@@ -301,18 +319,24 @@ class Forecaster:
             ``y`` of an unsupported type.
         """
         periods = self._validate()
-        values, index, names = _as_matrix(y, timestamps)
+        values, names, meta = as_matrix(y, timestamps)
         if np.isinf(values).any():
             raise ValueError("fit() argument 'y' must not contain infinite values (NaN marks a gap).")
+        if self.nonnegative == "auto":
+            with np.errstate(invalid="ignore"):  # NaN is a gap, neither sign
+                nonnegative = ~(values < 0).any(axis=0)
+        else:
+            nonnegative = np.full(values.shape[1], bool(self.nonnegative))
         if self.transform == "log":
             if (values < 0).any():
                 raise ValueError("fit() argument 'y' must be >= 0 for transform='log'.")
             values = np.log1p(values)
         if self.window is not None and values.shape[0] > self.window:
             values = values[-self.window :]
-            index = None if index is None else index[-self.window :]
+            if meta.index is not None:
+                meta = dataclasses.replace(meta, index=meta.index[-self.window :])
         n = values.shape[0]
-        step = _step_seconds(index)
+        step = step_seconds(meta.index)
         if periods is None:
             periods = detect_periods(_first_observed_column(values), step, max_period=n // 2)
         periods = [p for p in periods if p <= n // 2]
@@ -338,12 +362,13 @@ class Forecaster:
             )
             values = np.where(short[None, :], np.nan, values)
             obs = obs & ~short[None, :]
+        self.nonnegative_: np.ndarray = np.asarray(nonnegative, dtype=bool)
         self.skipped_ = [names[j] if names is not None else int(j) for j in np.flatnonzero(short)]
         self._short = short
         self.periods_ = periods
         self._alpha = float(self.alpha)
         self._n = n
-        self._index = index
+        self._meta: SeriesMeta = meta
         self._names = names
         self._values = values
         self._obs = obs
@@ -438,7 +463,7 @@ class Forecaster:
         hl = self.calibration_halflife
         weights = np.ones(age.size) if hl is None else 2.0 ** (-age / float(hl))
         a = self._alpha  # the level fixed by fit(), whatever set_params() did since
-        lo, hi = _conformal_bounds(z.reshape(k * horizon, -1), weights, 1 - a / 2, observed.ravel())
+        lo, hi = conformal_bounds(z.reshape(k * horizon, -1), weights, 1 - a / 2, observed.ravel())
         q = np.stack([np.minimum(lo, 0.0), np.maximum(hi, 0.0)]).reshape(2, k, horizon).transpose(0, 2, 1)
         q[:, :, self._short] = np.nan  # skipped series: no errors to calibrate on
         return A, scale, q
@@ -463,7 +488,9 @@ class Forecaster:
             the columns are a MultiIndex ``(series, column)``.
         """
         mean, lower, upper = self.predict_arrays(horizon)
-        return _frame(mean, lower, upper, self._index, self._n, self._names)
+        return frame(
+            {"mean": mean, "obs_ci_lower": lower, "obs_ci_upper": upper}, self._meta, self._n, self._names
+        )
 
     def predict_arrays(self, horizon: int, after: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The forecast as arrays ``(mean, lower, upper)``, each of shape ``(horizon, n_series)``.
@@ -510,126 +537,12 @@ class Forecaster:
         upper = mean + q[1] * s
         if self.transform == "log":
             mean, lower, upper = np.expm1(mean), np.expm1(lower), np.expm1(upper)
+        if self.nonnegative_.any():
+            clip = self.nonnegative_[None, :]
+            mean, lower, upper = (np.where(clip, np.maximum(a, 0.0), a) for a in (mean, lower, upper))
         if self._short.any():
             mean, lower, upper = (np.where(self._short[None, :], np.nan, a) for a in (mean, lower, upper))
         return mean, lower, upper
-
-
-def _conformal_bounds(
-    zt: np.ndarray, weights: np.ndarray, level: float, count: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted split-conformal lower and upper quantiles of each row of the scores ``zt`` (``(r, m)``, NaN =
-    none), whose column ``j`` weighs ``weights[j]``; ``count`` is each row's number of scores, when known.
-
-    Per row: the upper one is the smallest score ``z_(i)`` whose
-    weighted rank reaches ``level`` of the total weight plus the test
-    point's (weight 1, the newest), ``sum_{j <= i} w_(j) >= level (W + 1)``
-    (the largest score when none does); the lower one mirrors it,
-    ``sum_{j >= i} w_(j) >= level (W + 1)``. With equal weights they are
-    the ``ceil(level (m + 1))``-th smallest and largest scores, the
-    standard split-conformal ranks (Barber et al. 2023 for the weighted
-    form).
-
-    Only the tails need their weights. The scores beyond the upper quantile
-    weigh at most ``W - level (W + 1)``; even the lightest scores fill that
-    with fewer than ``K - 1`` of them, so the quantile is among the ``K``
-    largest scores (and the lower one among the ``K`` smallest). One sort
-    of the values (no indices: NumPy's vectorised sort is several times
-    faster than an argsort or argpartition) gives each row's ``K``-th
-    largest and smallest scores; the scores at or beyond them are gathered
-    with their weights and ordered. The sort is of the scores rounded to
-    float32, twice as fast; rounding never reverses an order, so when
-    exactly ``K`` rounded scores reach the rounded ``K``-th one they are the
-    ``K`` largest scores, whose exact values are then read. Rows where a tie
-    (after rounding) makes that more than ``K`` scores, or with too few
-    scores, are done exactly by a full argsort.
-    """
-    r, m = zt.shape
-    missing = np.isnan(zt)
-    if count is None:
-        count = m - missing.sum(axis=1)
-    total = float(weights.sum()) - np.einsum("rm,m->r", missing, weights)  # each row's observed weight
-    slack = total - level * (total + 1.0)  # the weight allowed beyond either quantile
-    # the fewest scores whose weights can exceed the slack are the lightest ones: at most K - 2 fit in it
-    lightest = np.cumsum(np.sort(weights))
-    K = int(np.searchsorted(lightest, max(float(slack.max(initial=0.0)), 0.0), side="right")) + 2
-    if weights.size == 0 or float(weights.min()) <= 0.0 or m <= 3 * K:
-        return _conformal_bounds_sorted(zt, missing, np.where(missing, 0.0, weights), total, level)
-    with np.errstate(over="ignore"):  # beyond float32's range: +-inf, a tie, so done exactly
-        z32 = zt.astype(np.float32)
-    srt = np.sort(z32, axis=1)  # NaN sorts last: the scores are each row's first `count`
-    kth_hi = srt[np.arange(r), np.maximum(count - K, 0)]
-    kth_lo = srt[:, K - 1]
-    del srt
-    with np.errstate(invalid="ignore"):  # NaN compares False: a missing score is in neither tail
-        in_hi = z32 >= kth_hi[:, None]
-        in_lo = z32 <= kth_lo[:, None]
-    # each tail holds exactly K scores: no tie at either K-th score, and at least K scores in the row
-    fast = (np.count_nonzero(in_hi, axis=1) == K) & (np.count_nonzero(in_lo, axis=1) == K)
-    lo = np.empty(r)
-    hi = np.empty(r)
-    redo = ~fast
-    n_fast = int(fast.sum())
-    if n_fast:
-        flat = zt.ravel()
-        for tail, out, upper in ((in_hi, hi, True), (in_lo, lo, False)):
-            if n_fast < r:
-                tail &= fast[:, None]
-            where = np.flatnonzero(tail)  # row by row, K per fast row
-            out[fast], ok = _tail_quantile(
-                flat[where], weights[where % m], slack[fast], n_fast, K, upper=upper
-            )
-            redo[fast] |= ~ok
-    if redo.any():
-        gaps = missing[redo]
-        lo[redo], hi[redo] = _conformal_bounds_sorted(
-            zt[redo], gaps, np.where(gaps, 0.0, weights), total[redo], level
-        )
-    return lo, hi
-
-
-def _tail_quantile(
-    vals: np.ndarray, w: np.ndarray, slack: np.ndarray, rows: int, K: int, *, upper: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """The quantile from each row's ``K`` tail scores ``vals`` (weights ``w``, both flat, row by row), and
-    whether ``K`` sufficed for the row.
-
-    From the extreme inwards, the quantile is the last score before the
-    weight of the scores strictly beyond it exceeds ``slack``.
-    """
-    vals = vals.reshape(rows, K)
-    order = np.argsort(-vals if upper else vals, axis=1)  # from the extreme inwards
-    vals = np.take_along_axis(vals, order, axis=1)
-    w = np.take_along_axis(w.reshape(rows, K), order, axis=1)
-    beyond = np.cumsum(w, axis=1) - w  # weight of the scores strictly beyond each one
-    inside = beyond <= slack[:, None] + 1e-12 * (1.0 + np.abs(slack[:, None]))
-    j = inside.sum(axis=1) - 1  # a prefix: the last score still within the slack
-    out = vals[np.arange(rows), np.maximum(j, 0)]
-    ok = (j >= 0) & (j < K - 1)  # the block ended past it
-    return out, ok
-
-
-def _conformal_bounds_sorted(
-    zt: np.ndarray, missing: np.ndarray, wts: np.ndarray, total: np.ndarray, level: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_conformal_bounds` by a full argsort of every row of ``zt`` (``(rows, m)``; ``wts`` the
-    weights, 0 where ``missing``; ``total`` their row sums)."""
-    m = zt.shape[1]
-    zs = np.where(missing, np.inf, zt)  # sorts last, as NaN would, but NumPy sorts +inf several times faster
-    order = np.argsort(zs, axis=1)
-    srt = np.take_along_axis(zs, order, axis=1)
-    count = m - missing.sum(axis=1)  # the valid scores are each row's first `count` sorted entries
-    w = np.take_along_axis(wts, order, axis=1)
-    cum = np.cumsum(w, axis=1)  # weight of the scores <= z_(i)
-    need = level * (total[:, None] + 1.0)
-    top = np.maximum(count - 1, 0)
-    hi_idx = np.minimum(np.sum(cum < need, axis=1), top)  # cum is non-decreasing: the first reaching it
-    above = (
-        total[:, None] - cum + w
-    )  # weight of the scores >= z_(i): non-increasing, 0 past the valid entries
-    lo_idx = np.clip(np.sum(above >= need, axis=1) - 1, 0, None)
-    rows = np.arange(zt.shape[0])
-    return srt[rows, lo_idx], srt[rows, hi_idx]
 
 
 _PARAMS = tuple(p for p in inspect.signature(Forecaster.__init__).parameters if p != "self")
@@ -665,80 +578,6 @@ def _standardised_errors(
     return out
 
 
-def _as_matrix(y: Any, timestamps: Any) -> tuple[np.ndarray, Any, list[Any] | None]:
-    """``(values (n, k), DatetimeIndex or None, column names or None)`` with gaps as NaN rows."""
-    import pandas as pd
-
-    index: Any
-    if isinstance(y, (pd.Series, pd.DataFrame)):
-        index = y.index
-        if isinstance(index, pd.DatetimeIndex) and index.size >= 2 and index.freq is None:
-            freq: Any = pd.infer_freq(index) if index.size >= 3 else None
-            if freq is None:  # gaps: the typical spacing
-                freq = pd.tseries.frequencies.to_offset(index.to_series().diff().median())
-            y = y.asfreq(freq)  # missing periods become NaN rows, never zeros
-            index = y.index
-        names = list(y.columns) if isinstance(y, pd.DataFrame) else None
-        values = y.to_numpy(dtype=float)
-        if values.ndim == 1:
-            values = values[:, None]
-        return values, (index if isinstance(index, pd.DatetimeIndex) else None), names
-    if isinstance(y, (np.ndarray, list, tuple)):
-        try:
-            values = np.array(y, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"fit() argument 'y' must hold numbers; {exc}") from None
-        if values.ndim == 1:
-            values = values[:, None]
-        if values.ndim != 2:
-            raise ValueError(f"fit() argument 'y' must be 1-D or 2-D; got shape {values.shape}.")
-        index = None
-        if timestamps is not None:
-            index = pd.DatetimeIndex(timestamps)
-            if index.size != values.shape[0]:
-                raise ValueError(
-                    f"fit() argument 'timestamps' has {index.size} entries for {values.shape[0]} rows of 'y'."
-                )
-            frame = pd.DataFrame(values, index=index)
-            values, index, _ = _as_matrix(frame, None)
-        return values, index, None
-    raise TypeError(
-        f"fit() argument 'y' must be a pandas Series or DataFrame or an array; got {type(y).__name__}."
-    )
-
-
-def _step_seconds(index: Any) -> float | None:
-    """Seconds between the rows of a regular DatetimeIndex; None without one, or for calendar frequencies."""
-    import pandas as pd
-
-    if index is None or index.size < 2 or index.freq is None:
-        return None
-    try:
-        return float(pd.Timedelta(index.freq).total_seconds())
-    except ValueError:  # a calendar frequency (months) has no fixed length
-        return None
-
-
 def _first_observed_column(values: np.ndarray) -> np.ndarray:
     counts = (~np.isnan(values)).sum(axis=0)
     return values[:, int(np.argmax(counts))]
-
-
-def _frame(
-    mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, index: Any, n: int, names: list[Any] | None
-) -> Any:
-    import pandas as pd
-
-    horizon = mean.shape[0]
-    if index is not None and index.freq is not None:
-        future: Any = pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq)
-    else:
-        future = pd.RangeIndex(n, n + horizon)
-    if mean.shape[1] == 1 and names is None:
-        return pd.DataFrame(
-            {"mean": mean[:, 0], "obs_ci_lower": lower[:, 0], "obs_ci_upper": upper[:, 0]}, index=future
-        )
-    labels = names if names is not None else list(range(mean.shape[1]))
-    data = np.stack([mean, lower, upper], axis=-1).reshape(horizon, -1)
-    cols = pd.MultiIndex.from_product([labels, ["mean", "obs_ci_lower", "obs_ci_upper"]])
-    return pd.DataFrame(data, index=future, columns=cols)

@@ -20,7 +20,7 @@ from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.arima_process import arma2ma
 
 from autoopt.prediction import Forecaster, detect_periods
-from autoopt.prediction._forecaster import _conformal_bounds
+from autoopt.prediction._conformal import conformal_bounds
 from autoopt.prediction._linear import RIDGE, ar_forecast_matrix, design, fit_ar, psi_weights, robust_scale
 
 # --------------------------------------------------------------------------- independent references
@@ -602,7 +602,7 @@ def test_conformal_bounds_equal_the_plain_weighted_ranks(
     z[0, : m // 2] = np.nan  # a row with fewer scores
     age = np.arange(m)[::-1].astype(float)
     weights = np.ones(m) if halflife is None else 2.0 ** (-age / halflife)
-    lo, hi = _conformal_bounds(z, weights, level)
+    lo, hi = conformal_bounds(z, weights, level)
     for i in range(rows):
         ok = ~np.isnan(z[i])
         if not ok.any():
@@ -627,7 +627,10 @@ def test_dataframe_batch_has_multiindex_columns_equal_to_per_series_frames() -> 
     assert out.index[0] == idx[-1] + pd.Timedelta(hours=1)
     for name in ("web", "db"):
         single = Forecaster(**kw).fit(frame[name]).predict(10)
-        pd.testing.assert_frame_equal(out[name], single, check_exact=False, rtol=0, atol=1e-9)
+        assert single.columns.name == name  # a Series' name labels its forecast's columns
+        pd.testing.assert_frame_equal(
+            out[name], single.rename_axis(columns=None), check_exact=False, rtol=0, atol=1e-9
+        )
 
 
 def test_array_batch_without_names_uses_column_positions() -> None:

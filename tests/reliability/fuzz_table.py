@@ -316,9 +316,19 @@ def limit_arg(name: str = "limit") -> Arg:
 
 
 def series_values(
-    name: str, valid: Any, *, times: bool = False, empty_ok: bool = False, message: str | None = None
+    name: str,
+    valid: Any,
+    *,
+    times: bool = False,
+    empty_ok: bool = False,
+    repeats_ok: bool = False,
+    message: str | None = None,
 ) -> Arg:
-    """Batch input: a 1-D array or Series (NaN is a gap; infinities and non-numbers are refused)."""
+    """Batch input: a 1-D array or Series (NaN is a gap; infinities and non-numbers are refused).
+
+    With ``times``, a Series whose index mixes time zones is refused too, and one that repeats a time unless
+    ``repeats_ok`` (an index out of order is legal: it is sorted).
+    """
     n = len(valid)
     bad: dict[str, tuple[Any, ...]] = {
         "inf": (np.r_[np.ones(n - 1), np.inf],),
@@ -328,10 +338,10 @@ def series_values(
         bad["empty"] = (np.array([]),)
     if times:
         idx = pd.date_range(T0, periods=n, freq="h")
-        bad["time_order"] = (
-            pd.Series(np.ones(n), index=idx.append(idx[:1])[1:]),  # the first time last: not monotone
-            pd.Series(np.ones(n), index=idx[:1].append(idx[:-1])),  # the first time twice
-        )
+        zones = [t.tz_convert("Europe/Paris") if i == 3 else t for i, t in enumerate(idx)]
+        mixed = pd.Series(np.ones(n), index=pd.Index(zones, dtype=object))  # one label in another zone
+        repeated = pd.Series(np.ones(n), index=idx[:1].append(idx[:-1]))  # the first time twice
+        bad["time_order"] = (mixed,) if repeats_ok else (repeated, mixed)
     return Arg(name, valid, bad, message)
 
 
@@ -849,13 +859,10 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         real("halflife", None, low=0.0, low_open=True, optional=True),
         Arg("transform", None, {"wrong_type": (5, True), "out_of_range": ("sqrt",)})),
     _ep("Forecaster.fit", _forecaster, lambda s, **kw: s.model.fit(**kw),
-        series_values("y", _Y, times=True),
-        pending={"time_order": "issue 14: reversed, shuffled or duplicated timestamps (sort, or reject naming the label)"}),
+        series_values("y", _Y, times=True)),
     _ep("Forecaster.predict", _forecaster, lambda s, horizon: s.model.predict(horizon), size("horizon", 6)),
     _ep("backtest", _none, lambda s, **kw: backtest(Forecaster(seasonal_periods=24, ar_lags=2, n_harmonics=2), **kw),
-        series_values("y", _Y), size("horizon", 6), size("origins", 2),
-        pending={cls: "issue 14: backtest's input hygiene (it accepts inf where fit rejects it; errors name 'origins')"
-                 for cls in ("empty", "huge_int", "inf", "out_of_range", "wrong_type")}),
+        series_values("y", _Y, times=True), size("horizon", 6), size("origins", 2)),
     _ep("AnomalyDetector", _none, lambda s, **kw: AnomalyDetector(**kw),
         size("window", 5, high=100_000), size("history", 100, high=10_000_000),
         size("warmup", 10, low=1, high=10_000_000),
