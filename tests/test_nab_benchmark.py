@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 
 from benchmarks.nab import run as nab_run
 from benchmarks.nab.detectors import windowed_gaussian
+from benchmarks.nab.logo import logo
 from benchmarks.nab.scoring import (
     DEFAULT_PROFILES,
     CostProfile,
+    NabFile,
     load_corpus,
     load_profiles,
     load_reference_scores,
@@ -448,3 +450,59 @@ def test_cli_custom_detector_and_errors(nab_dir: Path, capsys: pytest.CaptureFix
 
 def constant_half(values: np.ndarray, timestamps: object) -> np.ndarray:
     return np.full(len(values), 0.5)
+
+
+# --------------------------------------------------------------------------- leave one group out
+
+
+def _file(name: str, n: int, window: tuple[int, int], hits: dict[int, float]) -> NabFile:
+    values = np.zeros(n)
+    scores = np.zeros(n)
+    for row, s in hits.items():
+        scores[row] = s
+    import pandas as pd
+
+    stamps = pd.date_range("2024-01-01", periods=n, freq="5min")
+    return NabFile(name, stamps, values, np.array([window], dtype=np.int64)), scores
+
+
+def test_logo_scores_each_group_at_the_threshold_of_the_others() -> None:
+    # group a: the windows' hits score 0.9 and a false alarm 0.6; group b: hits score 0.55, alarms 0.3
+    made = [
+        _file("a/1.csv", 1000, (500, 560), {520: 0.9, 300: 0.6}),
+        _file("a/2.csv", 1000, (700, 760), {710: 0.9, 900: 0.6}),
+        _file("b/1.csv", 1000, (400, 460), {410: 0.55, 800: 0.3}),
+        _file("b/2.csv", 1000, (600, 660), {650: 0.55, 200: 0.3}),
+    ]
+    corpus = [f for f, _ in made]
+    scores = [s for _, s in made]
+    result = logo(corpus, scores, STANDARD)
+    windows = [f.windows for f in corpus]
+    # the reference: each fold by hand with the sweep on the other group alone
+    total = 0.0
+    for held, train in (([0, 1], [2, 3]), ([2, 3], [0, 1])):
+        threshold, _ = threshold_curve(
+            [scores[i] for i in train], [windows[i] for i in train], STANDARD
+        ).best()
+        group = corpus[held[0]].name.split("/")[0]
+        assert result.groups[group].threshold == threshold
+        held_score = threshold_curve([scores[i] for i in held], [windows[i] for i in held], STANDARD)
+        total += float(held_score.file_scores_at(threshold).sum())
+    # b's own best threshold (<= 0.55) would catch its hits; a's (in (0.6, 0.9]) misses them: b scores -fn each
+    assert result.groups["b"].normalized == pytest.approx(0.0)
+    assert result.groups["a"].threshold <= 0.55
+    assert result.overall == pytest.approx(
+        100 * (total + 4 * STANDARD.fn) / (4 * STANDARD.tp + 4 * STANDARD.fn)
+    )
+    assert result.groups["a"].false_positives_per_file == 1.0  # at b's threshold, a's 0.6 alarms fire
+
+
+def test_logo_reports_false_positives_for_a_group_without_windows() -> None:
+    a1, s1 = _file("a/1.csv", 1000, (500, 560), {520: 0.9})
+    a2, s2 = _file("a/2.csv", 1000, (700, 760), {710: 0.9})
+    quiet, s3 = _file("none/1.csv", 1000, (0, 0), {300: 0.95, 301: 0.95, 600: 0.2})
+    quiet = NabFile(quiet.name, quiet.timestamps, quiet.values, np.empty((0, 2), dtype=np.int64))
+    result = logo([a1, a2, quiet], [s1, s2, s3], STANDARD)
+    assert result.groups["none"].normalized is None
+    assert result.groups["none"].windows == 0
+    assert result.groups["none"].false_positives_per_file == 2.0

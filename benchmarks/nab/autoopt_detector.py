@@ -35,4 +35,4 @@ def autoopt_anomaly(
     """
     x = np.asarray(values, dtype=np.float64)
     series = pd.Series(x) if timestamps is None else pd.Series(x, index=pd.DatetimeIndex(timestamps))
-    return AnomalyDetector().score(series)
+    return np.asarray(AnomalyDetector().score(series), dtype=np.float64)

@@ -43,6 +43,7 @@ import pandas as pd
 
 from benchmarks._shared import find_shared_data
 from benchmarks.nab.detectors import windowed_gaussian
+from benchmarks.nab.logo import logo_all
 from benchmarks.nab.scoring import (
     CostProfile,
     NabFile,
@@ -120,8 +121,13 @@ def run(
     nab_dir: Path,
     detectors: Sequence[str] = DEFAULT_DETECTORS,
     profiles: dict[str, CostProfile] | None = None,
+    *,
+    with_logo: bool = False,
 ) -> dict[str, Any]:
-    """Score every detector; a JSON-ready dict of the results, timings and the published numbers."""
+    """Score every detector; a JSON-ready dict of the results, timings and the published numbers.
+
+    With ``with_logo``, also the leave-one-group-out scores (:mod:`benchmarks.nab.logo`).
+    """
     t0 = time.perf_counter()
     corpus = load_corpus(nab_dir)
     if profiles is None:
@@ -142,11 +148,14 @@ def run(
         by_profile: dict[str, ProfileResult] = score_detector(corpus, scores, profiles)
         t3 = time.perf_counter()
         published = PUBLISHED_SUBSET.get(name)
+        if with_logo:
+            held_out = {p: r.to_dict() for p, r in logo_all(corpus, scores, profiles).items()}
         result["detectors"][name] = {
             "profiles": {p: asdict(r) for p, r in by_profile.items()},
             "published_subset": None
             if published is None
             else dict(zip(PROFILE_ORDER, published, strict=True)),
+            "logo": held_out if with_logo else None,
             "detect_seconds": t2 - t1,
             "score_seconds": t3 - t2,
         }
@@ -184,6 +193,36 @@ def format_report(result: dict[str, Any]) -> str:
         "In brackets: the data README's exact-NAB numbers on this subset. "
         f"Total time {result['total_seconds']:.2f} s.",
     ]
+    held_out = {n: d["logo"] for n, d in result["detectors"].items() if d.get("logo")}
+    if held_out:
+        first = next(iter(held_out.values()))
+        groups = list(first[PROFILE_ORDER[0]]["groups"])
+        lines += [
+            "",
+            "Leave one group out: each group scored at the threshold chosen on the others (normalised; a group "
+            "without windows: false positives per file).",
+            "",
+            "| detector | profile | in-sample | LOGO overall | " + " | ".join(groups) + " |",
+            "|---|---|---|---|" + "---|" * len(groups),
+        ]
+        for name, by_profile in held_out.items():
+            for p in PROFILE_ORDER:
+                if p not in by_profile:
+                    continue
+                cells = []
+                for g in groups:
+                    r = by_profile[p]["groups"][g]
+                    cells.append(
+                        f"{r['normalized']:.2f}"
+                        if r["normalized"] is not None
+                        else f"{r['false_positives_per_file']:.1f} FP/file"
+                    )
+                ins = result["detectors"][name]["profiles"][p]["normalized"]
+                lines.append(
+                    f"| {name} | {p} | {ins:.2f} | {by_profile[p]['overall']:.2f} | "
+                    + " | ".join(cells)
+                    + " |"
+                )
     return "\n".join(lines)
 
 
@@ -205,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated: {', '.join(BUILTIN)} or module:callable (default: %(default)s)",
     )
     parser.add_argument("--json", type=Path, help="write every number here")
+    parser.add_argument(
+        "--logo",
+        action="store_true",
+        help="also score leaving one group out (thresholds from the other groups)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     nab_dir = args.data if args.data is not None else default_data_dir()
@@ -212,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no NAB data at {nab_dir} (set --data or AUTOOPT_SHARED_DATA)")
     detectors = [d.strip() for d in args.detectors.split(",") if d.strip()]
     try:
-        result = run(nab_dir, detectors)
+        result = run(nab_dir, detectors, with_logo=args.logo)
     except (ValueError, TypeError) as exc:
         parser.error(str(exc))
     if args.json:
