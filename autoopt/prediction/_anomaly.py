@@ -245,7 +245,9 @@ class AnomalyDetector:
         self._interval: float | None = self.interval
         self.rows_per_day_ = ROWS_PER_DAY_DEFAULT if self.interval is None else 86400.0 / self.interval
         self.season_lag_: int | None = None
-        self._season: deque[float] | None = None
+        self._season: list[float] | None = None  # a ring of the deviations from the level
+        self._season_filled = 0
+        self._season_next = 0
         self._tolerance = 0
         streams = ["naive", "level"]
         if self.season_lag is not None or self.season is not None:
@@ -266,7 +268,8 @@ class AnomalyDetector:
         if 2 <= lag <= MAX_SEASON_LAG:
             self.season_lag_ = lag
             self._tolerance = min(self.season_tolerance, lag // 2)
-            self._season = deque(maxlen=lag * self.n_seasons + self._tolerance)
+            self._season = [0.0] * (lag * self.n_seasons + self._tolerance)
+            self._season_filled = self._season_next = 0
             logger.debug("AnomalyDetector: seasonal stream with a lag of %d rows", lag)
         else:
             self._drop_season(f"a lag of {lag} rows is outside [2, {MAX_SEASON_LAG}]")
@@ -338,7 +341,7 @@ class AnomalyDetector:
         """Numbers held in the bounded buffers: at most ``(2 history + window) x streams + (n_seasons + 1) x
         season lag + (pattern_length + 1) x (pattern_memory + pattern_length) + suppression``."""
         with self._lock:
-            season = 0 if self._season is None else len(self._season)
+            season = self._season_filled
             patterns = 0 if self._patterns is None else len(self._patterns)
             return sum(2 * len(s) for s in self._streams.values()) + season + patterns + len(self._recent)
 
@@ -476,7 +479,7 @@ class AnomalyDetector:
         if self.count == 1:
             self._prev = self._level = self._min = self._max = x
             if self._season is not None:
-                self._season.append(0.0)
+                self._push_season(0.0)
             self._recent.append(0.0)
             self.components_ = {"p": 1.0, "raw_score": 0.0, "spatial": False}
             return 0.0
@@ -488,11 +491,11 @@ class AnomalyDetector:
             "level": streams["level"].step(x - self._level, floor),
         }
         deviation = x - self._level
-        buf = self._season
-        if buf is not None:
-            if len(buf) == buf.maxlen and "season" in streams:
+        ring = self._season
+        if ring is not None:
+            if self._season_filled == len(ring) and "season" in streams:
                 parts["season"] = streams["season"].step(self._seasonal_residual(deviation), floor)
-            buf.append(deviation)
+            self._push_season(deviation)
         if self._patterns is not None:
             distance = self._patterns.step(x, TAIL_MIN)
             if distance is not None:
@@ -523,16 +526,31 @@ class AnomalyDetector:
                 return 0.0
         return score
 
+    def _push_season(self, deviation: float) -> None:
+        ring = self._season
+        assert ring is not None
+        ring[self._season_next] = deviation
+        self._season_next = (self._season_next + 1) % len(ring)
+        self._season_filled = min(self._season_filled + 1, len(ring))
+
     def _seasonal_residual(self, deviation: float) -> float:
         """The deviation minus the median of the same phase's deviations over the past seasons (closest phase)."""
-        buf = self._season
-        assert buf is not None
+        ring = self._season
+        assert ring is not None
         assert self.season_lag_ is not None
-        lag, end, n = self.season_lag_, len(buf), self.n_seasons
+        lag, size, n, oldest = self.season_lag_, len(ring), self.n_seasons, self._season_next
         best = math.inf
         for j in range(-self._tolerance, self._tolerance + 1):
-            refs = sorted(buf[end - k * lag + j] for k in range(1, n + 1))
-            mid = refs[n // 2] if n % 2 else 0.5 * (refs[n // 2 - 1] + refs[n // 2])
+            # the ring is full: its oldest value is at `oldest`, so "k seasons ago" is k * lag back from the end
+            at = oldest + size + j
+            if n == 3:  # the default: the median of three by comparisons (exact, no sort)
+                a, b, c = ring[(at - lag) % size], ring[(at - 2 * lag) % size], ring[(at - 3 * lag) % size]
+                mid = (
+                    (b if b < c else (c if a < c else a)) if a < b else (a if a < c else (c if b < c else b))
+                )
+            else:
+                refs = sorted(ring[(at - k * lag) % size] for k in range(1, n + 1))
+                mid = refs[n // 2] if n % 2 else 0.5 * (refs[n // 2 - 1] + refs[n // 2])
             r = deviation - mid
             if abs(r) < abs(best):
                 best = r
