@@ -480,3 +480,22 @@ def test_cli_end_to_end(shared_data, tmp_path, monkeypatch, capsys):
     report = capsys.readouterr().out
     assert "### nasa_hourly" in report
     assert "| holt_winters |" in report
+
+
+def test_baseline_comparison_flags_any_worse_metric() -> None:
+    from benchmarks.forecast.run import BASELINE, compare_to_baseline
+
+    baseline = json.loads(BASELINE.read_text())
+    same = {"config": {"alpha": 0.05}, "datasets": baseline["datasets"]}
+    checks = compare_to_baseline(same, baseline)
+    assert len(checks) == 3 * 2 * 3  # 3 datasets x 2 autoopt methods x (MASE, MSIS, coverage)
+    assert all(c["status"] == "PASS" for c in checks)
+    worse = json.loads(BASELINE.read_text())
+    row = worse["datasets"]["nasa_5min"]["methods"]["autoopt.Forecaster"]
+    row["msis"] *= 1.01
+    row["coverage"] = 0.90  # further from 0.95 than the baseline's 0.949
+    failed = [c["check"] for c in compare_to_baseline({"config": {"alpha": 0.05}, "datasets": worse["datasets"]}, baseline) if c["status"] == "FAIL"]  # fmt: skip
+    assert failed == [
+        "nasa_5min: autoopt.Forecaster MSIS <= baseline",
+        "nasa_5min: autoopt.Forecaster |coverage - nominal| <= baseline",
+    ]

@@ -501,6 +501,42 @@ def format_report(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+BASELINE = Path(__file__).resolve().parent / "baseline_full.json"
+"""The full tier's results committed before issue 14 changed forecasting: the reference of ``--baseline``."""
+
+
+def compare_to_baseline(result: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Per dataset and autoopt method in both: MASE and MSIS no worse, |coverage - nominal| no larger.
+
+    A tolerance of 1e-9 (relative) absorbs the rounding of a different BLAS; anything more is a change.
+    """
+    nominal = 1.0 - float(result["config"]["alpha"])
+    ours, theirs = result["config"].get("n_origins"), baseline.get("config", {}).get("n_origins")
+    if ours is not None and theirs is not None and ours != theirs:
+        return [
+            _check(
+                "baseline comparable", None, f"the baseline has {theirs} origins per dataset, this run {ours}"
+            )
+        ]
+    out = []
+    for name, data in result["datasets"].items():
+        before = baseline.get("datasets", {}).get(name)
+        if before is None:
+            continue
+        for method, now in data["methods"].items():
+            if not method.startswith("autoopt") or method not in before["methods"]:
+                continue
+            was = before["methods"][method]
+            for metric in ("mase", "msis"):
+                ok = now[metric] is not None and now[metric] <= was[metric] * (1 + 1e-9)
+                out.append(_check(f"{name}: {method} {metric.upper()} <= baseline", ok,
+                                  f"{now[metric]:.6f} vs {was[metric]:.6f}"))  # fmt: skip
+            gap_now, gap_was = abs(now["coverage"] - nominal), abs(was["coverage"] - nominal)
+            out.append(_check(f"{name}: {method} |coverage - nominal| <= baseline", gap_now <= gap_was + 1e-9,
+                              f"{now['coverage']:.4f} vs {was['coverage']:.4f}"))  # fmt: skip
+    return out
+
+
 def _parse_names(text: str | None, known: Sequence[str], what: str) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -529,6 +565,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="the shared data folder (default: found)")
     parser.add_argument("--json", type=Path, help="write every number here")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        nargs="?",
+        const=BASELINE,
+        help="also check autoopt's MASE, MSIS and coverage against a results JSON (default: the committed one)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument(
         "--threads",
@@ -568,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     with blas_threads(args.threads):
         result = run(tier, methods=methods, data_dir=args.data_dir, progress=progress)
     result["config"]["threads"] = args.threads or "library default"
+    if args.baseline is not None:
+        result["checks"] += compare_to_baseline(result, json.loads(args.baseline.read_text()))
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=1))
     print(format_report(result))
