@@ -151,8 +151,12 @@ class AnomalyDetector:
     **Causality.** The score of row ``t`` uses rows ``<= t`` only: :meth:`score` on a prefix of a series
     gives the first scores of the whole series, as the Numenta Anomaly Benchmark requires.
 
-    **Missing and bad values.** NaN is a gap: it scores 0 and changes nothing. An infinite value, or one
-    that is not a real number, raises and records nothing.
+    **Missing and bad values.** NaN is a gap: it scores 0 and is learnt by nothing, but time passes, so
+    the seasonal reference stays aligned with the clock (a past season's gap is left out of its median).
+    After a gap the previous value is not compared with; after a gap of at least ``window`` rows the level
+    and the seasonal stream (a deviation from the level) are not judged for ``3 / level_alpha`` rows, while
+    the level catches up with the series (to 5 % of the way it had to go).
+    An infinite value, or one that is not a real number, raises and records nothing.
 
     **Saving and restoring.** A detector pickles with its whole state (a few hundred kilobytes at most),
     and the restored one continues the stream with the same scores.
@@ -248,6 +252,8 @@ class AnomalyDetector:
         self._season: list[float] | None = None  # a ring of the deviations from the level
         self._season_filled = 0
         self._season_next = 0
+        self._gap_run = 0  # NaN rows since the last finite one
+        self._settle = 0  # rows before the level (and the seasonal deviation from it) is judged again
         self._tolerance = 0
         streams = ["naive", "level"]
         if self.season_lag is not None or self.season is not None:
@@ -472,8 +478,15 @@ class AnomalyDetector:
         if math.isnan(x):
             self.gaps += 1
             self.components_ = {}
+            if self._season is not None and self.count:  # time passes: keep the seasons aligned with it
+                self._push_season(math.nan)
+            self._gap_run += 1
             return 0.0
         self.count += 1
+        gap, self._gap_run = self._gap_run, 0
+        if gap >= self.window and self.count > 1:
+            # the level is as old as the gap: let it catch up (to 5 % of its lag) before it is judged
+            self._settle = math.ceil(3.0 / self.level_alpha)
         if self._interval is None:
             self._learn_interval(t)
         if self.count == 1:
@@ -486,15 +499,21 @@ class AnomalyDetector:
         spread = self._max - self._min
         floor = self.noise_floor * spread
         streams = self._streams
-        parts: dict[str, Any] = {
-            "naive": streams["naive"].step(x - self._prev, floor),
-            "level": streams["level"].step(x - self._level, floor),
-        }
+        parts: dict[str, Any] = {}
+        if not gap:  # after a gap the previous value is not the previous row's
+            parts["naive"] = streams["naive"].step(x - self._prev, floor)
+        settled = self._settle == 0
+        if settled:
+            parts["level"] = streams["level"].step(x - self._level, floor)
+        else:
+            self._settle -= 1
         deviation = x - self._level
         ring = self._season
         if ring is not None:
-            if self._season_filled == len(ring) and "season" in streams:
-                parts["season"] = streams["season"].step(self._seasonal_residual(deviation), floor)
+            if settled and self._season_filled == len(ring) and "season" in streams:
+                residual = self._seasonal_residual(deviation)
+                if residual is not None:
+                    parts["season"] = streams["season"].step(residual, floor)
             self._push_season(deviation)
         if self._patterns is not None:
             distance = self._patterns.step(x, TAIL_MIN)
@@ -533,8 +552,11 @@ class AnomalyDetector:
         self._season_next = (self._season_next + 1) % len(ring)
         self._season_filled = min(self._season_filled + 1, len(ring))
 
-    def _seasonal_residual(self, deviation: float) -> float:
-        """The deviation minus the median of the same phase's deviations over the past seasons (closest phase)."""
+    def _seasonal_residual(self, deviation: float) -> float | None:
+        """The deviation minus the median of the same phase's deviations over the past seasons (closest phase).
+
+        A gap in a past season is left out of its median; None when every past season is a gap there.
+        """
         ring = self._season
         assert ring is not None
         assert self.season_lag_ is not None
@@ -543,18 +565,22 @@ class AnomalyDetector:
         for j in range(-self._tolerance, self._tolerance + 1):
             # the ring is full: its oldest value is at `oldest`, so "k seasons ago" is k * lag back from the end
             at = oldest + size + j
-            if n == 3:  # the default: the median of three by comparisons (exact, no sort)
+            if n == 3:
                 a, b, c = ring[(at - lag) % size], ring[(at - 2 * lag) % size], ring[(at - 3 * lag) % size]
-                mid = (
-                    (b if b < c else (c if a < c else a)) if a < b else (a if a < c else (c if b < c else b))
-                )
-            else:
-                refs = sorted(ring[(at - k * lag) % size] for k in range(1, n + 1))
-                mid = refs[n // 2] if n % 2 else 0.5 * (refs[n // 2 - 1] + refs[n // 2])
-            r = deviation - mid
-            if abs(r) < abs(best):
-                best = r
-        return best
+                if a == a and b == b and c == c:  # no gap (NaN != NaN): the median of three by comparisons
+                    mid = (b if b < c else (c if a < c else a)) if a < b else (a if a < c else (c if b < c else b))
+                    r = deviation - mid
+                    if abs(r) < abs(best):
+                        best = r
+                    continue
+            refs = sorted(v for k in range(1, n + 1) if (v := ring[(at - k * lag) % size]) == v)
+            m = len(refs)
+            if m:
+                mid = refs[m // 2] if m % 2 else 0.5 * (refs[m // 2 - 1] + refs[m // 2])
+                r = deviation - mid
+                if abs(r) < abs(best):
+                    best = r
+        return None if best == math.inf else best
 
 
 def _flat(parts: dict[str, Any], streams: dict[str, TailStream]) -> dict[str, Any]:

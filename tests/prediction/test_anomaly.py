@@ -447,7 +447,7 @@ def test_update_rejects_bad_timestamps_and_records_nothing() -> None:
     assert detector.count == 0
 
 
-def test_nan_is_a_gap_that_changes_nothing() -> None:
+def test_nan_is_a_gap_scored_zero_and_learnt_by_nothing() -> None:
     x = noisy_sine(500, seed=12)
     detector = AnomalyDetector()
     for v in x[:250]:
@@ -455,8 +455,30 @@ def test_nan_is_a_gap_that_changes_nothing() -> None:
     assert detector.update(math.nan) == 0.0
     assert detector.update(np.float32("nan")) == 0.0
     assert (detector.count, detector.gaps) == (250, 2)
-    rest = [detector.update(v) for v in x[250:]]
-    np.testing.assert_array_equal(rest, AnomalyDetector().score(x)[250:])
+    y = np.r_[x[:250], np.nan, np.nan, x[250:]]
+    why = AnomalyDetector().explain(y)
+    assert why["score"].iloc[250:252].tolist() == [0.0, 0.0]
+    assert np.isnan(why["naive_point"].iloc[252])  # not compared with the value before the gap
+    assert not np.isnan(why["level_point"].iloc[252])  # a short gap: the level is still judged
+
+
+def test_after_a_long_gap_the_seasons_stay_aligned_and_nothing_false_alarms() -> None:
+    day = 288
+    stamps = pd.date_range("2024-01-01", periods=10 * day, freq="5min")
+    alarms_after_gap, spikes_seen = 0, 0
+    for seed in range(5):
+        x = (
+            50
+            + 20 * np.sin(2 * np.pi * np.arange(10 * day) / day)
+            + np.random.default_rng(seed).normal(0, 1, 10 * day)
+        )
+        x[5 * day : 5 * day + day // 2] = np.nan  # 12 hours not logged
+        x[8 * day + 100] += 15.0  # a real spike two days later
+        s = AnomalyDetector().score(pd.Series(x, index=stamps)).to_numpy()
+        alarms_after_gap += int(np.count_nonzero(s[5 * day + day // 2 : 8 * day] > 0.95))
+        spikes_seen += bool(s[8 * day + 100] > 0.95)
+    assert alarms_after_gap == 0  # before: 3 false alarms in one run (the seasons shifted by the gap)
+    assert spikes_seen == 5
 
 
 def test_score_rejects_bad_series() -> None:
