@@ -139,3 +139,13 @@ def test_demo_full_trace(tmp_path):
     assert s["decisions"]["by_type"]["scale_up"] > 0
     assert s["decisions"]["by_type"]["scale_down"] > 0
     assert s["shedding"]["requests_dropped_pct"] < 1.0
+
+
+def test_the_shipped_azure_trace_is_the_shared_one(shared_data) -> None:
+    from autoopt.sim import load_azure_trace
+
+    shared = shared_data / "traces" / "azure_v2" / "vm_cpu_readings_month_aggregated_cpu_mem.csv"
+    if not shared.is_file():
+        pytest.skip(f"no Azure trace at {shared}")
+    pd.testing.assert_frame_equal(load_azure_trace(), load_azure_trace(shared))
+    assert load_azure_trace().shape == (8640, 2)

@@ -8,9 +8,18 @@ from typing import Any
 
 from autoopt.sim._cluster import ClusterSimulator, ClusterStep, mm1_latency_ms, mm1_utilization_for_latency
 from autoopt.sim._demo import DemoReport, default_autoscaling_rules, run_demo
-from autoopt.sim._trace import NASA_TRACE_CITATION, NASA_TRACE_DAYS, load_nasa_trace, nasa_month_demand
+from autoopt.sim._trace import (
+    AZURE_TRACE_CITATION,
+    NASA_TRACE_CITATION,
+    NASA_TRACE_DAYS,
+    load_azure_trace,
+    load_nasa_trace,
+    nasa_month_demand,
+    nasa_requests,
+)
 
 __all__ = [
+    "AZURE_TRACE_CITATION",
     "BENCHMARK_SERVICE",
     "ENV_CONTEXT_KEYS",
     "FEATURES",
@@ -22,8 +31,10 @@ __all__ = [
     "DemoReport",
     "context_features",
     "default_autoscaling_rules",
+    "load_azure_trace",
     "load_nasa_trace",
     "nasa_month_demand",
+    "nasa_requests",
     "mm1_latency_ms",
     "mm1_utilization_for_latency",
     "run_demo",

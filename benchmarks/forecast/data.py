@@ -18,10 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from autoopt.sim._trace import load_nasa_trace
+from autoopt.sim._trace import load_azure_trace, nasa_requests
 from benchmarks._shared import find_shared_data
 
 __all__ = [
@@ -82,13 +81,7 @@ def load_nasa(
         raise ValueError(f"load_nasa() argument 'freq' must be one of {sorted(_PER_MINUTE)}; got {freq!r}.")
     base = Path(data_dir) if data_dir is not None else find_shared_data()
     path = None if base is None or not (base / NASA_FILE).is_file() else base / NASA_FILE
-    trace = load_nasa_trace(path)
-    requests = trace["requests"].copy()
-    if outage_as_gap:
-        requests[trace["status"] == "outage"] = np.nan
-    series = requests.resample(freq).sum(min_count=_PER_MINUTE[freq])
-    series.name = "requests"
-    return series
+    return nasa_requests(freq, outage_as_gap=outage_as_gap, path=path)
 
 
 def load_azure_cpu(data_dir: str | Path | None = None) -> pd.Series:
@@ -116,10 +109,7 @@ def load_azure_cpu(data_dir: str | Path | None = None) -> pd.Series:
             f"the Azure V2 CPU trace {AZURE_CPU_FILE} was not found under the shared data folder ({base}); "
             "set AUTOOPT_SHARED_DATA"
         )
-    frame = pd.read_csv(base / AZURE_CPU_FILE)
-    index = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"].to_numpy(), unit="s"), name="timestamp")
-    series = pd.Series(frame["cpu_usage"].to_numpy(dtype=float), index=index, name="cpu_usage")
-    return series.asfreq("5min")
+    return load_azure_trace(base / AZURE_CPU_FILE)["cpu_usage"]
 
 
 @dataclass(frozen=True)
