@@ -568,7 +568,11 @@ class AnomalyDetector:
             if n == 3:
                 a, b, c = ring[(at - lag) % size], ring[(at - 2 * lag) % size], ring[(at - 3 * lag) % size]
                 if a == a and b == b and c == c:  # no gap (NaN != NaN): the median of three by comparisons
-                    mid = (b if b < c else (c if a < c else a)) if a < b else (a if a < c else (c if b < c else b))
+                    mid = (
+                        (b if b < c else (c if a < c else a))
+                        if a < b
+                        else (a if a < c else (c if b < c else b))
+                    )
                     r = deviation - mid
                     if abs(r) < abs(best):
                         best = r
