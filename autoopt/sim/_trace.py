@@ -68,14 +68,7 @@ def load_nasa_trace(path: str | Path | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    if path is None:
-        with resources.files("autoopt.data").joinpath("nasa_http_1995_per_minute.csv.gz").open("rb") as fh:
-            frame = pd.read_csv(fh, compression="gzip")
-    else:
-        frame = pd.read_csv(path)
-    missing_cols = {"timestamp", "requests", "status"} - set(frame.columns)
-    if missing_cols:
-        raise ValueError(f"trace is missing column(s) {sorted(missing_cols)}")
+    frame = _read_trace("nasa_http_1995_per_minute.csv.gz", path, ("timestamp", "requests", "status"))
     frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp")), name="timestamp")
     frame["requests"] = frame["requests"].astype(float)
     frame.loc[frame["status"] == "missing", "requests"] = float("nan")
@@ -165,14 +158,22 @@ def load_azure_trace(path: str | Path | None = None) -> pd.DataFrame:
     """
     import pandas as pd
 
-    if path is None:
-        with resources.files("autoopt.data").joinpath("azure_v2_cpu_mem_5min.csv.gz").open("rb") as fh:
-            frame = pd.read_csv(fh, compression="gzip")
-    else:
-        frame = pd.read_csv(path)
-    missing_cols = {"timestamp", "cpu_usage", "assigned_mem"} - set(frame.columns)
-    if missing_cols:
-        raise ValueError(f"trace is missing column(s) {sorted(missing_cols)}")
+    frame = _read_trace("azure_v2_cpu_mem_5min.csv.gz", path, ("timestamp", "cpu_usage", "assigned_mem"))
     index = pd.DatetimeIndex(pd.to_datetime(frame.pop("timestamp").to_numpy(), unit="s"), name="timestamp")
     frame = frame.set_axis(index).astype(float)
     return frame.asfreq("5min")
+
+
+def _read_trace(shipped: str, path: str | Path | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The CSV at ``path``, or the gzipped copy ``shipped`` in ``autoopt/data``; refused without ``columns``."""
+    import pandas as pd
+
+    if path is None:
+        with resources.files("autoopt.data").joinpath(shipped).open("rb") as fh:
+            frame = pd.read_csv(fh, compression="gzip")
+    else:
+        frame = pd.read_csv(path)
+    missing_cols = set(columns) - set(frame.columns)
+    if missing_cols:
+        raise ValueError(f"trace is missing column(s) {sorted(missing_cols)}")
+    return frame
