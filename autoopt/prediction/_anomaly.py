@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, overload
@@ -20,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from autoopt._clock import check_sample_time
-from autoopt._validation import check_int, check_real, safe_repr
-from autoopt.prediction._input import time_index
+from autoopt._validation import check_int, check_real
+from autoopt.prediction._input import as_values, check_value
 from autoopt.prediction._tails import TAIL_MIN, PatternMemory, TailStream
 
 if TYPE_CHECKING:
@@ -376,7 +375,7 @@ class AnomalyDetector:
         ValueError
             If ``value`` is infinite or ``timestamp`` is NaT or not finite.
         """
-        x = _check_value(value, "update() argument 'value'")
+        x = check_value(value, "update() argument 'value'")
         t = None if timestamp is None else check_sample_time(timestamp, "update() argument 'timestamp'")
         with self._lock:
             return self._step(x, t)
@@ -423,7 +422,7 @@ class AnomalyDetector:
         if isinstance(series, pd.DataFrame):
             out = {col: self.score(series[col]) for col in series.columns}
             return pd.DataFrame(out, index=series.index, columns=series.columns)
-        values, times, order = _as_series(series, "score() argument 'series'")
+        values, times, order = as_values(series, "score() argument 'series'")
         scores = self._replay(values, times, None)
         if order is not None:  # back to the input's row order
             scores[order] = scores.copy()
@@ -449,7 +448,7 @@ class AnomalyDetector:
         """
         import pandas as pd
 
-        values, times, order = _as_series(series, "explain() argument 'series'")
+        values, times, order = as_values(series, "explain() argument 'series'")
         rows: list[dict[str, Any]] = []
         scores = self._replay(values, times, rows)
         frame = pd.DataFrame.from_records(rows)
@@ -600,63 +599,3 @@ def _flat(parts: dict[str, Any], streams: dict[str, TailStream]) -> dict[str, An
             row[f"{name}_point"] = point
             row[f"{name}_sustained"] = sustained
     return row
-
-
-def _check_value(value: Any, name: str) -> float:
-    """A real number as float; NaN passes (a gap), infinity raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"{name} must be a real number (NaN for a gap); got {safe_repr(value)} of type {type(value).__name__}."
-        )
-    try:
-        x = float(value)
-    except OverflowError:
-        raise ValueError(
-            f"{name} must be finite or NaN (a gap); got {safe_repr(value)}, too large for a float."
-        ) from None
-    if math.isinf(x):
-        raise ValueError(f"{name} must be finite or NaN (a gap); got {value!r}.")
-    return x
-
-
-def _as_series(series: Any, name: str) -> tuple[list[float], list[float] | None, np.ndarray | None]:
-    """Values (floats, NaN allowed) and POSIX timestamps (or None) of a series in time order, validated;
-    with the permutation that sorted them (None when they came in order)."""
-    import pandas as pd  # lazily: `import autoopt` does not import pandas
-
-    times: list[float] | None = None
-    order: np.ndarray | None = None
-    if isinstance(series, pd.Series):
-        index = series.index
-        if isinstance(index, pd.PeriodIndex):
-            index = index.to_timestamp(how="start")
-        index = time_index(index, name)  # refuses strings and mixed time zones
-        raw = series.to_numpy()
-        if index is not None:
-            if index.hasnans:
-                raise ValueError(f"{name} has a missing timestamp (NaT) in its index.")
-            if not index.is_monotonic_increasing:  # scored in time order, returned in the input's
-                order = np.argsort(index.asi8, kind="stable")
-                index, raw = index[order], raw[order]
-            naive = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
-            times = ((naive - pd.Timestamp(0)) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64).tolist()
-    else:
-        raw = np.asarray(series)
-    if raw.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {raw.shape}.")
-    if raw.dtype == np.bool_ or not (
-        np.issubdtype(raw.dtype, np.number) or (raw.dtype == object and _all_real(raw))
-    ):
-        raise TypeError(f"{name} must hold real numbers (NaN for gaps); got dtype {raw.dtype}.")
-    if np.issubdtype(raw.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold real numbers (NaN for gaps); got dtype {raw.dtype}.")
-    values = raw.astype(np.float64)
-    bad = np.isinf(values)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"{name} must be finite or NaN (a gap); got {float(values[i])!r} at row {i}.")
-    return values.tolist(), times, order
-
-
-def _all_real(raw: np.ndarray) -> bool:
-    return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw.tolist())

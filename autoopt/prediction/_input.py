@@ -1,4 +1,4 @@
-"""The forecaster's input and output: one series or many, as pandas objects or arrays, checked and regularised.
+"""Input and output of the forecaster and the detector: series as pandas objects or arrays, checked and regularised.
 
 Every time-indexed input goes through :func:`regularise`, which the
 forecaster and :func:`~autoopt.prediction.backtest` share:
@@ -20,6 +20,8 @@ periods' frequency, where a ``RangeIndex`` continues.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +35,9 @@ __all__ = [
     "MAX_GRID_FACTOR",
     "SeriesMeta",
     "as_matrix",
+    "as_values",
     "check_unique",
+    "check_value",
     "frame",
     "future_index",
     "regularise",
@@ -289,3 +293,66 @@ def frame(columns: dict[str, np.ndarray], meta: SeriesMeta, n: int, names: list[
     data = np.stack(list(columns.values()), axis=-1).reshape(horizon, -1)
     cols = pd.MultiIndex.from_product([labels, list(columns)], names=[meta.columns_name, None])
     return pd.DataFrame(data, index=future, columns=cols)
+
+
+# ------------------------------------------------------------------ the detector's input
+
+
+def check_value(value: Any, name: str) -> float:
+    """A real number as float; NaN passes (a gap), infinity raises."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number (NaN for a gap); got {safe_repr(value)} of type {type(value).__name__}."
+        )
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be finite or NaN (a gap); got {safe_repr(value)}, too large for a float."
+        ) from None
+    if math.isinf(x):
+        raise ValueError(f"{name} must be finite or NaN (a gap); got {value!r}.")
+    return x
+
+
+def as_values(series: Any, name: str) -> tuple[list[float], list[float] | None, np.ndarray | None]:
+    """Values (floats, NaN allowed) and POSIX timestamps (or None) of a series in time order, validated;
+    with the permutation that sorted them (None when they came in order)."""
+    import pandas as pd  # lazily: `import autoopt` does not import pandas
+
+    times: list[float] | None = None
+    order: np.ndarray | None = None
+    if isinstance(series, pd.Series):
+        index = series.index
+        if isinstance(index, pd.PeriodIndex):
+            index = index.to_timestamp(how="start")
+        index = time_index(index, name)  # refuses strings and mixed time zones
+        raw = series.to_numpy()
+        if index is not None:
+            if index.hasnans:
+                raise ValueError(f"{name} has a missing timestamp (NaT) in its index.")
+            if not index.is_monotonic_increasing:  # scored in time order, returned in the input's
+                order = np.argsort(index.asi8, kind="stable")
+                index, raw = index[order], raw[order]
+            naive = index.tz_convert("UTC").tz_localize(None) if index.tz is not None else index
+            times = ((naive - pd.Timestamp(0)) / pd.Timedelta(seconds=1)).to_numpy(dtype=np.float64).tolist()
+    else:
+        raw = np.asarray(series)
+    if raw.ndim != 1:
+        raise ValueError(f"{name} must be 1-D; got shape {raw.shape}.")
+    if raw.dtype == np.bool_ or not (
+        np.issubdtype(raw.dtype, np.number) or (raw.dtype == object and _all_real(raw))
+    ):
+        raise TypeError(f"{name} must hold real numbers (NaN for gaps); got dtype {raw.dtype}.")
+    if np.issubdtype(raw.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers (NaN for gaps); got dtype {raw.dtype}.")
+    values = raw.astype(np.float64)
+    bad = np.isinf(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must be finite or NaN (a gap); got {float(values[i])!r} at row {i}.")
+    return values.tolist(), times, order
+
+
+def _all_real(raw: np.ndarray) -> bool:
+    return all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw.tolist())
