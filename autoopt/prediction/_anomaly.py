@@ -9,6 +9,7 @@ p-values against that residual's own recent past (:mod:`autoopt.prediction._tail
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -316,22 +317,7 @@ class AnomalyDetector:
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's parameters, as given."""
-        return {
-            "season": self.season,
-            "season_lag": self.season_lag,
-            "interval": self.interval,
-            "n_seasons": self.n_seasons,
-            "season_tolerance": self.season_tolerance,
-            "pattern_length": self.pattern_length,
-            "pattern_memory": self.pattern_memory,
-            "history": self.history,
-            "window": self.window,
-            "warmup": self.warmup,
-            "level_alpha": self.level_alpha,
-            "spatial_tolerance": self.spatial_tolerance,
-            "suppression": self.suppression,
-            "noise_floor": self.noise_floor,
-        }
+        return {name: getattr(self, name) for name in _PARAMS}
 
     def _fresh(self) -> AnomalyDetector:
         return AnomalyDetector(**self.get_params())
@@ -584,6 +570,9 @@ class AnomalyDetector:
                 if abs(r) < abs(best):
                     best = r
         return None if best == math.inf else best
+
+
+_PARAMS = tuple(inspect.signature(AnomalyDetector.__init__).parameters)[1:]  # but self
 
 
 def _flat(parts: dict[str, Any], streams: dict[str, TailStream]) -> dict[str, Any]:

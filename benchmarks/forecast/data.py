@@ -37,23 +37,16 @@ __all__ = [
 ROOT = Path(__file__).resolve().parents[2]
 NASA_FILE = Path("traces") / "nasa_http_1995_per_minute.csv"
 AZURE_CPU_FILE = Path("traces") / "azure_v2" / "vm_cpu_readings_month_aggregated_cpu_mem.csv"
-_PER_MINUTE = {"1h": 60, "5min": 5}
 
 
 def load_nasa(
     freq: str = "1h", data_dir: str | Path | None = None, *, outage_as_gap: bool = True
 ) -> pd.Series:
-    """NASA-HTTP requests per hour (``freq="1h"``) or per 5 minutes (``freq="5min"``).
+    """NASA-HTTP requests per hour or per 5 minutes: :func:`autoopt.sim.nasa_requests` on the shared copy.
 
-    Each period is the sum of its per-minute counts, and is NaN unless every
-    one of its minutes was logged: the unlogged stretch 1995-07-28 13:33 to
-    07-31 23:59 is a gap, never zero load. During the hurricane outage
-    (1995-08-01 14:52 to 08-03 04:36) the server served 0 requests; the
-    demand was not observed, so by default those periods are gaps too
-    (``outage_as_gap=False`` keeps the served zeros).
-
-    Gaps, of 1,488 hourly / 17,856 five-minute periods (1995-07-01 00:00 to
-    08-31 23:59 at UTC-04:00):
+    The rules (a period is NaN unless every minute of it was logged; the outage's periods are gaps by
+    default) are :func:`~autoopt.sim.nasa_requests`'. Gaps, of 1,488 hourly / 17,856 five-minute periods
+    (1995-07-01 00:00 to 08-31 23:59 at UTC-04:00):
 
     - hourly: 122 NaN -- 83 (07-28 13:00 to 07-31 23:00, not logged) and 39
       (08-01 14:00 to 08-03 04:00, the outage); 83 with ``outage_as_gap=False``;
@@ -63,7 +56,7 @@ def load_nasa(
     Parameters
     ----------
     freq : {"1h", "5min"}
-        The period.
+        The period (``nasa_requests`` also takes ``"1min"``).
     data_dir : str or Path, optional
         The shared data folder holding ``traces/nasa_http_1995_per_minute.csv``;
         found by :func:`find_shared_data` by default, and the copy shipped with
@@ -77,8 +70,6 @@ def load_nasa(
         Named ``requests``, on a regular, timezone-aware (UTC-04:00)
         DatetimeIndex with ``freq`` set.
     """
-    if freq not in _PER_MINUTE:
-        raise ValueError(f"load_nasa() argument 'freq' must be one of {sorted(_PER_MINUTE)}; got {freq!r}.")
     base = Path(data_dir) if data_dir is not None else find_shared_data()
     path = None if base is None or not (base / NASA_FILE).is_file() else base / NASA_FILE
     return nasa_requests(freq, outage_as_gap=outage_as_gap, path=path)
