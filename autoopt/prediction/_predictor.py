@@ -6,9 +6,6 @@ import logging
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,11 +30,11 @@ from autoopt._validation import (
     safe_repr,
 )
 from autoopt.config import AutomationConfig, check_config
-from autoopt.core.ols import SlidingOLS
-from autoopt.core.ring import RingBuffer
 from autoopt.enums import PredictionType
 from autoopt.models import Prediction, new_id
 from autoopt.prediction._forecaster import Forecaster
+from autoopt.prediction._seasonal_grid import GridForecast, fit_on_grid, forecast_after
+from autoopt.prediction._series_state import Accuracy, PredictionStore, SeriesState
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,116 +63,6 @@ _BOUNDS: dict[PredictionType, tuple[float, float]] = {
     PredictionType.THROUGHPUT: (0.0, math.inf),
     PredictionType.COST: (0.0, math.inf),
 }
-
-
-class _Series:
-    """One metric's state: the sliding regression, the bounded raw history and the seasonal model."""
-
-    __slots__ = (
-        "failed_at",
-        "failed_end",
-        "fitted_at",
-        "fitting",
-        "grid_end",
-        "grid_step",
-        "history",
-        "last_ts",
-        "model",
-        "n_total",
-        "ols",
-        "origin",
-    )
-
-    def __init__(self, window: int, history_size: int, origin: float) -> None:
-        self.ols = SlidingOLS(window)
-        self.history = RingBuffer(history_size, width=2)
-        self.origin = origin  # x = (t - origin) / 60: minutes since the first observation
-        self.last_ts: float = origin
-        self.n_total = 0
-        self.model: Forecaster | None = None  # the seasonal Forecaster, once there is enough history
-        self.grid_end = 0.0  # time of the model's last grid row
-        self.grid_step = 0.0  # seconds between its rows
-        self.fitted_at = 0  # n_total when its data was taken
-        self.fitting = False  # a thread is refitting it (outside the lock)
-        self.failed_at = -1  # n_total when the latest refit failed (-1: none failed since the last fit)
-        self.failed_end = 0.0  # last_ts then
-
-
-@dataclass(frozen=True)
-class _Forecast:
-    mean: float
-    lower: float
-    upper: float
-
-
-@dataclass
-class _Accuracy:
-    """Running sums of validated prediction errors for one metric."""
-
-    count: int = 0
-    abs_err: float = 0.0
-    sq_err: float = 0.0
-    ape: float = 0.0
-    ape_count: int = 0
-    covered: int = 0
-    width: float = 0.0
-
-    def add(self, pred: Prediction, sign: int) -> None:
-        actual = pred.actual_value
-        assert actual is not None
-        err = actual - pred.predicted_value
-        lo, hi = pred.confidence_interval
-        self.count += sign
-        self.abs_err += sign * abs(err)
-        self.sq_err += sign * err * err
-        if actual != 0.0:
-            self.ape += sign * abs(err) / abs(actual)
-            self.ape_count += sign
-        self.covered += sign * int(lo <= actual <= hi)
-        self.width += sign * (hi - lo)
-
-    def merged(self, other: _Accuracy) -> _Accuracy:
-        return _Accuracy(
-            self.count + other.count,
-            self.abs_err + other.abs_err,
-            self.sq_err + other.sq_err,
-            self.ape + other.ape,
-            self.ape_count + other.ape_count,
-            self.covered + other.covered,
-            self.width + other.width,
-        )
-
-    def report(self) -> dict[str, float]:
-        n = self.count
-        nan = math.nan
-        return {
-            "count": float(n),
-            "mae": self.abs_err / n if n else nan,
-            "rmse": math.sqrt(max(self.sq_err, 0.0) / n) if n else nan,
-            "mape": 100.0 * self.ape / self.ape_count if self.ape_count else nan,
-            "coverage": self.covered / n if n else nan,
-            "mean_interval_width": self.width / n if n else nan,
-        }
-
-
-@dataclass
-class _PredictionStore:
-    """Bounded id -> Prediction map, oldest evicted first."""
-
-    capacity: int
-    items: OrderedDict[str, Prediction] = field(default_factory=OrderedDict)
-
-    def add(self, pred: Prediction) -> Prediction | None:
-        self.items[pred.prediction_id] = pred
-        if len(self.items) > self.capacity:
-            return self.items.popitem(last=False)[1]
-        return None
-
-    def newest(self, limit: int) -> list[Prediction]:
-        it: Iterator[Prediction] = reversed(self.items.values())
-        out = list(islice(it, limit))
-        out.reverse()
-        return out
 
 
 class PerformancePredictor:
@@ -345,10 +232,10 @@ class PerformancePredictor:
         self.max_series = check_size(max_series, f"{where} 'max_series'")
         self._clock = check_sync_callable(clock, f"{where} 'clock'")
         self._lock = threading.Lock()
-        self._series: dict[tuple[PredictionType, str | None], _Series] = {}
+        self._series: dict[tuple[PredictionType, str | None], SeriesState] = {}
         self._named: OrderedDict[tuple[PredictionType, str | None], None] = OrderedDict()  # LRU order
-        self._predictions = _PredictionStore(self.max_predictions)
-        self._accuracy: dict[tuple[PredictionType, Any], _Accuracy] = {}
+        self._predictions = PredictionStore(self.max_predictions)
+        self._accuracy: dict[tuple[PredictionType, Any], Accuracy] = {}
         self._n_predictions = 0
         self._evicted = 0
         self._clamped = 0
@@ -428,9 +315,9 @@ class PerformancePredictor:
             state.last_ts = t
             state.n_total += 1
 
-    def _new_series(self, key: tuple[PredictionType, str | None], start: float) -> _Series:
+    def _new_series(self, key: tuple[PredictionType, str | None], start: float) -> SeriesState:
         """Under the lock: a new series, evicting the least recently used named series past ``max_series``."""
-        state = self._series[key] = _Series(self.window, self.history_size, start)
+        state = self._series[key] = SeriesState(self.window, self.history_size, start)
         if key[1] is not None:
             self._named[key] = None
             if len(self._named) > self.max_series:
@@ -439,7 +326,7 @@ class PerformancePredictor:
                 acc = self._accuracy.pop(old, None)
                 if acc is not None:  # keep the metric's aggregate exact
                     bucket = (old[0], _EVICTED)
-                    self._accuracy[bucket] = self._accuracy.get(bucket, _Accuracy()).merged(acc)
+                    self._accuracy[bucket] = self._accuracy.get(bucket, Accuracy()).merged(acc)
                 self._evicted += 1
         return state
 
@@ -534,7 +421,7 @@ class PerformancePredictor:
 
     # ------------------------------------------------------------ seasonal path
 
-    def _seasonal_job(self, state: _Series) -> tuple[str, Any] | None:
+    def _seasonal_job(self, state: SeriesState) -> tuple[str, Any] | None:
         """Under the lock: what the seasonal path needs, copied (O(refit interval) or O(window) rows).
 
         ``("refit", rows)`` when the series has ``>= 2`` seasonal cycles of
@@ -573,7 +460,9 @@ class PerformancePredictor:
         state.fitting = True
         return ("refit", (history.last(keep).copy(), state.n_total))
 
-    def _seasonal_forecast(self, state: _Series, job: tuple[str, Any], horizon_s: float) -> _Forecast | None:
+    def _seasonal_forecast(
+        self, state: SeriesState, job: tuple[str, Any], horizon_s: float
+    ) -> GridForecast | None:
         """Outside the lock: refit if asked, then the forecast ``horizon_s`` seconds after the last row."""
         kind, payload = job
         if kind == "refit":
@@ -611,38 +500,19 @@ class PerformancePredictor:
             model, grid_end, step = fitted
         else:
             model, grid_end, step, tail = payload
-        return _forecast_after(model, grid_end, step, tail, horizon_s)
+        return forecast_after(model, grid_end, step, tail, horizon_s)
 
     def _fit_seasonal(self, rows: np.ndarray) -> tuple[Forecaster, float, float]:
-        """A Forecaster fitted on ``rows`` (time, value) put on a regular grid; with the grid's end and step.
-
-        The grid step is the median spacing of the observations, but at least
-        ``seasonal_period / seasonal_resolution``; a grid cell holds the
-        latest observation in it (a point value, so the intervals stay those
-        of single observations), and an empty cell is a gap.
-        """
-        t, y = rows[:, 0], rows[:, 1]
-        gaps = np.diff(t)
-        gaps = gaps[gaps > 0]
-        if gaps.size == 0:
-            raise ValueError("the observations share one timestamp")
+        """A Forecaster fitted on ``rows`` (time, value) on a regular grid (:func:`fit_on_grid`)."""
         assert self.seasonal_period is not None
-        step = max(float(np.median(gaps)), self.seasonal_period / self.seasonal_resolution)
-        period = round(self.seasonal_period / step)
-        if period < 2:
-            raise ValueError(f"a seasonal period of {self.seasonal_period} s is under two {step} s steps")
-        size = min(math.floor((t[-1] - t[0]) / step + 1e-9) + 1, self.seasonal_cycles * period)
-        if size < 2 * period:
-            raise ValueError(f"{size} grid steps hold fewer than two seasonal periods of {period} steps")
-        # cell j (of size) ends at t[-1] - (size - 1 - j) * step
-        slot = size - 1 - np.floor((t[-1] - t) / step + 1e-9).astype(np.int64)
-        keep = slot >= 0
-        grid = np.full(size, np.nan)
-        grid[slot[keep]] = _latest_per_cell(slot[keep], y[keep], size)[slot[keep]]
-        params = {} if self.forecaster is None else self.forecaster.get_params()
-        params.update(seasonal_periods=[period], alpha=self.alpha)
-        model = Forecaster(**params).fit(grid)
-        return model, float(t[-1]), step
+        return fit_on_grid(
+            rows,
+            self.seasonal_period,
+            self.seasonal_resolution,
+            self.seasonal_cycles,
+            self.forecaster,
+            self.alpha,
+        )
 
     def predict_frame(
         self, prediction_type: PredictionType, horizons_minutes: Any, *, series: str | None = None
@@ -722,7 +592,7 @@ class PerformancePredictor:
         with self._lock:
             if key[1] is not None and key not in self._series:  # an evicted (or unknown) named series
                 key = (key[0], _EVICTED)
-            acc = self._accuracy.setdefault(key, _Accuracy())
+            acc = self._accuracy.setdefault(key, Accuracy())
             if prediction.actual_value is not None:
                 acc.add(prediction, -1)
             prediction.actual_value = actual
@@ -758,7 +628,7 @@ class PerformancePredictor:
             )
         )
         wanted = series if series is ALL_SERIES else _check_series(series, "get_prediction_accuracy")
-        total = _Accuracy()
+        total = Accuracy()
         with self._lock:
             for (t, name), acc in self._accuracy.items():
                 if (ptype is None or t is ptype) and (wanted is ALL_SERIES or name == wanted):
@@ -802,48 +672,6 @@ class PerformancePredictor:
                 "alpha": self.alpha,
                 "model_version": _MODEL_VERSION,
             }
-
-
-def _latest_per_cell(slot: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """``out[j]`` = the last of ``values`` (in order) whose ``slot`` is ``j``; NaN for an empty cell."""
-    out = np.full(size, np.nan)
-    out[slot[::-1][np.unique(slot[::-1], return_index=True)[1]]] = values[::-1][
-        np.unique(slot[::-1], return_index=True)[1]
-    ]
-    return out
-
-
-def _forecast_after(
-    model: Forecaster, grid_end: float, step: float, tail: np.ndarray, horizon_s: float
-) -> _Forecast | None:
-    """The model's forecast ``horizon_s`` seconds after the last of ``tail``'s rows (or the grid's end).
-
-    The rows observed since the fit (``tail``: time, value) go into the
-    model's grid cells after ``grid_end`` (the latest in each cell) and
-    update its AR state without a refit.
-    """
-    after = None
-    origin = last = grid_end
-    if tail.shape[0]:
-        last = max(grid_end, float(tail[-1, 0]))
-        slots = np.ceil((tail[:, 0] - grid_end) / step - 1e-9).astype(
-            np.int64
-        )  # cell j ends at grid_end + j step
-        ok = slots >= 1
-        if ok.any():
-            m = int(slots[ok].max())
-            after = _latest_per_cell(slots[ok] - 1, tail[ok, 1], m)
-            origin = grid_end + m * step
-    h = max(1, math.ceil((last + horizon_s - origin) / step - 1e-9))
-    try:
-        mean, lower, upper = model.predict_arrays(h, after=after)
-    except ValueError as exc:  # intervals cannot be calibrated for so long a horizon on this window
-        logger.info("seasonal forecast unavailable (%s); using the linear trend", exc)
-        return None
-    except Exception as exc:
-        logger.warning("seasonal forecast raised %s: %s; using the linear trend", type(exc).__name__, exc)
-        return None
-    return _Forecast(float(mean[-1, 0]), float(lower[-1, 0]), float(upper[-1, 0]))
 
 
 def _check_target(last_ts: float, horizon_minutes: float, name: str) -> None:
