@@ -71,9 +71,9 @@ def fit_on_grid(
 def latest_per_cell(slot: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """``out[j]`` = the last of ``values`` (in order) whose ``slot`` is ``j``; NaN for an empty cell."""
     out = np.full(size, np.nan)
-    out[slot[::-1][np.unique(slot[::-1], return_index=True)[1]]] = values[::-1][
-        np.unique(slot[::-1], return_index=True)[1]
-    ]
+    backwards = slot[::-1]
+    last = np.unique(backwards, return_index=True)[1]  # in reverse order, the first hit is the latest
+    out[backwards[last]] = values[::-1][last]
     return out
 
 

@@ -171,3 +171,16 @@ def test_fast_observations_are_thinned_to_the_resolution(monkeypatch):
     assert grid.size == 3 * 288  # fewer than seasonal_cycles=4 days recorded
     np.testing.assert_array_equal(grid, y[4::5][-grid.size :])  # the last minute of each 5-minute step
     assert abs(p.predicted_value - _daily(np.array([t[-1] + 1800.0]))[0]) < 8.0
+
+
+def test_latest_per_cell_keeps_the_last_value_of_each_cell() -> None:
+    from autoopt.prediction._seasonal_grid import latest_per_cell
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, size = int(rng.integers(1, 50)), int(rng.integers(1, 20))
+        slot, values = rng.integers(0, size, n), rng.normal(size=n)
+        expected = np.full(size, np.nan)
+        for j, v in zip(slot, values, strict=True):  # a plain loop: later rows overwrite earlier ones
+            expected[j] = v
+        np.testing.assert_array_equal(latest_per_cell(slot, values, size), expected)
