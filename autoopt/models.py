@@ -12,22 +12,18 @@ re-validate a record when it is handed to them (``LoadMetrics.validate``).
 
 from __future__ import annotations
 
-import math
-import threading
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
-import numpy as np
-
 from autoopt._clock import utcnow
+from autoopt._model_records import jsonable, new_id, record_dict
+from autoopt._model_resources import ResourcePool
+from autoopt._model_tuning import TuningParameter, TuningSession
 from autoopt._validation import (
     check_enum,
     check_int,
-    check_random_state,
     check_real,
     check_str,
     check_sync_callable,
@@ -43,8 +39,6 @@ from autoopt.enums import (
     RemediationAction,
     SchedulerPriority,
     TaskState,
-    TuningStatus,
-    TuningStrategy,
 )
 
 __all__ = [
@@ -63,54 +57,6 @@ __all__ = [
     "jsonable",
     "new_id",
 ]
-
-
-def new_id() -> str:
-    """A fresh random identifier (a UUID4 hex string)."""
-    return uuid.uuid4().hex
-
-
-def jsonable(obj: Any) -> Any:
-    """Convert ``obj`` to JSON-serialisable data.
-
-    Enums become their values, datetimes ISO-8601 strings, NumPy scalars and
-    arrays Python numbers and lists, objects with ``to_dict`` their dict,
-    callables their qualified name, and anything else its ``repr``.
-    Non-finite floats become ``None`` (JSON has no NaN). An object whose own
-    ``to_dict`` or ``repr`` raises becomes a string naming the type and the
-    error, so serialising user data never raises.
-    """
-    if isinstance(obj, Enum):  # before str: StrEnum members are strs
-        return jsonable(obj.value)
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if isinstance(obj, np.generic):
-        return jsonable(obj.item())
-    if isinstance(obj, np.ndarray):
-        return [jsonable(x) for x in obj.tolist()]
-    if isinstance(obj, Mapping):
-        return {str(jsonable(k)): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [jsonable(x) for x in obj]
-    try:
-        to_dict = getattr(obj, "to_dict", None)
-        if callable(to_dict) and not isinstance(obj, type):
-            return jsonable(to_dict())
-        if callable(obj):
-            return getattr(obj, "__qualname__", None) or repr(obj)
-        if is_dataclass(obj) and not isinstance(obj, type):
-            return {f: jsonable(getattr(obj, f)) for f in obj.__dataclass_fields__}
-        return repr(obj)
-    except Exception as exc:  # user objects: a broken to_dict/repr must not break serialisation
-        return f"<unserialisable {type(obj).__name__}: {type(exc).__name__}: {exc}>"
-
-
-def _record_dict(obj: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {f: jsonable(getattr(obj, f)) for f in obj.__dataclass_fields__ if f not in exclude}
 
 
 # --------------------------------------------------------------------- decisions
@@ -155,7 +101,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-serialisable data."""
-        return _record_dict(self)
+        return record_dict(self)
 
 
 @dataclass
@@ -267,223 +213,7 @@ class DecisionRule:
 
     def to_dict(self) -> dict[str, Any]:
         """The rule as JSON-serialisable data (expressions as their text, other callables by qualified name)."""
-        return _record_dict(self)
-
-
-# ------------------------------------------------------------------------ tuning
-
-
-@dataclass
-class TuningParameter:
-    """One tuned parameter: its bounds, its current and best values and its history.
-
-    A parameter whose bounds and initial value are all ints is an integer
-    parameter (``is_integer``); its values are then ints. Scores follow the
-    rule *higher is better*. ``log`` marks a parameter searched on a log
-    scale (``step_size`` is then a step of ``log(value)``). A categorical
-    parameter has ``choices``; its values are the choices themselves and
-    ``min_value``/``max_value`` index them (0 and ``len(choices) - 1``).
-
-    Examples
-    --------
-    >>> from autoopt import TuningParameter, TuningStrategy
-    >>> p = TuningParameter.from_bounds("batch_size", (16, 128, 32))
-    >>> p.is_integer, p.step_size
-    (True, 11)
-    >>> p.record(32, 0.5); p.record(64, 0.7)
-    >>> p.best_value, p.best_score
-    (64, 0.7)
-    >>> p.get_next_value(TuningStrategy.GRID_SEARCH)   # the grid point after 64: 16 + 5 * 11
-    71
-    """
-
-    name: str
-    current_value: float
-    min_value: float
-    max_value: float
-    step_size: float
-    best_value: float | None = None
-    best_score: float | None = None
-    history: list[tuple[float, float]] = field(default_factory=list)
-    is_integer: bool = False
-    log: bool = False
-    choices: tuple[Any, ...] | None = None
-
-    def __post_init__(self) -> None:
-        where = f"TuningParameter({self.name!r})"
-        lo = check_real(self.min_value, f"{where}.min_value")
-        hi = check_real(self.max_value, f"{where}.max_value")
-        if lo > hi:
-            raise ValueError(f"{where}.min_value ({lo!r}) must be <= max_value ({hi!r}).")
-        if self.choices is not None:
-            self.choices = tuple(self.choices)
-            if self.current_value not in self.choices:
-                raise ValueError(
-                    f"{where}.current_value {self.current_value!r} is not one of {self.choices!r}."
-                )
-            return
-        check_real(self.current_value, f"{where}.current_value", low=lo, high=hi)
-        check_real(self.step_size, f"{where}.step_size", low=0.0, low_open=hi > lo)
-
-    @classmethod
-    def from_bounds(cls, name: str, bounds: tuple[float, float, float]) -> TuningParameter:
-        """Build a parameter from the seed's ``(min, max, initial)`` tuple.
-
-        The step size is a tenth of the range (at least 1 for integers).
-
-        Raises
-        ------
-        ValueError
-            If ``min > max`` or the initial value lies outside ``[min, max]``.
-        TypeError
-            If ``bounds`` is not a 3-tuple of real numbers.
-        """
-        if not isinstance(bounds, (tuple, list)) or len(bounds) != 3:
-            raise TypeError(f"parameters[{name!r}] must be a (min, max, initial) tuple; got {bounds!r}.")
-        lo, hi, init = bounds
-        for label, v in (("min", lo), ("max", hi), ("initial", init)):
-            check_real(v, f"parameters[{name!r}] {label}")
-        if lo > hi:
-            raise ValueError(f"parameters[{name!r}]: min ({lo!r}) must be <= max ({hi!r}).")
-        if not lo <= init <= hi:
-            raise ValueError(f"parameters[{name!r}]: initial value {init!r} is outside [{lo!r}, {hi!r}].")
-        is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in bounds)
-        if is_int:
-            step: float = max(1, (int(hi) - int(lo)) // 10)
-            return cls(name, int(init), int(lo), int(hi), step, is_integer=True)
-        return cls(name, float(init), float(lo), float(hi), (float(hi) - float(lo)) / 10.0)
-
-    def _clip(self, value: float) -> float:
-        value = min(max(value, self.min_value), self.max_value)
-        return round(value) if self.is_integer else float(value)
-
-    def record(self, value: float, score: float, *, maximize: bool = True) -> None:
-        """Append ``(value, score)`` to the history and update current and best.
-
-        The best is the highest score, or the lowest with ``maximize=False``
-        (a session created with ``direction="minimize"``).
-        """
-        self.history.append((value, score))
-        self.current_value = value
-        if self.best_score is None or (score > self.best_score if maximize else score < self.best_score):
-            self.best_score = score
-            self.best_value = value
-
-    def get_next_value(self, strategy: TuningStrategy, rng: Any = None) -> float:
-        """Propose this parameter's next value on its own, one-dimensionally.
-
-        This is the per-parameter heuristic of the data model; the
-        :class:`~autoopt.SelfTuner` searches all parameters jointly with
-        Optuna instead. The rules are:
-
-        - ``RANDOM_SEARCH``: uniform in the bounds;
-        - ``GRID_SEARCH``: the next point of the grid ``min + k * step_size``,
-          wrapping to ``min``;
-        - ``GRADIENT_DESCENT``: one step of ``step_size`` in the direction of
-          the finite-difference slope of the last two distinct recorded values
-          (upwards when there is no slope yet);
-        - ``BAYESIAN``, ``GENETIC``, ``ADAPTIVE``: a Gaussian mutation of the
-          best value so far (or the current one) with standard deviation
-          ``step_size``.
-
-        Parameters
-        ----------
-        strategy : TuningStrategy
-        rng : int, numpy.random.Generator or None
-            Randomness for the stochastic rules.
-        """
-        strategy = check_enum(strategy, TuningStrategy, "strategy")
-        if self.choices is not None:
-            if strategy is TuningStrategy.GRID_SEARCH:
-                return self.choices[(self.choices.index(self.current_value) + 1) % len(self.choices)]
-            return self.choices[int(check_random_state(rng, "rng").integers(len(self.choices)))]
-        if self.max_value == self.min_value:
-            return self._clip(self.min_value)
-        # Log parameters follow the same rules on log(value), where step_size lives.
-        fwd: Callable[[float], float] = math.log if self.log else float
-        lo, hi, cur = fwd(self.min_value), fwd(self.max_value), fwd(self.current_value)
-        if strategy is TuningStrategy.GRID_SEARCH:
-            k = math.floor((cur - lo) / self.step_size + 1e-9) + 1
-            nxt = lo + k * self.step_size
-            return self._clip_unit(nxt if nxt <= hi + 1e-12 else lo)
-        if strategy is TuningStrategy.GRADIENT_DESCENT:
-            direction = 1.0
-            for (v1, s1), (v0, s0) in zip(
-                reversed(self.history), list(reversed(self.history))[1:], strict=False
-            ):
-                if v1 != v0:
-                    slope = (s1 - s0) / (fwd(v1) - fwd(v0))
-                    direction = 1.0 if slope >= 0 else -1.0
-                    break
-            return self._clip_unit(cur + direction * self.step_size)
-        gen = check_random_state(rng, "rng")
-        if strategy is TuningStrategy.RANDOM_SEARCH:
-            if self.is_integer and not self.log:
-                return int(gen.integers(int(self.min_value), int(self.max_value) + 1))
-            return self._clip_unit(float(gen.uniform(lo, hi)))
-        centre = fwd(self.best_value if self.best_value is not None else self.current_value)
-        return self._clip_unit(float(gen.normal(centre, self.step_size)))
-
-    def _clip_unit(self, v: float) -> float:
-        # ``v`` is on the search scale (log(value) for log parameters).
-        return self._clip(math.exp(v) if self.log else v)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The parameter as JSON-serialisable data."""
-        return _record_dict(self)
-
-
-@dataclass
-class TuningSession:
-    """A tuning session of the :class:`~autoopt.SelfTuner`.
-
-    ``iterations`` counts the results recorded so far; the session stops
-    proposing values once it reaches ``max_iterations`` or converges.
-    ``direction`` says whether a higher (``"maximize"``, the default) or a
-    lower score is better. ``strategy`` is ``None`` for a session searching
-    with a user's own Optuna sampler, which ``sampler_name`` names (its
-    class name).
-    """
-
-    session_id: str
-    parameters: dict[str, TuningParameter]
-    strategy: TuningStrategy | None
-    status: TuningStatus = TuningStatus.IDLE
-    objective_fn: Callable[..., float] | None = None
-    iterations: int = 0
-    max_iterations: int = 100
-    convergence_threshold: float = 1e-4
-    started_at: datetime = field(default_factory=utcnow)
-    completed_at: datetime | None = None
-    best_score: float | None = None
-    best_parameters: dict[str, float] | None = None
-    direction: str = "maximize"
-    sampler_name: str | None = None
-    _trials_source: Callable[[], Any] | None = field(default=None, repr=False, compare=False, kw_only=True)
-
-    def trials_dataframe(self) -> Any:
-        """One row per trial of the session, as a pandas DataFrame.
-
-        Columns: ``number``, ``state``, ``score``, ``datetime_start``,
-        ``datetime_complete``, ``duration_s``, ``params_<name>`` per
-        parameter, ``message`` (why a trial failed), ``last_intermediate``
-        (the last value reported by a pruned trial) and ``best_score`` (the
-        running best). See :func:`autoopt.tuning.trials_frame`.
-
-        Raises
-        ------
-        RuntimeError
-            If the session was not created by a :class:`~autoopt.SelfTuner`.
-        """
-        if self._trials_source is None:
-            raise RuntimeError(
-                f"TuningSession {self.session_id!r} was not created by a SelfTuner; it has no trials to show."
-            )
-        return self._trials_source()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The session as JSON-serialisable data."""
-        return _record_dict(self, exclude=("_trials_source",))
+        return record_dict(self)
 
 
 # -------------------------------------------------------------------- scheduling
@@ -517,150 +247,7 @@ class ScheduledTask:
 
     def to_dict(self) -> dict[str, Any]:
         """The task as JSON-serialisable data (``execute_fn`` by name, ``result`` as is or by repr)."""
-        return _record_dict(self)
-
-
-_STANDARD_RESOURCES = ("cpu", "memory", "io_bandwidth", "network")
-_EPS = 1e-9
-
-
-@dataclass
-class ResourcePool:
-    """Capacities of the resources tasks compete for.
-
-    The pool remembers its starting capacity: :meth:`release` never raises a
-    resource above it. Every method is atomic under an internal lock;
-    :meth:`try_allocate` checks and allocates in one step.
-
-    Requirements are dicts over ``cpu``, ``memory``, ``io_bandwidth``,
-    ``network`` and the keys of ``custom``; an unknown key or a negative
-    amount raises :class:`ValueError`.
-
-    Examples
-    --------
-    >>> from autoopt import ResourcePool
-    >>> pool = ResourcePool(custom={"gpu": 2})
-    >>> pool.can_allocate({"cpu": 30, "gpu": 1})
-    True
-    >>> pool.allocate({"cpu": 30, "gpu": 1}); pool.cpu, pool.custom["gpu"]
-    (70.0, 1.0)
-    >>> pool.release({"cpu": 50}); pool.cpu
-    100.0
-    """
-
-    cpu: float = 100.0
-    memory: float = 100.0
-    io_bandwidth: float = 100.0
-    network: float = 100.0
-    custom: dict[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in _STANDARD_RESOURCES:
-            setattr(self, name, check_real(getattr(self, name), f"ResourcePool.{name}", low=0.0))
-        if not isinstance(self.custom, Mapping):
-            raise TypeError(f"ResourcePool.custom must be a dict; got {self.custom!r}.")
-        custom: dict[str, float] = {}
-        for key, value in self.custom.items():
-            if not isinstance(key, str) or key in _STANDARD_RESOURCES:
-                raise ValueError(f"ResourcePool.custom has an invalid resource name {key!r}.")
-            custom[key] = check_real(value, f"ResourcePool.custom[{key!r}]", low=0.0)
-        self.custom = custom
-        # Not dataclass fields, so asdict() never sees the lock (copy and pickle: __getstate__).
-        object.__setattr__(self, "_lock", threading.RLock())
-        object.__setattr__(self, "_capacity", self.available())
-
-    def __getstate__(self) -> dict[str, Any]:
-        with self._lock:  # type: ignore[attr-defined]
-            state = dict(self.__dict__)
-            state["custom"] = dict(self.custom)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        object.__setattr__(self, "_lock", threading.RLock())
-
-    def available(self) -> dict[str, float]:
-        """What is free now, per resource."""
-        out = {name: float(getattr(self, name)) for name in _STANDARD_RESOURCES}
-        out.update(self.custom)
-        return out
-
-    def capacity(self) -> dict[str, float]:
-        """The starting capacity, per resource."""
-        return dict(self._capacity)  # type: ignore[attr-defined]
-
-    def check_requirements(
-        self, requirements: Mapping[str, float] | None, name: str = "resource_requirements"
-    ) -> dict[str, float]:
-        """Validate ``requirements`` against the known resources and return them as floats."""
-        if requirements is None:
-            return {}
-        if not isinstance(requirements, Mapping):
-            raise TypeError(f"{name} must be a dict of resource -> amount; got {requirements!r}.")
-        cap: dict[str, float] = self._capacity  # type: ignore[attr-defined]
-        out: dict[str, float] = {}
-        for key, amount in requirements.items():
-            if key not in cap:
-                raise ValueError(
-                    f"{name} names an unknown resource {key!r}; known resources are {sorted(cap)}."
-                )
-            out[key] = check_real(amount, f"{name}[{key!r}]", low=0.0)
-        return out
-
-    def _get(self, key: str) -> float:
-        return float(getattr(self, key)) if key in _STANDARD_RESOURCES else self.custom[key]
-
-    def _set(self, key: str, value: float) -> None:
-        if key in _STANDARD_RESOURCES:
-            setattr(self, key, value)
-        else:
-            self.custom[key] = value
-
-    def can_allocate(self, requirements: Mapping[str, float]) -> bool:
-        """Whether every required amount is available now."""
-        req = self.check_requirements(requirements, "can_allocate() argument 'requirements'")
-        with self._lock:  # type: ignore[attr-defined]
-            return all(self._get(k) + _EPS >= v for k, v in req.items())
-
-    def try_allocate(self, requirements: Mapping[str, float]) -> bool:
-        """Allocate ``requirements`` if all of it is available; return whether it was."""
-        req = self.check_requirements(requirements, "try_allocate() argument 'requirements'")
-        with self._lock:  # type: ignore[attr-defined]
-            if not all(self._get(k) + _EPS >= v for k, v in req.items()):
-                return False
-            for k, v in req.items():
-                self._set(k, max(0.0, self._get(k) - v))
-            return True
-
-    def allocate(self, requirements: Mapping[str, float]) -> None:
-        """Allocate ``requirements``.
-
-        Raises
-        ------
-        ValueError
-            If some resource is short; nothing is allocated then.
-        """
-        req = self.check_requirements(requirements, "allocate() argument 'requirements'")
-        with self._lock:  # type: ignore[attr-defined]
-            short = {k: (v, self._get(k)) for k, v in req.items() if self._get(k) + _EPS < v}
-            if short:
-                detail = ", ".join(f"{k}: requested {v:g}, available {a:g}" for k, (v, a) in short.items())
-                raise ValueError(f"allocate() argument 'requirements': cannot allocate resources ({detail}).")
-            for k, v in req.items():
-                self._set(k, max(0.0, self._get(k) - v))
-
-    def release(self, requirements: Mapping[str, float]) -> None:
-        """Give ``requirements`` back, never above the starting capacity."""
-        req = self.check_requirements(requirements, "release() argument 'requirements'")
-        cap: dict[str, float] = self._capacity  # type: ignore[attr-defined]
-        with self._lock:  # type: ignore[attr-defined]
-            for k, v in req.items():
-                self._set(k, min(cap[k], self._get(k) + v))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Available amounts and capacities as JSON-serialisable data."""
-        return {"available": self.available(), "capacity": self.capacity()}
+        return record_dict(self)
 
 
 # ------------------------------------------------------------------------- load
@@ -749,7 +336,7 @@ class LoadMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         """The sample as JSON-serialisable data."""
-        return _record_dict(self)
+        return record_dict(self)
 
 
 def create_load_metrics(
@@ -808,7 +395,7 @@ class Remediation:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-serialisable data."""
-        return _record_dict(self)
+        return record_dict(self)
 
 
 # ------------------------------------------------------------------- prediction
@@ -845,7 +432,7 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         """The prediction as JSON-serialisable data."""
-        return _record_dict(self)
+        return record_dict(self)
 
 
 # --------------------------------------------------------------------- learning
@@ -870,4 +457,4 @@ class LearningPattern:
 
     def to_dict(self) -> dict[str, Any]:
         """The pattern as JSON-serialisable data."""
-        return _record_dict(self)
+        return record_dict(self)
