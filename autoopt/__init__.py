@@ -45,6 +45,7 @@ from autoopt.prediction import (
     BacktestResult,
     Forecaster,
     PerformancePredictor,
+    PredictionResults,
     backtest,
 )
 from autoopt.remediation import AutoRemediation
@@ -113,6 +114,7 @@ __all__ = [
     "Forecaster",
     "backtest",
     "BacktestResult",
+    "PredictionResults",
     "AnomalyDetector",
     "Policy",
     "Proposal",

@@ -1,4 +1,4 @@
-"""core/: ring buffers, windowed sums, exponentially weighted statistics, sliding OLS."""
+"""core/: ring buffers, windowed sums, exponentially weighted statistics."""
 
 from __future__ import annotations
 
@@ -9,42 +9,12 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autoopt import AutomationConfig, ResourcePool
 from autoopt._clock import to_timestamp
-from autoopt.core import EWMean, EWVar, RingBuffer, SlidingOLS, TimeWindowSums
-
-
-@pytest.mark.parametrize("days", [0, 100, 400, 36_500])
-def test_sliding_ols_matches_statsmodels_at_any_uptime(days):
-    """x = minutes of uptime: precision and identifiability do not decay as x grows."""
-    rng = np.random.default_rng(days)
-    ols = SlidingOLS(100)
-    x = days * 1440.0 + np.arange(1000) / 60.0  # one point per second
-    y = 5 * np.arange(1000) / 60 + rng.normal(0, 1, 1000)
-    for a, b in zip(x, y, strict=True):
-        ols.update(a, b)
-    xs, ys = x[-100:], y[-100:]
-    c = xs.mean()  # a well-conditioned reference: statsmodels on centred x
-    ref = sm.OLS(ys, sm.add_constant(xs - c)).fit().get_prediction(np.array([[1.0, xs[-1] + 30 - c]]))
-    frame = ref.summary_frame(alpha=0.05)
-    pred = ols.predict(xs[-1] + 30)
-    assert ols.dof == 98
-    for col in ("mean", "mean_se", "obs_ci_lower", "obs_ci_upper"):
-        assert float(np.asarray(getattr(pred, col))) == pytest.approx(frame[col].iloc[0], rel=1e-9)
-
-
-def test_sliding_ols_constant_x_falls_back_to_the_mean():
-    ols = SlidingOLS(10)
-    for i in range(10):
-        ols.update(1e6, float(i))
-    assert ols.dof == 9
-    assert ols.slope == 0.0
-    pred = ols.predict(2e6)
-    assert float(pred.mean) == pytest.approx(4.5)
+from autoopt.core import EWMean, EWVar, RingBuffer, TimeWindowSums
 
 
 @settings(max_examples=60, deadline=None)

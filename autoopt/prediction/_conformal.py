@@ -1,5 +1,8 @@
 """Weighted split-conformal quantiles, row by row: the calibration of the forecaster's intervals.
 
+:func:`standardised_errors` gives the rolling-origin forecast errors the
+quantiles are taken of.
+
 :func:`conformal_bounds` is vectorised over rows (series x horizon steps) and
 sorts only each row's tails (see its docstring for how).
 """
@@ -7,8 +10,9 @@ sorts only each row's tails (see its docstring for how).
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["conformal_bounds"]
+__all__ = ["conformal_bounds", "standardised_errors"]
 
 
 def conformal_bounds(
@@ -126,3 +130,33 @@ def _conformal_bounds_sorted(
     lo_idx = np.clip(np.sum(above >= need, axis=1) - 1, 0, None)
     rows = np.arange(zt.shape[0])
     return srt[rows, lo_idx], srt[rows, hi_idx]
+
+
+def standardised_errors(
+    resid: np.ndarray, A: np.ndarray, start: int, scale: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """``(residual - AR forecast) / scale`` from the origins ``start, start + 1, ...`` for steps 1 .. H,
+    written to ``out`` (``(k, H, m)``, one column per origin): NaN where the target is missing or beyond
+    the residuals' end.
+
+    ``A`` is the :func:`ar_forecast_matrix` (``(k, H, p)``) and ``scale`` the
+    standard errors ``s_h`` (``(H, k)``). Both the targets and the lags of
+    consecutive origins are sliding windows of the residual series, so
+    nothing is gathered.
+    """
+    k = resid.shape[1]
+    horizon, m = out.shape[1], out.shape[2]
+    p = A.shape[2]
+    # the residuals from the first origin's oldest lag on, padded with NaN past the end
+    first = start - max(p - 1, 0)
+    rT = np.concatenate([resid[first:].T, np.full((k, horizon), np.nan)], axis=1)
+    s = start - first  # the first origin's position in rT
+    # out[:, h - 1, j] = r_{start + j + h}: the window of length m starting at start + h
+    out[...] = sliding_window_view(rT, m, axis=1)[:, s + 1 : s + 1 + horizon]
+    if p:
+        filled = np.nan_to_num(rT[:, : s + m], nan=0.0)
+        # lags[:, i, j] = r_{start + j - i}, lag 1 (the origin's own value) first
+        lags = np.ascontiguousarray(sliding_window_view(filled, m, axis=1)[:, ::-1])
+        out -= A @ lags  # (k, H, p) @ (k, p, m)
+    out /= scale.T[:, :, None]
+    return out

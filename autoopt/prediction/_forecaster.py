@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from autoopt._validation import check_int, check_real, check_size
-from autoopt.prediction._conformal import conformal_bounds
-from autoopt.prediction._input import SeriesMeta, as_matrix, frame, step_seconds
+from autoopt.prediction._conformal import conformal_bounds, standardised_errors
+from autoopt.prediction._input import SeriesMeta, as_matrix, future_index, step_seconds
 from autoopt.prediction._linear import Design, ar_forecast_matrix, design, fit_ar, fourier_orders, psi_weights
+from autoopt.prediction._periods import detect_periods
+from autoopt.prediction._results import PredictionResults, interval_quantile
 
 __all__ = ["Forecaster", "detect_periods"]
 
@@ -23,55 +24,8 @@ logger = logging.getLogger(__name__)
 
 _HUBER = 2.0
 """Huber's clipping constant, in robust standard deviations."""
-_DAY = 86_400.0
-_WEEK = 7 * _DAY
-
-
-def detect_periods(
-    y: np.ndarray, step_seconds: float | None = None, *, max_period: int | None = None
-) -> list[int]:
-    """Seasonal periods (in steps) of a series.
-
-    With ``step_seconds`` (a regular time index), the daily and weekly
-    periods that are whole numbers of steps, at least 2, and at most
-    ``max_period``. Without it, the lag in ``[2, n // 3]`` where the
-    autocorrelation of the first differences peaks, if that peak exceeds 0.3;
-    else none.
-
-    Examples
-    --------
-    >>> detect_periods(np.zeros(5000), step_seconds=3600.0)
-    [24, 168]
-    >>> detect_periods(np.zeros(5000), step_seconds=3600.0, max_period=100)
-    [24]
-    >>> t = np.arange(600)
-    >>> detect_periods(np.sin(2 * np.pi * t / 12) + 0.01 * t)
-    [12]
-    """
-    limit = max_period if max_period is not None else math.inf
-    if step_seconds is not None:
-        out = []
-        for span in (_DAY, _WEEK):
-            p = span / step_seconds
-            if abs(p - round(p)) < 1e-9 and 2 <= round(p) <= limit:
-                out.append(round(p))
-        return out
-    x = np.asarray(y, dtype=float)
-    x = x[~np.isnan(x)]
-    if x.size < 12:
-        return []
-    d = np.diff(x)
-    d = d - d.mean()
-    var = float(d @ d)
-    if var == 0.0:
-        return []
-    top = int(min(d.size // 3, limit))
-    if top < 2:
-        return []
-    spectrum = np.fft.rfft(d, n=2 * d.size)
-    acf = np.fft.irfft(spectrum * np.conj(spectrum))[: top + 1] / var
-    lag = int(np.argmax(acf[2:])) + 2
-    return [lag] if acf[lag] > 0.3 else []
+_MEAN_COLUMNS = ("mean_se", "mean_ci_lower", "mean_ci_upper")
+"""The columns of ``summary_frame`` that ``predict`` leaves out."""
 
 
 class Forecaster:
@@ -389,6 +343,7 @@ class Forecaster:
         self.sigma_ = np.sqrt(var)
         self._resid = resid
         self._calibration: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._cov: tuple[np.ndarray, np.ndarray, Any] | None = None  # coefficients' covariance, dof and t
         return self
 
     def _regress(self, end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -408,6 +363,9 @@ class Forecaster:
                 coef = d.solve(self._pseudo[:end], W, gram)
                 self._refits[end] = coef
         else:
+            if gram is None:
+                gram = d.grams(W)
+            self._gram = gram  # kept for the coefficients' covariance
             coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None, gram=gram)
             self._pseudo = self._values
             if scale is not None:
@@ -434,14 +392,14 @@ class Forecaster:
         folds = max(1, min(self.calibration_folds, size // 10))
         return np.linspace(n - size, n, folds + 1).round().astype(int)
 
-    def _calibrate(self, horizon: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _calibrate(self, horizon: int, where: str = "predict") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What a ``horizon``-step forecast needs: the :func:`ar_forecast_matrix`, the standard errors
         ``s_h`` (``(horizon, k)``) and their conformal multipliers (``(2, horizon, k)``) from rolling-origin
         refits."""
         n, p = self._n, self.ar_lags
         bounds = self._calibration_bounds()
         if bounds is None:
-            raise ValueError(f"predict(): the window of {n} points is too short to calibrate intervals.")
+            raise ValueError(f"{where}(): the window of {n} points is too short to calibrate intervals.")
         folds = bounds.size - 1
         A = ar_forecast_matrix(self.ar_coef_, horizon)
         scale = self._step_scale(horizon, A)
@@ -454,11 +412,11 @@ class Forecaster:
         col = 0
         for j in range(folds):
             _, resid = self._regress(int(bounds[j]))
-            _standardised_errors(resid, A, starts[j], scale, out=z[:, :, col : col + counts[j]])
+            standardised_errors(resid, A, starts[j], scale, out=z[:, :, col : col + counts[j]])
             col += counts[j]
         observed = z.shape[2] - np.isnan(z).sum(axis=2)  # (k, H)
         if int(observed[~self._short].min(initial=z.shape[2])) < 10:
-            raise ValueError(f"predict(): too few observed points to calibrate {horizon}-step intervals.")
+            raise ValueError(f"{where}(): too few observed points to calibrate {horizon}-step intervals.")
         age = np.concatenate([n - 1 - np.arange(o, o + c) for o, c in zip(starts, counts, strict=True)])
         hl = self.calibration_halflife
         weights = np.ones(age.size) if hl is None else 2.0 ** (-age / float(hl))
@@ -476,43 +434,77 @@ class Forecaster:
 
     # -------------------------------------------------------------- predict
 
-    def predict(self, horizon: int) -> Any:
-        """Forecast ``horizon`` steps past the end of the fitted data.
+    def get_forecast(self, horizon: int, after: Any = None) -> PredictionResults:
+        """Forecast ``horizon`` steps past the end of the fitted data (or of ``after``).
+
+        Parameters
+        ----------
+        horizon : int
+        after : array-like, optional
+            Values observed since the end of the fitted data, shape ``(m,)``
+            or ``(m, n_series)``, one row per step, NaN where missing. They
+            update the AR state without refitting the coefficients
+            (statsmodels' ``append(refit=False)``), and the forecast starts
+            after them: O(m p + horizon p), whatever the history length.
 
         Returns
         -------
-        pandas.DataFrame
-            Columns ``mean``, ``obs_ci_lower``, ``obs_ci_upper`` (statsmodels'
-            names), indexed by the future timestamps when ``fit`` saw a time
-            index (else by step number ``n, n + 1, ...``). For several series,
-            the columns are a MultiIndex ``(series, column)``.
-        """
-        mean, lower, upper = self.predict_arrays(horizon)
-        return frame(
-            {"mean": mean, "obs_ci_lower": lower, "obs_ci_upper": upper}, self._meta, self._n, self._names
-        )
+        PredictionResults
+            Its intervals are fixed at the fitted ``alpha``:
 
-    def predict_arrays(self, horizon: int, after: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The forecast as arrays ``(mean, lower, upper)``, each of shape ``(horizon, n_series)``.
+            - ``obs_ci_lower``/``obs_ci_upper``: the conformally calibrated
+              interval for the observation (see the class docstring);
+            - ``mean_se``: the standard error of the regression part ``x_h^T
+              beta`` of the forecast, from the weighted least-squares
+              covariance of the coefficients (:meth:`Design.coef_cov`; the
+              Huber fit's pseudo-observations when ``robust``; the AR
+              coefficients and state taken as known). NaN with
+              ``transform="log"`` (the log-scale error is not one of the
+              mean), for a skipped series, or without residual degrees of
+              freedom;
+            - ``mean_ci_lower``/``mean_ci_upper``: ``mean +- t * mean_se``,
+              ``t`` the ``1 - alpha / 2`` quantile of Student's t with
+              ``n_obs - n_features`` degrees of freedom (``dof``), mapped
+              back by ``expm1`` with ``transform="log"``, and clipped at 0
+              like the forecast.
 
-        ``after`` holds values observed since the end of the fitted data
-        (shape ``(m,)`` or ``(m, n_series)``, one row per step, NaN where
-        missing). They update the AR state without refitting the
-        coefficients (statsmodels' ``append(refit=False)``), and the forecast
-        starts after them: O(m p + horizon p), whatever the history length.
+            Rows are the future timestamps when ``fit`` saw a time index
+            (else step numbers ``n, n + 1, ...``); one series gives 1-D
+            arrays and flat :meth:`~PredictionResults.summary_frame` columns,
+            several ``(horizon, n_series)`` arrays and ``(series, column)``
+            columns.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(1)
+        >>> y = 50 + 10 * np.sin(2 * np.pi * np.arange(480) / 24) + rng.normal(0, 1, 480)
+        >>> res = Forecaster(seasonal_periods=24).fit(y).get_forecast(3)
+        >>> list(res.summary_frame().columns)
+        ['mean', 'mean_se', 'mean_ci_lower', 'mean_ci_upper', 'obs_ci_lower', 'obs_ci_upper']
+        >>> bool((res.mean_ci_lower < res.mean).all() and (res.mean < res.obs_ci_upper).all())
+        True
         """
+        return self._forecast(horizon, after, "get_forecast")
+
+    def _forecast(self, horizon: int, after: Any, where: str) -> PredictionResults:
         if not hasattr(self, "coef_"):
-            raise RuntimeError("predict(): call fit() first.")
-        horizon = check_size(horizon, "predict() argument 'horizon'")
+            raise RuntimeError(f"{where}(): call fit() first.")
+        horizon = check_size(horizon, f"{where}() argument 'horizon'")
         n, p, k = self._n, self.ar_lags, self.coef_.shape[0]
         m = 0
         tail = self._resid[n - p :] if p else np.empty((0, k))
         if after is not None:
-            new = np.asarray(after, dtype=float)
+            try:
+                new = np.asarray(after, dtype=float)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{where}() argument 'after' must be an array of numbers (NaN for a gap); got {after!r:.80}."
+                ) from None
             new = new[:, None] if new.ndim == 1 else new
             if new.ndim != 2 or new.shape[1] != k or np.isinf(new).any():
                 raise ValueError(
-                    f"predict() argument 'after' must be finite or NaN with {k} column(s); got shape {new.shape}."
+                    f"{where}() argument 'after' must be finite or NaN with {k} column(s); "
+                    f"got shape {new.shape}."
                 )
             if self.transform == "log":
                 new = np.log1p(np.maximum(new, 0.0))
@@ -522,60 +514,71 @@ class Forecaster:
                 tail = np.concatenate([tail, new - fitted])[-p:] if p else tail
         cached = self._calibration.get(horizon)
         if cached is None:
-            cached = self._calibrate(horizon)
+            cached = self._calibrate(horizon, where)
             self._calibration[horizon] = cached
         A, s, q = cached
         self.error_quantiles_ = q
-        start = n + m
-        deterministic = self._design_.rows(np.arange(start, start + horizon, dtype=float)) @ self.coef_.T
-        ar = np.zeros_like(deterministic)
+        X = self._design_.rows(np.arange(n + m, n + m + horizon, dtype=float))
+        mean = X @ self.coef_.T
         if p:
             last = np.nan_to_num(tail[::-1], nan=0.0)  # (p, k), most recent first
-            ar = np.einsum("khp,pk->hk", A, last)
-        mean = deterministic + ar
-        lower = mean + q[0] * s
-        upper = mean + q[1] * s
+            mean += np.einsum("khp,pk->hk", A, last)
+        if self._cov is None:  # once per fit, when first asked
+            W = self._obs * self._design_.w[:, None]
+            cov, dof = self._design_.coef_cov(self._gram, W, self._pseudo - self._design_.X @ self.coef_.T)
+            self._cov = (cov, dof, interval_quantile(dof, 1.0 - self._alpha / 2.0))
+        cov, dof, t = self._cov
+        se = np.sqrt(np.sum((X @ cov) * X, axis=-1)).T  # sqrt(x_h^T cov x_h), (horizon, k)
+        bounds = [mean + q[0] * s, mean + q[1] * s, mean - t * se, mean + t * se]
         if self.transform == "log":
-            mean, lower, upper = np.expm1(mean), np.expm1(lower), np.expm1(upper)
-        if self.nonnegative_.any():
+            mean, bounds, se = np.expm1(mean), [np.expm1(b) for b in bounds], np.full_like(se, np.nan)
+        if self.nonnegative_.all():
+            for a in (mean, *bounds):
+                np.maximum(a, 0.0, out=a)
+        elif self.nonnegative_.any():
             clip = self.nonnegative_[None, :]
-            mean, lower, upper = (np.where(clip, np.maximum(a, 0.0), a) for a in (mean, lower, upper))
+            mean, *bounds = (np.where(clip, np.maximum(a, 0.0), a) for a in (mean, *bounds))
         if self._short.any():
-            mean, lower, upper = (np.where(self._short[None, :], np.nan, a) for a in (mean, lower, upper))
-        return mean, lower, upper
+            mean, se, *bounds = (np.where(self._short[None, :], np.nan, a) for a in (mean, se, *bounds))
+        single = k == 1 and self._names is None
+        cut = (lambda a: a[:, 0]) if single else (lambda a: a)
+        lower, upper, mean_lo, mean_hi = (cut(b) for b in bounds)
+        return PredictionResults(
+            cut(mean),
+            cut(se),
+            alpha=self._alpha,
+            dof=int(dof[0]) if single else dof,
+            obs_ci=(lower, upper),
+            mean_ci=(mean_lo, mean_hi),
+            index=future_index(self._meta, n, horizon, skip=m),
+            columns=None if single else (self._names if self._names is not None else list(range(k))),
+            name=self._meta.name if single else self._meta.columns_name,
+        )
+
+    def predict(self, horizon: int) -> Any:
+        """Forecast ``horizon`` steps past the end of the fitted data: :meth:`get_forecast`'s
+        ``mean`` and observation interval.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``mean``, ``obs_ci_lower``, ``obs_ci_upper`` (statsmodels'
+            names), indexed by the future timestamps when ``fit`` saw a time
+            index (else by step number ``n, n + 1, ...``). For several series,
+            the columns are a MultiIndex ``(series, column)``.
+        """
+        out = self._forecast(horizon, None, "predict").summary_frame()
+        return out.drop(columns=list(_MEAN_COLUMNS), level=None if out.columns.nlevels == 1 else 1)
+
+    def predict_arrays(self, horizon: int, after: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`get_forecast`'s ``mean``, ``obs_ci_lower`` and ``obs_ci_upper``, each of shape ``(horizon,
+        n_series)``."""
+        res = self._forecast(horizon, after, "predict_arrays")
+        h = res.mean.shape[0]
+        return res.mean.reshape(h, -1), res.obs_ci_lower.reshape(h, -1), res.obs_ci_upper.reshape(h, -1)
 
 
 _PARAMS = tuple(p for p in inspect.signature(Forecaster.__init__).parameters if p != "self")
-
-
-def _standardised_errors(
-    resid: np.ndarray, A: np.ndarray, start: int, scale: np.ndarray, out: np.ndarray
-) -> np.ndarray:
-    """``(residual - AR forecast) / scale`` from the origins ``start, start + 1, ...`` for steps 1 .. H,
-    written to ``out`` (``(k, H, m)``, one column per origin): NaN where the target is missing or beyond
-    the residuals' end.
-
-    ``A`` is the :func:`ar_forecast_matrix` (``(k, H, p)``) and ``scale`` the
-    standard errors ``s_h`` (``(H, k)``). Both the targets and the lags of
-    consecutive origins are sliding windows of the residual series, so
-    nothing is gathered.
-    """
-    k = resid.shape[1]
-    horizon, m = out.shape[1], out.shape[2]
-    p = A.shape[2]
-    # the residuals from the first origin's oldest lag on, padded with NaN past the end
-    first = start - max(p - 1, 0)
-    rT = np.concatenate([resid[first:].T, np.full((k, horizon), np.nan)], axis=1)
-    s = start - first  # the first origin's position in rT
-    # out[:, h - 1, j] = r_{start + j + h}: the window of length m starting at start + h
-    out[...] = sliding_window_view(rT, m, axis=1)[:, s + 1 : s + 1 + horizon]
-    if p:
-        filled = np.nan_to_num(rT[:, : s + m], nan=0.0)
-        # lags[:, i, j] = r_{start + j - i}, lag 1 (the origin's own value) first
-        lags = np.ascontiguousarray(sliding_window_view(filled, m, axis=1)[:, ::-1])
-        out -= A @ lags  # (k, H, p) @ (k, p, m)
-    out /= scale.T[:, :, None]
-    return out
 
 
 def _first_observed_column(values: np.ndarray) -> np.ndarray:

@@ -38,7 +38,6 @@ __all__ = [
     "as_values",
     "check_unique",
     "check_value",
-    "frame",
     "future_index",
     "regularise",
     "step_seconds",
@@ -255,44 +254,24 @@ def step_seconds(index: Any) -> float | None:
         return None
 
 
-def future_index(meta: SeriesMeta, n: int, horizon: int) -> Any:
-    """The labels of the ``horizon`` steps after the fitted data (``n`` rows)."""
+def future_index(meta: SeriesMeta, n: int, horizon: int, skip: int = 0) -> Any:
+    """The labels of the ``horizon`` steps after the fitted data (``n`` rows) and ``skip`` steps more."""
     import pandas as pd
 
     index = meta.index
     if meta.period_freq is not None and index is not None:
-        first = pd.Period(index[-1], freq=meta.period_freq) + 1
+        first = pd.Period(index[-1], freq=meta.period_freq) + 1 + skip
         future: Any = pd.period_range(first, periods=horizon, freq=meta.period_freq)
     elif index is not None and index.freq is not None:
-        future = pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq)
+        future = pd.date_range(index[-1] + (1 + skip) * index.freq, periods=horizon, freq=index.freq)
     elif meta.range_next is not None:
         start, step = meta.range_next
+        start += step * skip
         future = pd.RangeIndex(start, start + step * horizon, step)
     else:
-        future = pd.RangeIndex(n, n + horizon)
+        future = pd.RangeIndex(n + skip, n + skip + horizon)
     future.name = meta.index_name
     return future
-
-
-def frame(columns: dict[str, np.ndarray], meta: SeriesMeta, n: int, names: list[Any] | None) -> Any:
-    """The forecast frame: one column per entry of ``columns`` (arrays ``(horizon, n_series)``).
-
-    One series without column names gives flat columns named by ``meta.name``; several give
-    MultiIndex columns ``(series, column)``.
-    """
-    import pandas as pd
-
-    first = next(iter(columns.values()))
-    horizon, k = first.shape
-    future = future_index(meta, n, horizon)
-    if k == 1 and names is None:
-        out = pd.DataFrame({key: v[:, 0] for key, v in columns.items()}, index=future)
-        out.columns.name = meta.name
-        return out
-    labels = names if names is not None else list(range(k))
-    data = np.stack(list(columns.values()), axis=-1).reshape(horizon, -1)
-    cols = pd.MultiIndex.from_product([labels, list(columns)], names=[meta.columns_name, None])
-    return pd.DataFrame(data, index=future, columns=cols)
 
 
 # ------------------------------------------------------------------ the detector's input

@@ -159,13 +159,62 @@ class Design:
             # Ridge on every coefficient but the intercept, RIDGE times the total weight: it shrinks a
             # well-determined seasonal term by ~RIDGE relative (its Gram eigenvalue is ~ total weight / 2)
             # but bounds a term a gap leaves unidentified instead of letting it extrapolate wildly.
-            total = np.sum(W[:end], axis=0)
-            idx = np.arange(1, q)
-            gram[:, idx, idx] += RIDGE * total[:, None] + 1e-300
-            gram[:, 0, 0] += 1e-12 * total + 1e-300
+            idx = np.arange(q)
+            gram[:, idx, idx] += self.ridge(np.sum(W[:end], axis=0))
             out.append(gram)
             start = end
         return out
+
+    def ridge(self, total: np.ndarray) -> np.ndarray:
+        """The diagonal :meth:`grams` adds for series of total weights ``total``: ``(k, n_features)``.
+
+        :data:`RIDGE` times the total weight on every coefficient but the
+        intercept, which gets only ``1e-12`` times it (to keep an all-missing
+        series' Gram matrix invertible).
+        """
+        out = np.empty((total.size, self.n_features))
+        out[:, 0] = 1e-12 * total + 1e-300
+        out[:, 1:] = RIDGE * total[:, None] + 1e-300
+        return out
+
+    def coef_cov(self, gram: np.ndarray, W: np.ndarray, resid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The covariance of the coefficients of a fit by :meth:`solve` or :meth:`fit`, and its residual
+        degrees of freedom.
+
+        Under the weighted least-squares model (independent errors of
+        variance ``sigma^2 / W``), the ridge estimate ``G^-1 X^T W y`` with
+        ``G = X^T W X + ridge`` has covariance ``sigma^2 G^-1 (X^T W X)
+        G^-1`` -- statsmodels' ``WLS(...).fit().cov_params()`` when the ridge
+        is 0 -- and ``sigma^2`` is estimated by ``sum(W r^2) / (n_obs -
+        n_features)``.
+
+        Parameters
+        ----------
+        gram : ndarray, shape (k, p, p)
+            :meth:`grams` of ``W``.
+        W : ndarray, shape (n, k)
+            The observation weights (0 where missing).
+        resid : ndarray, shape (n, k)
+            The fit's residuals (NaN where missing).
+
+        Returns
+        -------
+        cov : ndarray, shape (k, p, p)
+            NaN for a series with no residual degrees of freedom.
+        dof : ndarray of int, shape (k,)
+            ``n_obs - n_features``.
+        """
+        seen = W > 0
+        dof = seen.sum(axis=0) - self.n_features
+        ssr = np.sum(np.where(seen, W * np.where(seen, resid, 0.0) ** 2, 0.0), axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s2 = np.where(dof >= 1, ssr / np.maximum(dof, 1), np.nan)
+        inv = np.linalg.inv(gram)
+        plain = gram.copy()
+        idx = np.arange(self.n_features)
+        plain[:, idx, idx] -= self.ridge(np.sum(np.where(seen, W, 0.0), axis=0))
+        cov = s2[:, None, None] * (inv @ plain @ inv)
+        return cov, dof
 
     def fit(
         self,

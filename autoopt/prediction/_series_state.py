@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from autoopt.core.ols import SlidingOLS
 from autoopt.core.ring import RingBuffer
 from autoopt.models import Prediction
 from autoopt.prediction._forecaster import Forecaster
+from autoopt.prediction._ols import SlidingOLS
 
 __all__ = ["Accuracy", "PredictionStore", "SeriesState"]
 

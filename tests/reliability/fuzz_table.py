@@ -73,6 +73,7 @@ from autoopt._clock import ManualClock
 from autoopt._validation import MAX_SIZE
 from autoopt.decision import Policy, Proposal
 from autoopt.policy import DQNPolicy, HPAPolicy, StaticPolicy, evaluate_policy, threshold_rules
+from autoopt.prediction import SlidingOLS
 from autoopt.sim import AutoscalingEnv
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -531,6 +532,13 @@ def _forecaster() -> SimpleNamespace:
     return SimpleNamespace(subject=model, model=model)
 
 
+def _ols_results() -> SimpleNamespace:
+    ols = SlidingOLS(20)
+    for i in range(20):
+        ols.update(float(i), float(i % 3))
+    return SimpleNamespace(subject=ols.predict(np.array([20.0, 25.0])))
+
+
 def _with_field(name: str, value: Any) -> LoadMetrics:
     """A valid sample whose field ``name`` was then set to ``value`` (dataclasses are mutable)."""
     m = _metrics(300.0)
@@ -861,6 +869,12 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
     _ep("Forecaster.fit", _forecaster, lambda s, **kw: s.model.fit(**kw),
         series_values("y", _Y, times=True)),
     _ep("Forecaster.predict", _forecaster, lambda s, horizon: s.model.predict(horizon), size("horizon", 6)),
+    _ep("Forecaster.get_forecast", _forecaster, lambda s, **kw: s.model.get_forecast(**kw), size("horizon", 6),
+        Arg("after", None, {"inf": ([1.0, _INF],), "wrong_type": ("1.0",), "out_of_range": (np.ones((2, 3)),)})),
+    _ep("PredictionResults.summary_frame", _ols_results, lambda s, **kw: s.subject.summary_frame(**kw),
+        real("alpha", None, low=0.0, high=1.0, low_open=True, optional=True)),
+    _ep("PredictionResults.conf_int", _ols_results, lambda s, **kw: s.subject.conf_int(**kw), flag("obs", True),
+        real("alpha", None, low=0.0, high=1.0, low_open=True, optional=True)),
     _ep("backtest", _none, lambda s, **kw: backtest(Forecaster(seasonal_periods=24, ar_lags=2, n_harmonics=2), **kw),
         series_values("y", _Y, times=True), size("horizon", 6), size("origins", 2)),
     _ep("AnomalyDetector", _none, lambda s, **kw: AnomalyDetector(**kw),
