@@ -338,7 +338,7 @@ class Forecaster:
         W = self._obs * self._design_.w[:, None]
         grams = self._design_.prefix_grams(W, [*ends, n])
         self._grams = dict(zip([*ends, n], grams, strict=True))
-        self.coef_, resid = self._regress(n)
+        self.coef_, resid = self._fit_window()
         self.ar_coef_, var = fit_ar(resid, self.ar_lags, self._design_.w)
         self.sigma_ = np.sqrt(var)
         self._resid = resid
@@ -346,34 +346,41 @@ class Forecaster:
         self._cov: tuple[np.ndarray, np.ndarray, Any] | None = None  # coefficients' covariance, dof and t
         return self
 
-    def _regress(self, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """The regression on rows ``[0, end)``: coefficients, and residuals over the whole window.
+    def _fit_window(self) -> tuple[np.ndarray, np.ndarray]:
+        """The full fit on the window: coefficients, and residuals over the window (NaN where y is missing).
 
-        The full fit (``end == n``) is the Huber M-estimate when ``robust``;
-        it keeps its pseudo-observations (the data with outliers pulled in to
-        ``+-c`` scales of the fit), and the calibration refits are weighted
-        least squares on them -- one solve each, no further Huber passes.
+        The Huber M-estimate when ``robust``. It keeps its Gram matrix (for
+        the coefficients' covariance) and its pseudo-observations: the data
+        with outliers pulled in to ``+-c`` scales of the fit, on which the
+        calibration refits (:meth:`_refit_residuals`) are plain weighted least
+        squares.
         """
         d = self._design_
-        W = self._obs[:end] * d.w[:end, None]
-        gram = self._grams.pop(end, None)  # each is solved once: the refits keep their coefficients
-        if end < self._n:
-            coef = self._refits.get(end)
-            if coef is None:
-                coef = d.solve(self._pseudo[:end], W, gram)
-                self._refits[end] = coef
-        else:
-            if gram is None:
-                gram = d.grams(W)
-            self._gram = gram  # kept for the coefficients' covariance
-            coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None, gram=gram)
-            self._pseudo = self._values
-            if scale is not None:
-                fitted = d.X @ coef.T
-                bound = _HUBER * scale
-                self._pseudo = fitted + np.clip(self._values - fitted, -bound, bound)  # NaN stays NaN
-        resid = self._values - d.X @ coef.T  # (n, k); NaN where y is missing
-        return coef, resid
+        W = self._obs * d.w[:, None]
+        gram = self._grams.pop(self._n, None)
+        self._gram = d.grams(W) if gram is None else gram
+        coef, scale = d.fit(self._values, W, huber=_HUBER if self.robust else None, gram=self._gram)
+        self._pseudo = self._values
+        if scale is not None:
+            fitted = d.X @ coef.T
+            bound = _HUBER * scale
+            self._pseudo = fitted + np.clip(self._values - fitted, -bound, bound)  # NaN stays NaN
+        return coef, self._values - d.X @ coef.T
+
+    def _refit_residuals(self, end: int) -> np.ndarray:
+        """Residuals over the whole window of the calibration refit on rows ``[0, end)``, ``end < n``.
+
+        The refit is weighted least squares on the full fit's
+        pseudo-observations -- one solve, no Huber passes -- and its
+        coefficients are kept, so each is solved once.
+        """
+        d = self._design_
+        coef = self._refits.get(end)
+        if coef is None:
+            W = self._obs[:end] * d.w[:end, None]
+            coef = d.solve(self._pseudo[:end], W, self._grams.pop(end, None))
+            self._refits[end] = coef
+        return np.asarray(self._values - d.X @ coef.T)
 
     # ------------------------------------------------------------ calibration
 
@@ -411,7 +418,7 @@ class Forecaster:
         z = np.empty((k, horizon, sum(counts)))  # (k, H, m), NaN where the target is missing or beyond n
         col = 0
         for j in range(folds):
-            _, resid = self._regress(int(bounds[j]))
+            resid = self._refit_residuals(int(bounds[j]))
             standardised_errors(resid, A, starts[j], scale, out=z[:, :, col : col + counts[j]])
             col += counts[j]
         observed = z.shape[2] - np.isnan(z).sum(axis=2)  # (k, H)
