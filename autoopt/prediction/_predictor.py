@@ -33,7 +33,8 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.enums import PredictionType
 from autoopt.models import Prediction, new_id
 from autoopt.prediction._forecaster import Forecaster
-from autoopt.prediction._seasonal_grid import GridForecast, fit_on_grid, forecast_after
+from autoopt.prediction._results import PredictionResults
+from autoopt.prediction._seasonal_grid import fit_on_grid, forecast_after
 from autoopt.prediction._series_state import Accuracy, PredictionStore, SeriesState
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ class PerformancePredictor:
     grows with the history. The refit runs outside the lock (one thread at
     a time per series; the others use the previous model). If the fit fails
     (too irregular, say), the linear path answers. :meth:`predict_frame`
-    stays on the linear path.
+    answers from the same model as :meth:`predict`.
 
     Parameters
     ----------
@@ -393,22 +394,16 @@ class PerformancePredictor:
             if key[1] is not None:
                 self._named.move_to_end(key)
             last_ts = state.last_ts
-            x0 = (state.last_ts - state.origin) / 60.0 + horizon
-            res = state.ols.predict(x0, self.alpha)
-            job = self._seasonal_job(state)  # last: a refit job marks the series as fitting
-        forecast = None if job is None else self._seasonal_forecast(state, job, horizon * 60.0)
+            linear, job = self._linear_and_job(state, horizon)
+        res, row, version = self._answer(state, job, linear, horizon)
+        mean, lower, upper = (float(a[row]) for a in (res.mean, res.obs_ci_lower, res.obs_ci_upper))
         lo_b, hi_b = _BOUNDS[ptype]
-        if forecast is None:
-            mean, lower, upper = float(res.mean), float(res.obs_ci_lower), float(res.obs_ci_upper)
-            version = _MODEL_VERSION
-        else:
-            mean, lower, upper, version = forecast.mean, forecast.lower, forecast.upper, _SEASONAL_VERSION
         pred = Prediction(
             prediction_id=new_id(),
             prediction_type=ptype,
             target_time=to_datetime(last_ts + 60.0 * horizon),
-            predicted_value=float(np.clip(mean, lo_b, hi_b)),
-            confidence_interval=(float(np.clip(lower, lo_b, hi_b)), float(np.clip(upper, lo_b, hi_b))),
+            predicted_value=_clip(mean, lo_b, hi_b),
+            confidence_interval=(_clip(lower, lo_b, hi_b), _clip(upper, lo_b, hi_b)),
             confidence=1.0 - self.alpha,
             model_version=version,
             timestamp=made_at,
@@ -420,6 +415,25 @@ class PerformancePredictor:
         return pred
 
     # ------------------------------------------------------------ seasonal path
+
+    def _linear_and_job(self, state: SeriesState, horizons: Any) -> tuple[PredictionResults, Any]:
+        """Under the lock: the linear forecasts at ``horizons`` (minutes: a float, or an array) and the
+        seasonal path's job."""
+        x0 = (state.last_ts - state.origin) / 60.0 + horizons
+        linear = state.ols.predict(x0, self.alpha)
+        return linear, self._seasonal_job(state)  # last: a refit job marks the series as fitting
+
+    def _answer(
+        self, state: SeriesState, job: tuple[str, Any] | None, linear: PredictionResults, horizons: Any
+    ) -> tuple[PredictionResults, Any, str]:
+        """Outside the lock: the model that answers -- the seasonal one when it can, else the linear trend --
+        with its forecast, the index of the rows that answer ``horizons`` (a float, or an array), and its
+        version."""
+        forecast = None if job is None else self._seasonal_forecast(state, job, np.atleast_1d(horizons) * 60.0)
+        if forecast is None:
+            return linear, (slice(None) if np.ndim(horizons) else ()), _MODEL_VERSION
+        res, rows = forecast
+        return res, (rows if np.ndim(horizons) else int(rows[0])), _SEASONAL_VERSION
 
     def _seasonal_job(self, state: SeriesState) -> tuple[str, Any] | None:
         """Under the lock: what the seasonal path needs, copied (O(refit interval) or O(window) rows).
@@ -461,9 +475,10 @@ class PerformancePredictor:
         return ("refit", (history.last(keep).copy(), state.n_total))
 
     def _seasonal_forecast(
-        self, state: SeriesState, job: tuple[str, Any], horizon_s: float
-    ) -> GridForecast | None:
-        """Outside the lock: refit if asked, then the forecast ``horizon_s`` seconds after the last row."""
+        self, state: SeriesState, job: tuple[str, Any], horizons_s: np.ndarray
+    ) -> tuple[PredictionResults, np.ndarray] | None:
+        """Outside the lock: refit if asked, then the forecast ``horizons_s`` seconds after the last row
+        (:func:`forecast_after`)."""
         kind, payload = job
         if kind == "refit":
             rows, n_total = payload
@@ -500,7 +515,7 @@ class PerformancePredictor:
             model, grid_end, step = fitted
         else:
             model, grid_end, step, tail = payload
-        return forecast_after(model, grid_end, step, tail, horizon_s)
+        return forecast_after(model, grid_end, step, tail, horizons_s)
 
     def _fit_seasonal(self, rows: np.ndarray) -> tuple[Forecaster, float, float]:
         """A Forecaster fitted on ``rows`` (time, value) on a regular grid (:func:`fit_on_grid`)."""
@@ -517,11 +532,16 @@ class PerformancePredictor:
     def predict_frame(
         self, prediction_type: PredictionType, horizons_minutes: Any, *, series: str | None = None
     ) -> pd.DataFrame | None:
-        """Forecasts at several horizons as a statsmodels-style ``summary_frame``.
+        """Forecasts at several horizons as a statsmodels-style ``summary_frame``, from the model
+        :meth:`predict` uses.
 
         Columns: ``mean, mean_se, mean_ci_lower, mean_ci_upper, obs_ci_lower,
         obs_ci_upper``, indexed by ``horizon_minutes``; values are not
-        truncated and nothing is stored. None before ``min_observations``.
+        truncated and nothing is stored. ``attrs["model_version"]`` names the
+        model that answered (:attr:`Prediction.model_version`): the
+        seasonal one's rows are its grid steps the horizons fall in, and its
+        ``mean_se`` is that of the regression part (see
+        :meth:`Forecaster.get_forecast`). None before ``min_observations``.
         """
         ptype = check_enum(prediction_type, PredictionType, "predict_frame() argument 'prediction_type'")
         key = (ptype, _check_series(series, "predict_frame"))
@@ -542,11 +562,15 @@ class PerformancePredictor:
             if state is None or state.n_total < self.min_observations:
                 return None
             _check_target(state.last_ts, float(h.max()), "predict_frame() argument 'horizons_minutes'")
-            x0 = (state.last_ts - state.origin) / 60.0 + h
-            res = state.ols.predict(x0, self.alpha)
-        frame = res.summary_frame()
-        frame.index = h
-        frame.index.name = "horizon_minutes"
+            if key[1] is not None:
+                self._named.move_to_end(key)
+            linear, job = self._linear_and_job(state, h)
+        import pandas as pd  # lazily: `import autoopt` does not import pandas
+
+        res, rows, version = self._answer(state, job, linear, h)
+        frame = res.summary_frame().iloc[rows]
+        frame.index = pd.Index(h, name="horizon_minutes")
+        frame.attrs["model_version"] = version
         return frame
 
     def validate_prediction(self, prediction_id: str, actual_value: float) -> Prediction | None:
@@ -672,6 +696,11 @@ class PerformancePredictor:
                 "alpha": self.alpha,
                 "model_version": _MODEL_VERSION,
             }
+
+
+def _clip(x: float, low: float, high: float) -> float:
+    """``x`` clipped to ``[low, high]``, NaN staying NaN (``np.clip`` on a float, without its ~5 µs)."""
+    return min(max(x, low), high)
 
 
 def _check_target(last_ts: float, horizon_minutes: float, name: str) -> None:

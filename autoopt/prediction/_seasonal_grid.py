@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from autoopt.prediction._forecaster import Forecaster
+from autoopt.prediction._results import PredictionResults
 
-__all__ = ["GridForecast", "fit_on_grid", "forecast_after", "latest_per_cell"]
+__all__ = ["fit_on_grid", "forecast_after", "latest_per_cell"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GridForecast:
-    """One forecast of the seasonal path: the mean and the interval at the asked horizon."""
-
-    mean: float
-    lower: float
-    upper: float
 
 
 def fit_on_grid(
@@ -78,13 +69,15 @@ def latest_per_cell(slot: np.ndarray, values: np.ndarray, size: int) -> np.ndarr
 
 
 def forecast_after(
-    model: Forecaster, grid_end: float, step: float, tail: np.ndarray, horizon_s: float
-) -> GridForecast | None:
-    """The model's forecast ``horizon_s`` seconds after the last of ``tail``'s rows (or the grid's end).
+    model: Forecaster, grid_end: float, step: float, tail: np.ndarray, horizons_s: np.ndarray
+) -> tuple[PredictionResults, np.ndarray] | None:
+    """The model's forecast ``horizons_s`` seconds after the last of ``tail``'s rows (or the grid's end).
 
     The rows observed since the fit (``tail``: time, value) go into the
     model's grid cells after ``grid_end`` (the latest in each cell) and
-    update its AR state without a refit.
+    update its AR state without a refit. Returns the forecast up to the
+    longest horizon and, for each horizon, the row that answers it (the
+    grid step it falls in); None when the model cannot forecast that far.
     """
     after = None
     origin = last = grid_end
@@ -98,13 +91,13 @@ def forecast_after(
             m = int(slots[ok].max())
             after = latest_per_cell(slots[ok] - 1, tail[ok, 1], m)
             origin = grid_end + m * step
-    h = max(1, math.ceil((last + horizon_s - origin) / step - 1e-9))
+    steps = np.maximum(1, np.ceil((last + horizons_s - origin) / step - 1e-9)).astype(np.int64)
     try:
-        mean, lower, upper = model.predict_arrays(h, after=after)
+        res = model.get_forecast(int(steps.max()), after=after)
     except ValueError as exc:  # intervals cannot be calibrated for so long a horizon on this window
         logger.info("seasonal forecast unavailable (%s); using the linear trend", exc)
         return None
     except Exception as exc:
         logger.warning("seasonal forecast raised %s: %s; using the linear trend", type(exc).__name__, exc)
         return None
-    return GridForecast(float(mean[-1, 0]), float(lower[-1, 0]), float(upper[-1, 0]))
+    return res, steps - 1

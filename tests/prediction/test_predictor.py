@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from autoopt import AutomationConfig, PerformancePredictor, PredictionType
 from autoopt._clock import ManualClock
+from autoopt.prediction import Forecaster, PredictionResults
 
 
 def _statsmodels_frame(x: np.ndarray, y: np.ndarray, x0: np.ndarray, alpha: float):
@@ -303,3 +304,45 @@ def test_thread_hammer():
     for t in list(PredictionType)[:3]:
         times, _ = predictor.get_series(t)
         assert np.all(np.diff(times) >= 0)
+
+
+# ------------------------------------------------------- one model for predict and predict_frame
+
+
+def seasonal_predictor() -> PerformancePredictor:
+    rng = np.random.default_rng(11)
+    p = PerformancePredictor(clock=lambda: 1.7e9)
+    start = 1.7e9 - 3 * 86_400
+    for i in range(3 * 288):
+        value = 50 + 10 * np.sin(2 * np.pi * i / 288) + rng.normal()
+        p.record_observation(PredictionType.LOAD, value, timestamp=start + 300 * i)
+    return p
+
+
+@pytest.mark.parametrize("make", [seasonal_predictor, lambda: PerformancePredictor(seasonal_period=None)])
+def test_predict_and_predict_frame_answer_from_one_model(make) -> None:
+    p = make()
+    if p.observation_count(PredictionType.LOAD) == 0:
+        for i in range(200):
+            p.record_observation(PredictionType.LOAD, 10.0 + 0.1 * i + (-1) ** i)
+    horizons = [5.0, 30.0, 120.0]
+    frame = p.predict_frame(PredictionType.LOAD, horizons)
+    for h in horizons:
+        pred = p.predict(PredictionType.LOAD, h)
+        row = frame.loc[h]
+        assert pred.model_version == frame.attrs["model_version"]
+        assert pred.predicted_value == row["mean"]
+        assert pred.confidence_interval == (row["obs_ci_lower"], row["obs_ci_upper"])
+    seasonal = frame.attrs["model_version"] == "seasonal-ar-conformal/1"
+    assert seasonal == (p.seasonal_period is not None)
+    assert (frame["mean_ci_lower"] <= frame["mean"]).all()
+    assert (frame["mean"] <= frame["mean_ci_upper"]).all()
+
+
+def test_results_type_is_the_one_every_path_builds() -> None:
+    p = seasonal_predictor()
+    assert p.predict(PredictionType.LOAD, 10).model_version == "seasonal-ar-conformal/1"  # fits the model
+    state = p._series[(PredictionType.LOAD, None)]
+    assert isinstance(state.ols.predict(1.0), PredictionResults)
+    assert isinstance(state.model, Forecaster)
+    assert isinstance(state.model.get_forecast(2), PredictionResults)
