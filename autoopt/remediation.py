@@ -40,6 +40,7 @@ from autoopt._validation import (
     safe_str,
 )
 from autoopt.config import AutomationConfig, check_config
+from autoopt.core.backoff import backoff_delay
 from autoopt.enums import RemediationAction
 from autoopt.models import Remediation, new_id
 
@@ -64,7 +65,8 @@ def retry_delay(
     Stop after a success or once ``max_attempts`` attempts have been made;
     otherwise wait ``backoff_seconds * multiplier ** (attempt - 1)``, capped at
     ``max_backoff_seconds`` (exponential backoff: 1, 2, 4, ... for the
-    defaults with ``backoff_seconds=1``). A pure function: no clock, no sleep.
+    defaults with ``backoff_seconds=1``; :func:`autoopt.core.backoff.backoff_delay`,
+    with these arguments checked). A pure function: no clock, no sleep.
 
     Parameters
     ----------
@@ -99,7 +101,7 @@ def retry_delay(
         )
     if succeeded or k >= n:
         return None
-    return min(base * mult ** (k - 1), float(max_backoff_seconds))
+    return backoff_delay(k, base, mult, float(max_backoff_seconds))
 
 
 @dataclass

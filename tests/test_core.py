@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from autoopt import AutomationConfig, ResourcePool
 from autoopt._clock import to_timestamp
 from autoopt.core import EWMean, EWVar, RingBuffer, TimeWindowSums
+from autoopt.core.backoff import backoff_delay
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,3 +135,17 @@ def test_check_str_rejects_blank_and_non_strings(value, exc):
     with pytest.raises(exc, match="'target' must be a non-empty str"):
         check_str(value, "execute_remediation() argument 'target'")
     assert check_str("web", "x") == "web"
+
+
+@pytest.mark.parametrize("multiplier", [1.0, 1.5, 2.0, 10.0])
+@pytest.mark.parametrize("base", [0.0, 1e-3, 0.5, 7.0])
+def test_backoff_delay_is_the_capped_power_and_never_overflows(base: float, multiplier: float) -> None:
+    cap = 60.0
+    for retry in range(1, 40):
+        want = min(cap, base * multiplier ** (retry - 1))  # these powers are all finite
+        assert backoff_delay(retry, base, multiplier, cap) == want
+    for retry in (1_100, 10**6, 10**12):  # 2.0 ** 1_100 overflows a float
+        assert backoff_delay(retry, base, multiplier, cap) == (
+            0.0 if base == 0.0 else min(cap, base) if multiplier == 1.0 else cap
+        )
+    assert backoff_delay(10**6, 1.0, 2.0) == math.inf  # no cap: the wait grows without bound

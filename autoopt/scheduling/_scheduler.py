@@ -56,6 +56,7 @@ from autoopt._validation import (
     describe_exception,
 )
 from autoopt.config import AutomationConfig, check_config
+from autoopt.core.backoff import backoff_delay
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask, new_id
 
@@ -65,8 +66,6 @@ logger = logging.getLogger(__name__)
 
 # Heaps are rebuilt when they hold more than 2 * live + _COMPACT_SLACK entries.
 _COMPACT_SLACK = 64
-# 2.0 ** 1000 is still a finite float; beyond it the backoff is the cap anyway.
-_MAX_BACKOFF_EXPONENT = 1000
 
 
 class _Where(Enum):
@@ -878,12 +877,7 @@ class IntelligentScheduler:
 
     def _backoff(self, retries: int) -> float:
         """``min(max_backoff, base * 2 ** (retries - 1))`` without float overflow."""
-        if self._retry_backoff == 0.0:
-            return 0.0
-        exponent = retries - 1
-        if exponent > _MAX_BACKOFF_EXPONENT:
-            return self._max_backoff
-        return min(self._max_backoff, self._retry_backoff * 2.0**exponent)
+        return backoff_delay(retries, self._retry_backoff, 2.0, self._max_backoff)
 
     @staticmethod
     def _live_max_retries(task: ScheduledTask) -> int:
