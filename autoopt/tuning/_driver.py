@@ -9,7 +9,6 @@ This module imports Optuna; :mod:`autoopt.tuning` loads it lazily.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import inspect
 import json
 import logging
@@ -24,6 +23,7 @@ import optuna
 
 from autoopt._validation import check_int, check_real
 from autoopt.exceptions import TrialPruned
+from autoopt.execution import Executor, InlineExecutor, ProcessExecutor, ThreadExecutor, run_call
 from autoopt.tuning._optuna_private import reopen_trial
 
 __all__ = [
@@ -265,7 +265,7 @@ def call_objective(
     ``("fatal", (message, exc))``, for the driver to re-raise.
     """
     try:
-        raw = fn(**values) if handle is None else fn(trial=handle, **values)
+        raw = run_call(fn, (), values if handle is None else {"trial": handle, **values})  # awaits async ones
     except Exception as exc:
         if _is_pruned(exc):
             return "pruned", f"pruned: {exc}" if str(exc) else "pruned"
@@ -281,28 +281,13 @@ def call_objective(
     return "ok", score
 
 
-class _InlineExecutor(cf.Executor):
-    """Run each call at submission, in the calling thread (``n_jobs=1``): deterministic, no pool."""
+def make_executor(n_jobs: int, backend: str) -> Executor:
+    """Inline for one job, else threads or joblib's loky processes (:mod:`autoopt.execution`).
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        future: cf.Future[Any] = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # call_objective catches Exceptions; this is KeyboardInterrupt and co.
-            future.set_exception(exc)
-        return future
-
-
-def make_executor(n_jobs: int, backend: str) -> tuple[cf.Executor, bool]:
-    """``(executor, owned)``: inline for one job, else threads or joblib's loky processes.
-
-    ``owned`` says whether the caller must shut the executor down (loky's
-    reusable pool stays up for the next call).
+    ``shutdown`` is safe on each: loky's reusable pool stays up for the next call.
     """
     if n_jobs == 1:
-        return _InlineExecutor(), False
+        return InlineExecutor()
     if backend == "threads":
-        return cf.ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="autoopt-tuning"), True
-    from joblib.externals.loky import get_reusable_executor
-
-    return get_reusable_executor(max_workers=n_jobs), False
+        return ThreadExecutor(n_jobs, thread_name_prefix="autoopt-tuning")
+    return ProcessExecutor(n_jobs)

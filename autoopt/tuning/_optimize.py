@@ -126,7 +126,7 @@ def run(
         left = max(0, st.session.max_iterations - st.session.iterations - st.n_pending)
     bar = _progress_bar(args.n_trials if args.n_trials is not None else left, args.show_progress_bar,
                         st.session.session_id)  # fmt: skip
-    executor, owned = _driver.make_executor(args.n_jobs, args.backend)
+    executor = _driver.make_executor(args.n_jobs, args.backend)
     in_flight: dict[cf.Future[_driver.Outcome], tuple[dict[str, Any], optuna.Trial]] = {}
     started = 0
     try:
@@ -177,8 +177,7 @@ def run(
             st.tell_outcome(values, trial, ("error", _interrupted(exc)))
         raise
     finally:
-        if owned:
-            executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
 

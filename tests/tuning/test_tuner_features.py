@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from pathlib import Path
@@ -276,6 +277,26 @@ def test_threads_really_overlap() -> None:
 
     assert tuner.optimize(sid, objective, n_jobs=4).iterations == 4
     assert tuner.get_failures(sid) == []
+
+
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_an_async_objective_is_awaited(n_jobs: int) -> None:
+    """async def objectives score like their sync twins (they used to fail: a coroutine is not a score)."""
+
+    async def objective(x: float, lr: float, n: int, act: str | None) -> float:
+        await asyncio.sleep(0)
+        return mixed_score(x, lr, n, act)
+
+    tuner = SelfTuner(seed=3)
+    sid = tuner.create_session(MIXED, "random_search", max_iterations=6).session_id
+    tuner.optimize(sid, objective, n_jobs=n_jobs)
+    assert tuner.get_failures(sid) == []
+    frame = tuner.get_session(sid).trials_dataframe()
+    assert len(frame) == 6
+    for _, row in frame.iterrows():
+        act = row["params_act"] if isinstance(row["params_act"], str) else None
+        want = mixed_score(row["params_x"], row["params_lr"], int(row["params_n"]), act)
+        assert row["score"] == pytest.approx(want, rel=1e-12)
 
 
 def test_n_jobs_one_is_reproducible() -> None:

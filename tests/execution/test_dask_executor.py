@@ -1,0 +1,58 @@
+"""DaskExecutor on a LocalCluster: the same results as the local executors, priorities and resources."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import _calls
+import cloudpickle
+import pytest
+from _calls import async_add, fail, pid, square
+
+from autoopt.execution import DaskExecutor
+
+cloudpickle.register_pickle_by_value(_calls)
+
+pytestmark = pytest.mark.slow
+
+
+def test_results_errors_and_coroutines(dask_client: Any) -> None:
+    ex = DaskExecutor(dask_client)
+    assert ex.max_workers == 2  # two workers of one thread
+    assert ex.remote
+    futures = [ex.submit(square, k) for k in range(20)]
+    assert [f.result(timeout=60) for f in futures] == [k * k for k in range(20)]
+    with pytest.raises(KeyError, match="boom"):
+        ex.submit(fail, "boom").result(timeout=60)
+    assert ex.submit(async_add, 2, b=5).result(timeout=60) == 7
+    assert ex.submit(pid).result(timeout=60) != os.getpid()
+
+
+def test_priority_and_resources_reach_dask(dask_client: Any) -> None:
+    ex = DaskExecutor(dask_client, max_workers=5)
+    assert ex.max_workers == 5
+    assert ex.worker_resources() == {"cpu": 2.0}
+    future = ex.submit_task(square, (4,), priority=10, resources={"cpu": 2}, key="square-4")
+    assert future.result(timeout=60) == 16
+    assert future.remote_future.key == "square-4"
+
+
+@pytest.mark.parametrize(
+    ("resources", "match"),
+    [
+        ({"gpu": 1}, "asks for 1 of resource 'gpu', but no worker declares it"),
+        ({"cpu": 3}, "asks for 3 of resource 'cpu', but at most 2 on one worker"),
+        ({"cpu": float("nan")}, "resource 'cpu' must be a finite amount >= 0"),
+    ],
+)
+def test_a_request_no_worker_can_meet_raises_at_submission(dask_client: Any, resources, match) -> None:
+    ex = DaskExecutor(dask_client)
+    with pytest.raises(ValueError, match=match):
+        ex.submit_task(square, (1,), resources=resources)
+
+
+def test_only_a_client_is_accepted() -> None:
+    pytest.importorskip("distributed")
+    with pytest.raises(TypeError, match=r"DaskExecutor\(\) argument 'client' must be a distributed\.Client"):
+        DaskExecutor("tcp://127.0.0.1:8786")
