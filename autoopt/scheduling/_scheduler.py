@@ -1,31 +1,9 @@
 """The :class:`IntelligentScheduler`: a priority heap over a dependency graph.
 
-A task lives in exactly one of five places:
-
-- *blocked*: some dependency has not completed yet. The task sits in a map
-  with a counter of its unmet dependencies; every dependency keeps a list of
-  its dependents (the reverse edges), so completing a task unblocks its
-  dependents in O(out-degree).
-- *delayed*: all dependencies completed but ``scheduled_time`` (or a retry
-  backoff) lies in the future. A min-heap on time holds these; due tasks move
-  to the ready heaps lazily whenever the scheduler is asked for work.
-- *ready*: grouped by *requirement shape*, the sorted tuple of a task's
-  ``(resource, amount)`` requirements (tasks without requirements share the
-  empty shape). Each shape has a min-heap keyed on ``(priority rank,
-  deadline or +inf, scheduled time, insertion sequence)`` and a count of its
-  live tasks; a shape's heap is dropped, garbage and all, when its last
-  ready task leaves. Whether a task fits the free resources depends only on
-  its shape, so selection checks one task per shape: the best task of each
-  shape, in key order, until one fits.
-- *running*: resources allocated, counted against ``max_concurrent_tasks``.
-- *done*: COMPLETED, FAILED or CANCELLED, retained in a bounded history.
-
-Heap entries are deleted lazily: every push stamps the task with a fresh
-token, and an entry whose token or place no longer matches its task is stale
-and dropped when it reaches the top. A heap is rebuilt without its stale
-entries when they outnumber the live ones (each shape's heap on its own),
-which keeps the garbage (and the rebuild cost, amortised) linear in the live
-work.
+Its PENDING tasks wait in a :class:`~autoopt.scheduling._queue.TaskQueue`
+(blocked, delayed, or ready by requirement shape; see that module); this
+module holds the public API, the state transitions, the history and the
+synchronous driver.
 """
 
 from __future__ import annotations
@@ -37,8 +15,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from enum import Enum
-from heapq import heapify, heappop, heappush
 from itertools import islice
 from typing import Any
 
@@ -59,91 +35,11 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.core.backoff import backoff_delay
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask, new_id
+from autoopt.scheduling._queue import Entry, TaskQueue, Where
 
 __all__ = ["IntelligentScheduler"]
 
 logger = logging.getLogger(__name__)
-
-# Heaps are rebuilt when they hold more than 2 * live + _COMPACT_SLACK entries.
-_COMPACT_SLACK = 64
-
-
-class _Where(Enum):
-    """Which structure holds a task."""
-
-    BLOCKED = "blocked"
-    READY = "ready"
-    DELAYED = "delayed"
-    RUNNING = "running"
-    DONE = "done"
-
-
-class _Entry:
-    """The scheduler's private bookkeeping for one task.
-
-    The heap keys and the allocated requirements are copies taken at
-    scheduling time, so edits of the public record (other than
-    ``max_retries``) cannot corrupt the heaps or the resource accounting.
-    """
-
-    __slots__ = (
-        "deadline_ts",
-        "dependents",
-        "rank",
-        "requirements",
-        "scheduled_ts",
-        "seq",
-        "shape",
-        "task",
-        "token",
-        "unmet",
-        "where",
-    )
-
-    def __init__(
-        self,
-        task: ScheduledTask,
-        seq: int,
-        rank: int,
-        deadline_ts: float,
-        scheduled_ts: float,
-        requirements: dict[str, float],
-    ) -> None:
-        self.task = task
-        self.seq = seq
-        self.rank = rank
-        self.deadline_ts = deadline_ts
-        self.scheduled_ts = scheduled_ts
-        self.requirements = requirements
-        self.shape: _ShapeKey = tuple(sorted(requirements.items()))
-        self.unmet = 0
-        self.dependents: list[_Entry] = []
-        self.where = _Where.BLOCKED
-        self.token = 0
-
-
-# (rank, deadline, scheduled time, insertion sequence, token, entry); the token
-# is unique per push, so tuples never compare their entries.
-_ReadyItem = tuple[int, float, float, int, int, _Entry]
-# (scheduled time, insertion sequence, token, entry)
-_DelayedItem = tuple[float, int, int, _Entry]
-# The sorted (resource, amount) items of a task's requirements.
-_ShapeKey = tuple[tuple[str, float], ...]
-
-
-class _Shape:
-    """The ready tasks of one requirement shape: a lazy-deletion heap and its live count.
-
-    Invariant: a shape is in the scheduler's map only while ``live > 0``, and
-    every live (READY) task of the shape has exactly one heap item whose token
-    matches its own, so the heap's top live item always exists.
-    """
-
-    __slots__ = ("heap", "live")
-
-    def __init__(self) -> None:
-        self.heap: list[_ReadyItem] = []
-        self.live = 0
 
 
 class IntelligentScheduler:
@@ -308,20 +204,14 @@ class IntelligentScheduler:
 
         self._lock = threading.Lock()
         # Every retained task, oldest first.
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
         # Per state, in the order tasks entered it.
-        self._by_state: dict[TaskState, OrderedDict[str, _Entry]] = {s: OrderedDict() for s in TaskState}
+        self._by_state: dict[TaskState, OrderedDict[str, Entry]] = {s: OrderedDict() for s in TaskState}
         # Finished tasks, in the order they finished (eviction order).
-        self._finished: OrderedDict[str, _Entry] = OrderedDict()
-        self._blocked: dict[str, _Entry] = {}
-        # Ready tasks by requirement shape; only shapes with a live task.
-        self._shapes: dict[_ShapeKey, _Shape] = {}
-        self._delayed: list[_DelayedItem] = []
-        self._n_ready = 0
-        self._n_delayed = 0
+        self._finished: OrderedDict[str, Entry] = OrderedDict()
+        self._queue = TaskQueue(resource_pool)
         self._n_running = 0
         self._seq = 0
-        self._token = 0
         self._totals = dict.fromkeys(
             ("scheduled", "completed", "failed", "cancelled", "retried", "evicted"), 0
         )
@@ -421,7 +311,7 @@ class IntelligentScheduler:
                     f"{arg} 'deadline' ({to_datetime(deadline_ts).isoformat()}) must not precede the "
                     f"scheduled time ({to_datetime(start_ts).isoformat()})."
                 )
-            parents: list[_Entry] = []
+            parents: list[Entry] = []
             for dep_id in deps:
                 parent = self._entries.get(dep_id)
                 if parent is None:
@@ -451,7 +341,7 @@ class IntelligentScheduler:
                 max_retries=retries_cap,
                 created_at=to_datetime(now),
             )
-            entry = _Entry(
+            entry = Entry(
                 task,
                 self._seq,
                 prio.rank,
@@ -466,7 +356,7 @@ class IntelligentScheduler:
             self._entries[task.task_id] = entry
             self._by_state[TaskState.PENDING][task.task_id] = entry
             self._totals["scheduled"] += 1
-            self._enqueue(entry, now)
+            self._queue.enqueue(entry, now)
             where = entry.where
         logger.debug("scheduled task %s (%s), priority %s, %s", task.task_id, name, prio.value, where.value)
         return task
@@ -506,7 +396,7 @@ class IntelligentScheduler:
                 )
                 return False
             now = self._clock()
-            self._leave_queue(entry)
+            self._queue.leave(entry)
             n_cascaded = self._cascade_cancel(entry, f"dependency {task_id} ({task.name}) was cancelled", now)
             self._finish(entry, TaskState.CANCELLED, now)
             self._totals["cancelled"] += 1
@@ -522,10 +412,10 @@ class IntelligentScheduler:
         the way (an internal step that changes no state).
         """
         with self._lock:
-            self._promote_due(self._clock())
+            self._queue.promote_due(self._clock())
             if self._n_running >= self._config.max_concurrent_tasks:
                 return None
-            entry = self._select(allocate=False)
+            entry = self._queue.select(allocate=False)
         return None if entry is None else entry.task
 
     def start_task(self, task_id: str) -> bool:
@@ -547,17 +437,17 @@ class IntelligentScheduler:
                 reason = f"task is {entry.task.state.value}, not pending"
             else:
                 now = self._clock()
-                self._promote_due(now)
-                if entry.where is _Where.BLOCKED:
+                self._queue.promote_due(now)
+                if entry.where is Where.BLOCKED:
                     reason = f"waiting for {entry.unmet} unfinished dependencies"
-                elif entry.where is _Where.DELAYED:
+                elif entry.where is Where.DELAYED:
                     reason = f"not due before {to_datetime(entry.scheduled_ts).isoformat()}"
                 elif self._n_running >= self._config.max_concurrent_tasks:
                     reason = f"{self._n_running} tasks running, the maximum"
                 elif not self._pool.try_allocate(entry.requirements):
                     reason = f"resources {entry.requirements} not available"
                 else:
-                    self._leave_queue(entry)
+                    self._queue.leave(entry)
                     self._mark_running(entry, now)
                     return True
         logger.debug("start_task(%r) refused: %s", task_id, reason)
@@ -603,11 +493,11 @@ class IntelligentScheduler:
                 self._finish(entry, TaskState.COMPLETED, now)
                 self._totals["completed"] += 1
                 for child in entry.dependents:
-                    if child.where is _Where.BLOCKED:
+                    if child.where is Where.BLOCKED:
                         child.unmet -= 1
                         if child.unmet == 0:
-                            del self._blocked[child.task.task_id]
-                            self._enqueue(child, now)
+                            del self._queue.blocked[child.task.task_id]
+                            self._queue.enqueue(child, now)
                 entry.dependents = []
                 outcome = "completed"
             else:
@@ -619,7 +509,7 @@ class IntelligentScheduler:
                     task.result = None
                     self._set_state(entry, TaskState.PENDING)
                     self._totals["retried"] += 1
-                    self._enqueue(entry, now)
+                    self._queue.enqueue(entry, now)
                     outcome = f"failed; retry {task.retries}/{task.max_retries} due {task.scheduled_time.isoformat()}"
                 else:
                     n_cascaded = self._cascade_cancel(
@@ -649,13 +539,13 @@ class IntelligentScheduler:
             ``total_cancelled``, ``total_retried`` and ``total_evicted``.
         """
         with self._lock:
-            self._promote_due(self._clock())
+            self._queue.promote_due(self._clock())
             return {
                 "total_tasks": len(self._entries),
                 "states": {state.value: len(tasks) for state, tasks in self._by_state.items()},
-                "ready": self._n_ready,
-                "blocked": len(self._blocked),
-                "delayed": self._n_delayed,
+                "ready": self._queue.n_ready,
+                "blocked": len(self._queue.blocked),
+                "delayed": self._queue.n_delayed,
                 "running": self._n_running,
                 "max_concurrent_tasks": self._config.max_concurrent_tasks,
                 "available_resources": self._pool.available(),
@@ -704,14 +594,14 @@ class IntelligentScheduler:
         while limit is None or executed < limit:
             with self._lock:
                 now = self._clock()
-                self._promote_due(now)
+                self._queue.promote_due(now)
                 entry = (
                     None
                     if self._n_running >= self._config.max_concurrent_tasks
-                    else self._select(allocate=True)
+                    else self._queue.select(allocate=True)
                 )
                 if entry is not None:
-                    self._leave_queue(entry)
+                    self._queue.leave(entry)
                     self._mark_running(entry, now)
             if entry is None:
                 break
@@ -736,118 +626,21 @@ class IntelligentScheduler:
 
     # ------------------------------------------------------------------ internals (lock held)
 
-    def _select(self, *, allocate: bool) -> _Entry | None:
-        """The best ready task that fits the free resources (allocated if ``allocate``).
-
-        Tasks of one shape fit or not together, so only the top live task of
-        each shape is a candidate: the candidates are taken in key order and
-        the first that fits wins. One resource check per shape at most; the
-        non-fitting tasks under a shape's top are never touched.
-        """
-        shapes = self._shapes
-        if not shapes:
-            return None
-        check = self._pool.try_allocate if allocate else self._pool.can_allocate
-        if len(shapes) == 1:
-            entry = self._top(next(iter(shapes.values())))[5]
-            return entry if check(entry.requirements) else None
-        candidates = [self._top(shape) for shape in shapes.values()]
-        heapify(candidates)
-        while candidates:
-            entry = heappop(candidates)[5]
-            if check(entry.requirements):
-                return entry
-        return None
-
-    @staticmethod
-    def _top(shape: _Shape) -> _ReadyItem:
-        """The best live item of ``shape``, dropping stale items above it."""
-        heap = shape.heap
-        while True:
-            item = heap[0]
-            entry = item[5]
-            if entry.where is _Where.READY and entry.token == item[4]:
-                return item
-            heappop(heap)
-
-    def _promote_due(self, now: float) -> None:
-        """Move delayed tasks whose time has come to the ready heaps."""
-        heap = self._delayed
-        while heap and heap[0][0] <= now:
-            _, _, token, entry = heappop(heap)
-            if entry.where is _Where.DELAYED and entry.token == token:
-                self._n_delayed -= 1
-                self._push_ready(entry)
-
-    def _enqueue(self, entry: _Entry, now: float) -> None:
-        """Put a PENDING task where it belongs: blocked, ready or delayed."""
-        if entry.unmet > 0:
-            entry.where = _Where.BLOCKED
-            self._blocked[entry.task.task_id] = entry
-        elif entry.scheduled_ts <= now:
-            self._push_ready(entry)
-        else:
-            self._token += 1
-            entry.token = self._token
-            entry.where = _Where.DELAYED
-            heappush(self._delayed, (entry.scheduled_ts, entry.seq, self._token, entry))
-            self._n_delayed += 1
-
-    def _push_ready(self, entry: _Entry) -> None:
-        self._token += 1
-        entry.token = self._token
-        entry.where = _Where.READY
-        shape = self._shapes.get(entry.shape)
-        if shape is None:
-            shape = self._shapes[entry.shape] = _Shape()
-        heappush(
-            shape.heap,
-            (entry.rank, entry.deadline_ts, entry.scheduled_ts, entry.seq, self._token, entry),
-        )
-        shape.live += 1
-        self._n_ready += 1
-
-    def _leave_queue(self, entry: _Entry) -> None:
-        """Take a PENDING task out of its queue (its heap items become stale at once).
-
-        The caller moves the task on (sets ``where``) right after.
-        """
-        if entry.where is _Where.READY:
-            entry.token = 0  # tokens handed out start at 1: no item matches now
-            self._n_ready -= 1
-            shape = self._shapes[entry.shape]
-            shape.live -= 1
-            if shape.live == 0:
-                del self._shapes[entry.shape]
-            elif len(shape.heap) > 2 * shape.live + _COMPACT_SLACK:
-                shape.heap = [it for it in shape.heap if it[5].where is _Where.READY and it[5].token == it[4]]
-                heapify(shape.heap)
-        elif entry.where is _Where.DELAYED:
-            entry.token = 0
-            self._n_delayed -= 1
-            if len(self._delayed) > 2 * self._n_delayed + _COMPACT_SLACK:
-                self._delayed = [
-                    it for it in self._delayed if it[3].where is _Where.DELAYED and it[3].token == it[2]
-                ]
-                heapify(self._delayed)
-        elif entry.where is _Where.BLOCKED:
-            del self._blocked[entry.task.task_id]
-
-    def _mark_running(self, entry: _Entry, now: float) -> None:
-        entry.where = _Where.RUNNING
+    def _mark_running(self, entry: Entry, now: float) -> None:
+        entry.where = Where.RUNNING
         self._n_running += 1
         self._set_state(entry, TaskState.RUNNING)
         entry.task.started_at = to_datetime(now)
 
-    def _set_state(self, entry: _Entry, state: TaskState) -> None:
+    def _set_state(self, entry: Entry, state: TaskState) -> None:
         task = entry.task
         del self._by_state[task.state][task.task_id]
         task.state = state
         self._by_state[state][task.task_id] = entry
 
-    def _finish(self, entry: _Entry, state: TaskState, now: float) -> None:
+    def _finish(self, entry: Entry, state: TaskState, now: float) -> None:
         """Move a task to a final state and into the bounded history."""
-        entry.where = _Where.DONE
+        entry.where = Where.DONE
         self._set_state(entry, state)
         entry.task.completed_at = to_datetime(now)
         self._finished[entry.task.task_id] = entry
@@ -857,16 +650,16 @@ class IntelligentScheduler:
             del self._by_state[old.task.state][old_id]
             self._totals["evicted"] += 1
 
-    def _cascade_cancel(self, root: _Entry, message: str, now: float) -> int:
+    def _cascade_cancel(self, root: Entry, message: str, now: float) -> int:
         """Cancel every task still waiting on ``root``, transitively; return how many."""
         stack = list(root.dependents)
         root.dependents = []
         n = 0
         while stack:
             child = stack.pop()
-            if child.where is not _Where.BLOCKED:
+            if child.where is not Where.BLOCKED:
                 continue  # already cancelled through another path
-            del self._blocked[child.task.task_id]
+            del self._queue.blocked[child.task.task_id]
             stack.extend(child.dependents)
             child.dependents = []
             child.task.error = message

@@ -17,7 +17,7 @@ import pytest
 from autoopt._clock import ManualClock, to_datetime
 from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.models import ResourcePool, ScheduledTask
-from autoopt.scheduling import IntelligentScheduler, _scheduler
+from autoopt.scheduling import IntelligentScheduler, _queue
 
 T0 = 1_700_000_000.0
 
@@ -50,7 +50,7 @@ def heap_ops(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
         return wrapper
 
     for name in ("heappush", "heappop", "heapify"):
-        monkeypatch.setattr(_scheduler, name, counting(name))
+        monkeypatch.setattr(_queue, name, counting(name))
     CountingPool.checks = 0
     return ops
 
@@ -212,7 +212,7 @@ def test_stale_items_are_compacted_per_shape_and_empty_shapes_dropped() -> None:
         sched.schedule_task(f"small{i}", lambda: None, priority="low", resource_requirements={"cpu": 10.0})
         for i in range(2_000)
     ]
-    shapes = sched._shapes
+    shapes = sched._queue.shapes
     assert {key: shape.live for key, shape in shapes.items()} == {
         (("cpu", 30.0),): 2_000,
         (("cpu", 10.0),): 2_000,
@@ -220,7 +220,7 @@ def test_stale_items_are_compacted_per_shape_and_empty_shapes_dropped() -> None:
     for task in smalls[::2] + smalls[1:1_900:2]:
         assert sched.cancel_task(task.task_id)
     for shape in shapes.values():
-        assert len(shape.heap) <= 2 * shape.live + _scheduler._COMPACT_SLACK
+        assert len(shape.heap) <= 2 * shape.live + _queue._COMPACT_SLACK
     assert shapes[(("cpu", 10.0),)].live == 50
     assert sched.get_next_task() is smalls[1_901]
     for task in smalls[1_901::2]:

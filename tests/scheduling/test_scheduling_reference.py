@@ -348,6 +348,6 @@ def test_selection_by_shape_matches_a_full_scan_with_a_shared_pool(
         # One heap per distinct shape among the ready tasks, with exact live counts.
         pending = [t for _, t in keyed if t.state is TaskState.PENDING]
         shapes = Counter(tuple(sorted(t.resource_requirements.items())) for t in pending)
-        assert {key: shape.live for key, shape in sched._shapes.items()} == dict(shapes)
+        assert {key: shape.live for key, shape in sched._queue.shapes.items()} == dict(shapes)
         assert sched.get_queue_stats()["ready"] == len(pending)
     assert sched.get_next_task() is expected()

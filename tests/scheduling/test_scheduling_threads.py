@@ -80,7 +80,7 @@ def check_counters(sched: IntelligentScheduler) -> None:
     assert stats["ready"] + stats["blocked"] + stats["delayed"] == counts["pending"]
     assert stats["running"] == counts["running"]
     # One ready heap per requirement shape with a ready task; drained shapes are dropped.
-    lives = [shape.live for shape in sched._shapes.values()]
+    lives = [shape.live for shape in sched._queue.shapes.values()]
     assert all(live > 0 for live in lives)
     assert sum(lives) == stats["ready"]
 
