@@ -225,7 +225,8 @@ class ScheduledTask:
 
     The scheduler returns the live record: its ``state``, ``result`` and
     ``error`` change as the task moves on, and changing ``max_retries`` takes
-    effect.
+    effect. ``args`` and ``kwargs`` are the call's arguments as scheduled
+    (with their ``result_of`` references unresolved).
     """
 
     task_id: str
@@ -244,6 +245,8 @@ class ScheduledTask:
     created_at: datetime | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The task as JSON-serialisable data (``execute_fn`` by name, ``result`` as is or by repr)."""

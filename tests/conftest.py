@@ -1,4 +1,5 @@
-"""Shared fixtures: where the project's real data lives, and a PostgreSQL server when one is reachable."""
+"""Shared fixtures: where the project's real data lives, a PostgreSQL server when one is reachable, and one
+dask LocalCluster (2 worker processes of one thread, each declaring 2 'cpu') for the executor tests."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -101,3 +102,21 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """A client of the session's LocalCluster, started on first use."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            resources={"cpu": 2},
+            dashboard_address=":0",
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client

@@ -54,7 +54,7 @@ class DaskExecutor(Executor):
     Examples
     --------
     >>> from distributed import Client, LocalCluster
-    >>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=None)  # in-process, for the example
+    >>> cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=":0")  # in-process, for the example
     >>> with Client(cluster) as client:
     ...     ex = DaskExecutor(client)
     ...     ex.submit(sum, [1, 2, 3]).result()

@@ -429,7 +429,9 @@ class PerformancePredictor:
         """Outside the lock: the model that answers -- the seasonal one when it can, else the linear trend --
         with its forecast, the index of the rows that answer ``horizons`` (a float, or an array), and its
         version."""
-        forecast = None if job is None else self._seasonal_forecast(state, job, np.atleast_1d(horizons) * 60.0)
+        forecast = (
+            None if job is None else self._seasonal_forecast(state, job, np.atleast_1d(horizons) * 60.0)
+        )
         if forecast is None:
             return linear, (slice(None) if np.ndim(horizons) else ()), _MODEL_VERSION
         res, rows = forecast

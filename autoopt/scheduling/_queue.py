@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from enum import Enum
 from heapq import heapify, heappop, heappush
+from typing import Any
 
 from autoopt.models import ResourcePool, ScheduledTask
 
@@ -60,9 +61,12 @@ class Entry:
     """
 
     __slots__ = (
+        "args",
         "deadline_ts",
         "dependents",
+        "kwargs",
         "rank",
+        "refs",
         "requirements",
         "scheduled_ts",
         "seq",
@@ -93,6 +97,9 @@ class Entry:
         self.dependents: list[Entry] = []
         self.where = Where.BLOCKED
         self.token = 0
+        self.args: tuple[Any, ...] = ()  # the call's arguments, TaskResult references unresolved
+        self.kwargs: dict[str, Any] = {}
+        self.refs: dict[str, Entry] | None = None  # the referenced tasks, kept until this one finishes
 
 
 # (rank, deadline, scheduled time, insertion sequence, token, entry); the token
@@ -179,6 +186,16 @@ class TaskQueue:
             if entry.where is Where.DELAYED and entry.token == token:
                 self.n_delayed -= 1
                 self._push_ready(entry)
+
+    def next_due(self) -> float | None:
+        """The time the earliest delayed task becomes due (stale items above it dropped); None if none."""
+        heap = self.delayed
+        while heap:
+            _, _, token, entry = heap[0]
+            if entry.where is Where.DELAYED and entry.token == token:
+                return heap[0][0]
+            heappop(heap)
+        return None
 
     def enqueue(self, entry: Entry, now: float) -> None:
         """Put a PENDING task where it belongs: blocked, ready or delayed."""

@@ -18,31 +18,34 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from autoopt._clock import Clock, system_clock, to_datetime, to_timestamp
+from autoopt._clock import Clock, system_clock, to_datetime
 from autoopt._validation import (
+    check_callable,
     check_enum,
-    check_id,
     check_int,
     check_limit,
     check_real,
     check_size,
     check_str,
     check_sync_callable,
-    close_awaitable,
     describe_exception,
 )
 from autoopt.config import AutomationConfig, check_config
 from autoopt.core.backoff import backoff_delay
 from autoopt.enums import SchedulerPriority, TaskState
+from autoopt.execution import run_call
 from autoopt.models import ResourcePool, ScheduledTask, new_id
+from autoopt.scheduling._calls import Claim, TaskResult, resolve
+from autoopt.scheduling._checks import check_call, check_dependency_ids, check_task_id, check_time
 from autoopt.scheduling._queue import Entry, TaskQueue, Where
+from autoopt.scheduling._run import Drivers
 
 __all__ = ["IntelligentScheduler"]
 
 logger = logging.getLogger(__name__)
 
 
-class IntelligentScheduler:
+class IntelligentScheduler(Drivers):
     """Priority-, deadline-, dependency- and resource-aware task scheduler.
 
     Tasks are scheduled with :meth:`schedule_task` and then driven either by
@@ -246,6 +249,8 @@ class IntelligentScheduler:
         dependencies: list[str] | None = None,
         *,
         max_retries: int | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
     ) -> ScheduledTask:
         """Add a task and return its live record.
 
@@ -254,10 +259,9 @@ class IntelligentScheduler:
         name : str
             Non-empty display name.
         execute_fn : callable
-            Zero-argument callable that does the work. It runs synchronously
-            (:meth:`run_pending` calls it in the caller's thread), so a
-            coroutine function is refused; a call that returns an awaitable
-            anyway fails the attempt.
+            Does the work, called as ``execute_fn(*args, **kwargs)``. An
+            ``async def`` function (or one returning an awaitable) is awaited
+            where it runs.
         priority : SchedulerPriority or str
             Most urgent first; ``"high"`` is accepted for ``SchedulerPriority.HIGH``.
         scheduled_time : datetime, optional
@@ -273,6 +277,14 @@ class IntelligentScheduler:
             first; no duplicates.
         max_retries : int, optional
             Keyword-only; defaults to the scheduler's ``default_max_retries``.
+        args, kwargs : optional
+            Keyword-only: the call's arguments. Any of them (also inside
+            lists, tuples, sets and dict values) may be a reference
+            :meth:`result_of` made; the driver replaces it by that task's
+            result before the call is submitted, so a call can run in
+            another process or on another machine. A referenced task becomes
+            a dependency, and its result is kept, even past
+            ``history_limit``, until this task finishes.
 
         Returns
         -------
@@ -286,10 +298,11 @@ class IntelligentScheduler:
         """
         arg = "schedule_task() argument"
         check_str(name, f"{arg} 'name'")
-        check_sync_callable(execute_fn, f"{arg} 'execute_fn'")
+        check_callable(execute_fn, f"{arg} 'execute_fn'")
+        call_args, call_kwargs, refs = check_call(args, kwargs, arg)
         prio = check_enum(priority, SchedulerPriority, f"{arg} 'priority'")
-        sched_ts = _check_time(scheduled_time, f"{arg} 'scheduled_time'")
-        deadline_ts = _check_time(deadline, f"{arg} 'deadline'")
+        sched_ts = check_time(scheduled_time, f"{arg} 'scheduled_time'")
+        deadline_ts = check_time(deadline, f"{arg} 'deadline'")
         req = self._pool.check_requirements(resource_requirements, f"{arg} 'resource_requirements'")
         for key, amount in req.items():
             if amount > self._capacity[key]:
@@ -297,7 +310,10 @@ class IntelligentScheduler:
                     f"{arg} 'resource_requirements' asks for {amount:g} of {key!r} but the pool's "
                     f"capacity is {self._capacity[key]:g}; the task could never run."
                 )
-        deps = _check_dependency_ids(dependencies, f"{arg} 'dependencies'")
+        deps = check_dependency_ids(dependencies, f"{arg} 'dependencies'")
+        deps = deps + tuple(
+            dict.fromkeys(r for r in refs if r not in deps)
+        )  # a referenced task is a dependency
         retries_cap = (
             self._default_max_retries
             if max_retries is None
@@ -340,6 +356,8 @@ class IntelligentScheduler:
                 dependencies=list(deps),
                 max_retries=retries_cap,
                 created_at=to_datetime(now),
+                args=call_args,
+                kwargs=dict(call_kwargs),
             )
             entry = Entry(
                 task,
@@ -349,6 +367,9 @@ class IntelligentScheduler:
                 start_ts,
                 req,
             )
+            entry.args, entry.kwargs = call_args, call_kwargs
+            if refs:
+                entry.refs = {p.task.task_id: p for p in parents if p.task.task_id in refs}
             for parent in parents:
                 if parent.task.state is not TaskState.COMPLETED:
                     entry.unmet += 1
@@ -363,13 +384,59 @@ class IntelligentScheduler:
 
     def get_task(self, task_id: str) -> ScheduledTask | None:
         """The live record of ``task_id``, or None if unknown (or evicted from the history)."""
-        _check_task_id(task_id, "get_task")
+        check_task_id(task_id, "get_task")
         with self._lock:
             entry = self._entries.get(task_id)
         if entry is None:
             logger.debug("get_task(): unknown task id %r", task_id)
             return None
         return entry.task
+
+    def result_of(self, task_id: str) -> TaskResult:
+        """A reference to the result of task ``task_id``, for the ``args``/``kwargs`` of later tasks.
+
+        Raises
+        ------
+        ValueError
+            For an unknown (or evicted) task id.
+        """
+        check_task_id(task_id, "result_of")
+        with self._lock:
+            known = task_id in self._entries
+        if not known:
+            raise ValueError(f"result_of() argument 'task_id' names an unknown task id {task_id!r}.")
+        return TaskResult(task_id)
+
+    def claim(self) -> Claim | None:
+        """Atomically take the next task to run: select it, allocate its resources, mark it RUNNING.
+
+        What :meth:`get_next_task` followed by :meth:`start_task` does, in
+        one critical section, so two executors never take the same task.
+        The returned :class:`Claim` carries the call with its
+        :meth:`result_of` references resolved; report the outcome with
+        :meth:`complete_task`. None when nothing can start now.
+        """
+        with self._lock:
+            now = self._clock()
+            self._queue.promote_due(now)
+            if self._n_running >= self._config.max_concurrent_tasks:
+                return None
+            entry = self._queue.select(allocate=True)
+            if entry is None:
+                return None
+            self._queue.leave(entry)
+            self._mark_running(entry, now)
+            args, kwargs = entry.args, entry.kwargs
+            if entry.refs:
+                results = {tid: parent.task.result for tid, parent in entry.refs.items()}
+                args, kwargs = resolve(args, results), resolve(kwargs, results)
+        return Claim(entry.task, entry.task.execute_fn, args, kwargs, -entry.rank, dict(entry.requirements))
+
+    def next_due(self) -> float | None:
+        """POSIX time at which the earliest delayed task (a future ``scheduled_time`` or a retry backoff)
+        becomes due; None when no task is delayed."""
+        with self._lock:
+            return self._queue.next_due()
 
     def cancel_task(self, task_id: str) -> bool:
         """Cancel a PENDING task and, transitively, every task waiting on it.
@@ -383,7 +450,7 @@ class IntelligentScheduler:
             True if the task was PENDING and is now CANCELLED; False for an
             unknown, RUNNING or finished task.
         """
-        _check_task_id(task_id, "cancel_task")
+        check_task_id(task_id, "cancel_task")
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
@@ -428,7 +495,7 @@ class IntelligentScheduler:
             within ``max_concurrent_tasks`` and its resources were free (they
             are now allocated); False otherwise (the reason is logged at DEBUG).
         """
-        _check_task_id(task_id, "start_task")
+        check_task_id(task_id, "start_task")
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
@@ -471,7 +538,7 @@ class IntelligentScheduler:
         bool
             False for an unknown task or one that is not RUNNING.
         """
-        _check_task_id(task_id, "complete_task")
+        check_task_id(task_id, "complete_task")
         if error is not None and not isinstance(error, str):
             raise TypeError(
                 "complete_task() argument 'error' must be a str or None; "
@@ -592,24 +659,13 @@ class IntelligentScheduler:
         )
         executed = 0
         while limit is None or executed < limit:
-            with self._lock:
-                now = self._clock()
-                self._queue.promote_due(now)
-                entry = (
-                    None
-                    if self._n_running >= self._config.max_concurrent_tasks
-                    else self._queue.select(allocate=True)
-                )
-                if entry is not None:
-                    self._queue.leave(entry)
-                    self._mark_running(entry, now)
-            if entry is None:
+            claim = self.claim()
+            if claim is None:
                 break
-            task = entry.task
+            task = claim.task
             executed += 1
             try:
-                result = task.execute_fn()
-                refused = close_awaitable(result)
+                result = run_call(claim.fn, claim.args, claim.kwargs)
             except BaseException as exc:
                 message = describe_exception(exc)
                 logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
@@ -617,11 +673,7 @@ class IntelligentScheduler:
                 if not isinstance(exc, Exception):
                     raise
             else:
-                if refused is None:
-                    self.complete_task(task.task_id, result=result)
-                else:
-                    logger.warning("task %s (%s): execute_fn %s", task.task_id, task.name, refused)
-                    self.complete_task(task.task_id, error=f"execute_fn {refused}")
+                self.complete_task(task.task_id, result=result)
         return executed
 
     # ------------------------------------------------------------------ internals (lock held)
@@ -641,6 +693,7 @@ class IntelligentScheduler:
     def _finish(self, entry: Entry, state: TaskState, now: float) -> None:
         """Move a task to a final state and into the bounded history."""
         entry.where = Where.DONE
+        entry.refs = None  # the referenced results are no longer needed here
         self._set_state(entry, state)
         entry.task.completed_at = to_datetime(now)
         self._finished[entry.task.task_id] = entry
@@ -684,36 +737,3 @@ class IntelligentScheduler:
             value,
         )
         return 0
-
-
-# ---------------------------------------------------------------------- validation helpers
-
-
-def _check_time(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise TypeError(f"{name} must be a datetime or None; got {value!r} of type {type(value).__name__}.")
-    return to_timestamp(value, name)
-
-
-def _check_dependency_ids(value: Any, name: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise TypeError(
-            f"{name} must be a list of task ids or None; got {value!r} of type {type(value).__name__}."
-        )
-    ids = tuple(value)
-    seen: set[str] = set()
-    for i, dep in enumerate(ids):
-        if not isinstance(dep, str):
-            raise TypeError(f"{name}[{i}] must be a task id (str); got {dep!r} of type {type(dep).__name__}.")
-        if dep in seen:
-            raise ValueError(f"{name} lists task id {dep!r} more than once.")
-        seen.add(dep)
-    return ids
-
-
-def _check_task_id(value: Any, method: str) -> None:
-    check_id(value, f"{method}() argument 'task_id'")

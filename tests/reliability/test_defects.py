@@ -251,19 +251,19 @@ async def _async_fn(*args: Any) -> bool:
     return True
 
 
-def test_7_scheduler_rejects_coroutine_functions_and_fails_awaitable_results() -> None:
+def test_7_scheduler_awaits_coroutine_functions_and_awaitable_results() -> None:
+    """Issue 15 made async tasks first-class: both forms are awaited, and the value is the result."""
     sched = IntelligentScheduler(clock=ManualClock(0.0))
-    with pytest.raises(TypeError, match=r"execute_fn.*coroutine function"):
-        sched.schedule_task("async", _async_fn)
-    assert sched.get_queue_stats()["total_scheduled"] == 0
-    task = sched.schedule_task("sneaky", lambda: _async_fn(), max_retries=0)
+    direct = sched.schedule_task("async", _async_fn)
+    sneaky = sched.schedule_task("sneaky", lambda: _async_fn(), max_retries=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert sched.run_pending() == 1
+        assert sched.run_pending() == 2
         gc.collect()
-    assert not [w for w in caught if "never awaited" in str(w.message)]  # the coroutine was closed
-    assert task.state is TaskState.FAILED
-    assert "awaitable" in (task.error or "")
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+    for task in (direct, sneaky):
+        assert task.state is TaskState.COMPLETED
+        assert task.result is True
 
 
 def test_7_remediation_rejects_coroutine_functions_and_fails_awaitable_results() -> None:

@@ -1,0 +1,295 @@
+"""The scheduler's drivers: one decision loop (claim, submit, collect, wait) with thin sync and async drivers.
+
+:class:`RunLoop` decides and records; it never blocks. :func:`run_sync` waits
+on the executor's futures with :func:`concurrent.futures.wait` and sleeps with
+the injected ``sleep``; :func:`run_async` awaits them in the running event
+loop. So :meth:`IntelligentScheduler.run` and :meth:`~IntelligentScheduler.arun`
+make the same decisions in the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from autoopt._validation import check_int, check_sync_callable, describe_exception
+from autoopt.execution import Executor, InlineExecutor
+from autoopt.scheduling._calls import Claim
+
+if TYPE_CHECKING:
+    from autoopt.scheduling._scheduler import IntelligentScheduler
+
+__all__ = ["Drivers", "RunLoop", "run_async", "run_sync"]
+
+logger = logging.getLogger(__name__)
+
+Until = Literal["idle", "all"]
+
+
+class RunLoop:
+    """What :meth:`IntelligentScheduler.run` does, without the waiting.
+
+    - :meth:`fill` claims ready tasks and submits them while fewer than the
+      executor's ``max_workers`` calls are in flight (the scheduler's own
+      ``max_concurrent_tasks`` and resource pool also bound each claim);
+    - :meth:`collect` reports finished calls with ``complete_task``;
+    - :meth:`wake_at` says, when nothing is in flight and nothing can be
+      claimed, whether to stop (None) or until when to sleep: with
+      ``until="all"`` the time the next delayed task (a future
+      ``scheduled_time`` or a retry backoff) is due.
+    """
+
+    def __init__(
+        self,
+        scheduler: IntelligentScheduler,
+        executor: Executor,
+        until: Until,
+        max_tasks: int | None,
+        progress: Any = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.executor = executor
+        self.until = until
+        self.max_tasks = max_tasks
+        self.progress = progress
+        self.in_flight: dict[cf.Future[Any], Claim] = {}
+        self.executed = 0
+        self.interrupt: BaseException | None = None  # a KeyboardInterrupt (or the like) a call raised
+
+    @property
+    def exhausted(self) -> bool:
+        return self.max_tasks is not None and self.executed >= self.max_tasks
+
+    def fill(self) -> None:
+        """Claim and submit ready tasks while there is room."""
+        while len(self.in_flight) < self.executor.max_workers and not self.exhausted:
+            claim = self.scheduler.claim()
+            if claim is None:
+                return
+            task = claim.task
+            try:
+                future = self.executor.submit_task(
+                    claim.fn,
+                    claim.args,
+                    claim.kwargs,
+                    priority=claim.priority,
+                    resources=claim.resources,
+                    key=f"{task.name}-{task.task_id}-{task.retries}",
+                )
+            except BaseException as exc:  # refused at submission (an impossible resource request, say)
+                self.scheduler.complete_task(
+                    task.task_id, error=f"submission failed: {describe_exception(exc)}"
+                )
+                raise
+            self.executed += 1
+            self.in_flight[future] = claim
+
+    def collect(self, done: Iterable[cf.Future[Any]]) -> None:
+        """Report each finished call's result or error."""
+        for future in done:
+            claim = self.in_flight.pop(future)
+            task = claim.task
+            try:
+                result = future.result()
+            except BaseException as exc:
+                message = describe_exception(exc)
+                logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
+                self.scheduler.complete_task(task.task_id, error=message)
+                if not isinstance(exc, Exception) and self.interrupt is None:
+                    self.interrupt = exc
+            else:
+                self.scheduler.complete_task(task.task_id, result=result)
+            if self.progress is not None:
+                self.progress.update(1)
+
+    def wake_at(self) -> float | None:
+        """Nothing in flight and nothing claimable: None to stop, else the time to wait until."""
+        if self.until == "idle" or self.exhausted:
+            return None
+        return self.scheduler.next_due()
+
+    def abandon(self, exc: BaseException) -> None:
+        """The driver is leaving early: record an error for every call still in flight (a late result is
+        then refused by ``complete_task``), so no task stays RUNNING."""
+        for future, claim in list(self.in_flight.items()):
+            future.cancel()
+            self.scheduler.complete_task(
+                claim.task.task_id, error=f"run() interrupted by {type(exc).__name__} while the task ran"
+            )
+        self.in_flight.clear()
+
+
+def run_sync(loop: RunLoop, sleep: Callable[[float], Any], clock: Callable[[], float]) -> int:
+    """Drive ``loop`` in this thread until it stops; return the number of calls made."""
+    try:
+        while True:
+            loop.fill()
+            if loop.in_flight:
+                done, _ = cf.wait(loop.in_flight, return_when=cf.FIRST_COMPLETED)
+                loop.collect(done)
+                if loop.interrupt is not None:
+                    raise loop.interrupt
+                continue
+            wake = loop.wake_at()
+            if wake is None:
+                return loop.executed
+            sleep(max(0.0, wake - clock()))
+    except BaseException as exc:
+        loop.abandon(exc)
+        raise
+
+
+async def run_async(
+    loop: RunLoop, sleep: Callable[[float], Awaitable[Any]], clock: Callable[[], float]
+) -> int:
+    """Drive ``loop`` in the running event loop until it stops; return the number of calls made."""
+    wrapped: dict[cf.Future[Any], asyncio.Future[Any]] = {}  # one awaitable per call, kept until it is done
+    try:
+        while True:
+            loop.fill()
+            if loop.in_flight:
+                for future in loop.in_flight:
+                    if future not in wrapped:
+                        wrapped[future] = asyncio.wrap_future(future)
+                done, _ = await asyncio.wait(
+                    [wrapped[f] for f in loop.in_flight], return_when=asyncio.FIRST_COMPLETED
+                )
+                finished = [f for f in loop.in_flight if wrapped[f] in done]
+                for future in finished:
+                    wrapped.pop(future).exception()  # retrieved here; collect() reads the call's own future
+                loop.collect(finished)
+                if loop.interrupt is not None:
+                    raise loop.interrupt
+                continue
+            wake = loop.wake_at()
+            if wake is None:
+                return loop.executed
+            await sleep(max(0.0, wake - clock()))
+    except BaseException as exc:
+        loop.abandon(exc)
+        raise
+
+
+class Drivers:
+    """The scheduler's :meth:`run` and :meth:`arun`, over :class:`RunLoop` (a mixin of
+    :class:`~autoopt.scheduling.IntelligentScheduler`, which supplies ``claim``, ``complete_task``,
+    ``next_due``, its lock, clock and task maps)."""
+
+    _clock: Callable[[], float]
+    _lock: threading.Lock
+    _entries: dict[str, Any]
+    _finished: dict[str, Any]
+
+    def run(
+        self,
+        executor: Executor | None = None,
+        until: Literal["idle", "all"] = "idle",
+        *,
+        max_tasks: int | None = None,
+        show_progress_bar: bool = False,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> int:
+        """Run tasks on ``executor`` (inline by default) through :meth:`claim`; return the calls made.
+
+        Ready tasks are claimed and submitted while fewer than the
+        executor's ``max_workers`` calls are in flight (``max_concurrent_tasks``
+        and the resource pool bound the claims too); each outcome is
+        reported with :meth:`complete_task` as it arrives: the call's return
+        value, or ``"<ExceptionType>: <message>"`` when it raised (then
+        retried or failed as usual). ``max_tasks`` stops submitting after
+        that many calls.
+
+        Parameters
+        ----------
+        executor : Executor, optional
+            :class:`~autoopt.execution.InlineExecutor` when None. The
+            executor stays open (the caller owns it).
+        until : {"idle", "all"}
+            ``"idle"``: return once nothing is running and nothing ready can
+            start (tasks waiting for a later time are left). ``"all"``: also
+            wait, with ``sleep``, until each delayed task (a future
+            ``scheduled_time``, a retry backoff) is due, so that every task
+            that can reach a final state does.
+        show_progress_bar : bool
+            A tqdm bar of the calls made.
+        sleep : callable
+            Called with the seconds to wait (``until="all"``).
+
+        Raises
+        ------
+        ValueError
+            When the executor refuses a task at submission (dask: a resource
+            no worker has); the task is failed first. A ``KeyboardInterrupt``
+            in a task propagates once the other finished calls are recorded;
+            calls still in flight are then recorded as failed.
+        """
+        loop = self._run_loop(executor, until, max_tasks, show_progress_bar, "run")
+        try:
+            return run_sync(loop, check_sync_callable(sleep, "run() argument 'sleep'"), self._clock)
+        finally:
+            if loop.progress is not None:
+                loop.progress.close()
+
+    async def arun(
+        self,
+        executor: Executor | None = None,
+        until: Literal["idle", "all"] = "idle",
+        *,
+        max_tasks: int | None = None,
+        show_progress_bar: bool = False,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> int:
+        """:meth:`run` for a running event loop (a notebook's): the same decisions, awaiting the calls.
+
+        ``sleep`` is awaited with the seconds to wait.
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from autoopt.scheduling import IntelligentScheduler
+        >>> sched = IntelligentScheduler()
+        >>> async def fetch(x):
+        ...     await asyncio.sleep(0)
+        ...     return x + 1
+        >>> first = sched.schedule_task("fetch", fetch, args=(1,))
+        >>> second = sched.schedule_task("again", fetch, args=(sched.result_of(first.task_id),))
+        >>> asyncio.run(sched.arun()), second.result
+        (2, 3)
+        """
+        loop = self._run_loop(executor, until, max_tasks, show_progress_bar, "arun")
+        try:
+            return await run_async(loop, sleep, self._clock)
+        finally:
+            if loop.progress is not None:
+                loop.progress.close()
+
+    def _run_loop(
+        self, executor: Any, until: Any, max_tasks: Any, show_progress_bar: Any, method: str
+    ) -> RunLoop:
+        if executor is None:
+            executor = InlineExecutor()
+        elif not isinstance(executor, Executor):
+            raise TypeError(
+                f"{method}() argument 'executor' must be an autoopt.execution.Executor or None; "
+                f"got {executor!r:.80} of type {type(executor).__name__}."
+            )
+        if until not in ("idle", "all"):
+            raise ValueError(f"{method}() argument 'until' must be 'idle' or 'all'; got {until!r}.")
+        limit = None if max_tasks is None else check_int(max_tasks, f"{method}() argument 'max_tasks'", low=0)
+        if not isinstance(show_progress_bar, bool):
+            raise TypeError(
+                f"{method}() argument 'show_progress_bar' must be a bool; got {show_progress_bar!r}."
+            )
+        progress = None
+        if show_progress_bar:
+            from tqdm.auto import tqdm  # lazily: only when asked for
+
+            with self._lock:
+                unfinished = len(self._entries) - len(self._finished)
+            progress = tqdm(total=unfinished, desc="tasks", unit="call")
+        return RunLoop(cast("IntelligentScheduler", self), executor, until, limit, progress)
