@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,7 +44,9 @@ class DaskExecutor(Executor):
     forever.
 
     Futures are :class:`concurrent.futures.Future`, set from dask's when
-    they finish, so drivers wait on every executor the same way.
+    they finish, so drivers wait on every executor the same way. Results
+    are fetched by one thread in batches (one ``client.gather`` for all the
+    calls finished since the last), not one round trip per call.
 
     Parameters
     ----------
@@ -71,6 +75,8 @@ class DaskExecutor(Executor):
                 f"DaskExecutor() argument 'client' must be a distributed.Client; got {client!r:.80}."
             )
         self.client = client
+        self._lock = threading.Lock()
+        self._results: _Collector | None = None
         if max_workers is None:
             threads = sum(client.nthreads().values())
             if threads < 1:
@@ -113,7 +119,25 @@ class DaskExecutor(Executor):
         if key is not None:
             hints["key"] = key
         remote = self.client.submit(run_call, fn, tuple(args), dict(kwargs or {}), **hints)
-        return _bridge(remote)
+        local: cf.Future[Any] = cf.Future()
+        local.set_running_or_notify_cancel()
+        local.remote_future = remote  # type: ignore[attr-defined]  # keeps the dask future (and its result) alive
+        self._collector().put((remote, local))
+        return local
+
+    def _collector(self) -> _Collector:
+        with self._lock:
+            if self._results is None or not self._results.is_alive():
+                self._results = _Collector(self.client)
+                self._results.start()
+            return self._results
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the thread that fetches results (the client and its cluster are the caller's)."""
+        with self._lock:
+            collector, self._results = self._results, None
+        if collector is not None:
+            collector.stop(wait)
 
     def _check_resources(self, resources: Mapping[str, float]) -> None:
         have = self.worker_resources()
@@ -132,23 +156,67 @@ class DaskExecutor(Executor):
                 )
 
 
-def _bridge(remote: Any) -> cf.Future[Any]:
-    """A concurrent.futures.Future set from the dask future ``remote`` when it finishes."""
-    local: cf.Future[Any] = cf.Future()
-    local.set_running_or_notify_cancel()
+class _Collector(threading.Thread):
+    """Sets each local future from its dask future once that finishes, fetching the results in batches."""
 
-    def done(f: Any) -> None:
-        try:
-            if f.cancelled():
-                local.set_exception(cf.CancelledError(f"dask task {f.key} was cancelled"))
-            elif f.status == "error":
-                local.set_exception(f.exception())
-            else:
-                local.set_result(f.result())
-        except BaseException as exc:  # the result could not be fetched (a lost worker): that is the outcome
-            if not local.done():
-                local.set_exception(exc)
+    def __init__(self, client: Any) -> None:
+        super().__init__(name="autoopt-dask-results", daemon=True)
+        self.client = client
+        self.pending: dict[Any, cf.Future[Any]] = {}  # dask future -> local future, while unfinished
+        self.finished: queue.SimpleQueue[Any] = queue.SimpleQueue()  # dask futures, as they finish
+        self._lock = threading.Lock()
 
-    remote.add_done_callback(done)
-    local.remote_future = remote  # type: ignore[attr-defined]  # keeps the dask future (and its result) alive
-    return local
+    def put(self, pair: tuple[Any, cf.Future[Any]]) -> None:
+        remote, local = pair
+        with self._lock:
+            self.pending[remote] = local
+        remote.add_done_callback(self.finished.put)
+
+    def stop(self, wait: bool) -> None:
+        self.finished.put(None)
+        if wait:
+            self.join()
+
+    def run(self) -> None:
+        while True:
+            batch = [self.finished.get()]
+            while True:
+                try:
+                    batch.append(self.finished.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batch
+            self._settle([f for f in batch if f is not None])
+            if stop:
+                return
+
+    def _settle(self, batch: list[Any]) -> None:
+        with self._lock:
+            pairs = [(f, self.pending.pop(f)) for f in batch if f in self.pending]
+        ok = [(f, local) for f, local in pairs if f.status == "finished"]
+        if ok:
+            try:
+                values = self.client.gather([f for f, _ in ok])
+            except BaseException:  # one of them was lost meanwhile: fetch each on its own
+                values = None
+            for i, (f, local) in enumerate(ok):
+                if values is not None:
+                    local.set_result(values[i])
+                else:
+                    _settle_one(f, local)
+        for f, local in pairs:
+            if f.status != "finished":
+                _settle_one(f, local)
+
+
+def _settle_one(f: Any, local: cf.Future[Any]) -> None:
+    try:
+        if f.cancelled():
+            local.set_exception(cf.CancelledError(f"dask task {f.key} was cancelled"))
+        elif f.status == "error":
+            local.set_exception(f.exception())
+        else:
+            local.set_result(f.result())
+    except BaseException as exc:  # the result could not be fetched (a lost worker): that is the outcome
+        if not local.done():
+            local.set_exception(exc)

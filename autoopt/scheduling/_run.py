@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures as cf
 import logging
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -58,6 +59,8 @@ class RunLoop:
         self.max_tasks = max_tasks
         self.progress = progress
         self.in_flight: dict[cf.Future[Any], Claim] = {}
+        self.finished: queue.SimpleQueue[cf.Future[Any]] = queue.SimpleQueue()  # filled by done-callbacks
+        self.notify: Callable[[], Any] | None = None  # called after each put (the async driver's wake-up)
         self.executed = 0
         self.interrupt: BaseException | None = None  # a KeyboardInterrupt (or the like) a call raised
 
@@ -88,6 +91,21 @@ class RunLoop:
                 raise
             self.executed += 1
             self.in_flight[future] = claim
+            future.add_done_callback(self._on_done)  # O(1) per completion, whatever is in flight
+
+    def _on_done(self, future: cf.Future[Any]) -> None:
+        self.finished.put(future)
+        if self.notify is not None:
+            self.notify()
+
+    def take_finished(self, block: bool) -> list[cf.Future[Any]]:
+        """The calls finished so far (waiting for one first if ``block``)."""
+        done = [self.finished.get()] if block else []
+        while True:
+            try:
+                done.append(self.finished.get_nowait())
+            except queue.Empty:
+                return done
 
     def collect(self, done: Iterable[cf.Future[Any]]) -> None:
         """Report each finished call's result or error."""
@@ -125,13 +143,15 @@ class RunLoop:
 
 
 def run_sync(loop: RunLoop, sleep: Callable[[float], Any], clock: Callable[[], float]) -> int:
-    """Drive ``loop`` in this thread until it stops; return the number of calls made."""
+    """Drive ``loop`` in this thread until it stops; return the number of calls made.
+
+    It blocks on the queue the futures' done-callbacks fill, then takes every call finished by then.
+    """
     try:
         while True:
             loop.fill()
             if loop.in_flight:
-                done, _ = cf.wait(loop.in_flight, return_when=cf.FIRST_COMPLETED)
-                loop.collect(done)
+                loop.collect(loop.take_finished(block=True))
                 if loop.interrupt is not None:
                     raise loop.interrupt
                 continue
@@ -148,21 +168,21 @@ async def run_async(
     loop: RunLoop, sleep: Callable[[float], Awaitable[Any]], clock: Callable[[], float]
 ) -> int:
     """Drive ``loop`` in the running event loop until it stops; return the number of calls made."""
-    wrapped: dict[cf.Future[Any], asyncio.Future[Any]] = {}  # one awaitable per call, kept until it is done
+    aloop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+    loop.notify = lambda: aloop.call_soon_threadsafe(woken.set)
     try:
         while True:
             loop.fill()
             if loop.in_flight:
-                for future in loop.in_flight:
-                    if future not in wrapped:
-                        wrapped[future] = asyncio.wrap_future(future)
-                done, _ = await asyncio.wait(
-                    [wrapped[f] for f in loop.in_flight], return_when=asyncio.FIRST_COMPLETED
-                )
-                finished = [f for f in loop.in_flight if wrapped[f] in done]
-                for future in finished:
-                    wrapped.pop(future).exception()  # retrieved here; collect() reads the call's own future
-                loop.collect(finished)
+                done = loop.take_finished(block=False)
+                if not done:
+                    woken.clear()
+                    done = loop.take_finished(block=False)  # a call that finished before the clear
+                    if not done:
+                        await woken.wait()
+                        done = loop.take_finished(block=False)
+                loop.collect(done)
                 if loop.interrupt is not None:
                     raise loop.interrupt
                 continue

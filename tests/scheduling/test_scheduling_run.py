@@ -7,7 +7,6 @@ import threading
 from collections import Counter
 from typing import Any
 
-import _dag
 import cloudpickle
 import pytest
 
@@ -15,6 +14,7 @@ from autoopt import AutomationConfig, TaskState
 from autoopt._clock import ManualClock
 from autoopt.execution import Executor, InlineExecutor, ProcessExecutor, ThreadExecutor
 from autoopt.scheduling import Claim, IntelligentScheduler, TaskResult
+from benchmarks.execution import dag as _dag
 
 cloudpickle.register_pickle_by_value(_dag)  # workers need not import the tests' directory
 

@@ -1,4 +1,8 @@
-"""A layered DAG for the executor tests: module-level callables, so workers can unpickle them."""
+"""A layered DAG for the execution benchmark and tests: node (l, i) combines nodes (l-1, i) and (l-1, i+1).
+
+Module-level callables, so process and dask workers can unpickle them (the callers also register this
+module with cloudpickle by value, so workers need not import ``benchmarks``).
+"""
 
 from __future__ import annotations
 
@@ -46,3 +50,26 @@ def schedule(sched: Any, width: int, depth: int, fn: Any = combine) -> list[list
             ]
         )
     return layers
+
+
+def raw_dask(client: Any, width: int, depth: int) -> list[int]:
+    """The same DAG as plain ``client.submit`` calls on each other's futures (dask resolves them on the
+    cluster); the last layer's values."""
+    prev = [client.submit(int, i, pure=False) for i in range(width)]
+    for level in range(1, depth):
+        prev = [
+            client.submit(combine, prev[i], prev[(i + 1) % width], level * width + i, pure=False)
+            for i in range(width)
+        ]
+    return list(client.gather(prev))
+
+
+def raw_pool(pool: Any, width: int, depth: int) -> list[int]:
+    """The same DAG on a ``concurrent.futures`` pool, a layer at a time; the last layer's values."""
+    values = list(range(width))
+    for level in range(1, depth):
+        futures = [
+            pool.submit(combine, values[i], values[(i + 1) % width], level * width + i) for i in range(width)
+        ]
+        values = [f.result() for f in futures]
+    return values

@@ -1,0 +1,1 @@
+"""Benchmarks of the scheduler's drivers on each executor (see :mod:`benchmarks.execution.run`)."""
