@@ -258,7 +258,50 @@ def _parser() -> argparse.ArgumentParser:
         help="skip the comparison of rules, a tuned HPA and the shipped DQN on held-back days",
     )
     demo.set_defaults(func=_cmd_demo)
+    runbook = sub.add_parser(
+        "runbook", help="work with YAML runbooks", description="Work with YAML runbooks."
+    )
+    runbook_sub = runbook.add_subparsers(dest="runbook_command", required=True)
+    validate = runbook_sub.add_parser(
+        "validate",
+        help="check a runbook before anything runs",
+        description="Check a runbook: step ids and dependencies (no unknown ids, no cycles), action types, "
+        "${...} references, commands (no shell metacharacters) and, with --allow-host, every http host. "
+        "Exit 0 when it is valid, 2 when it is not.",
+    )
+    validate.add_argument("file", help="the runbook's YAML file")
+    validate.add_argument(
+        "--allow-host", action="append", default=None, metavar="HOST",
+        help="a host http/api steps may call (repeat; without it hosts are not checked)",
+    )  # fmt: skip
+    validate.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a run parameter (repeat): then every referenced parameter must be given",
+    )  # fmt: skip
+    validate.set_defaults(func=_cmd_runbook_validate)
     return parser
+
+
+def _cmd_runbook_validate(args: argparse.Namespace) -> int:
+    from autoopt.workflows import RunbookError, Workflow
+
+    try:
+        wf = Workflow.from_yaml(Path(args.file))
+        if args.allow_host is not None:
+            wf.check_hosts(args.allow_host)
+        if args.param:
+            pairs = [p.split("=", 1) for p in args.param]
+            bad = [p for p, kv in zip(args.param, pairs, strict=True) if len(kv) != 2 or not kv[0]]
+            if bad:
+                raise RunbookError(f"--param must be NAME=VALUE; got {bad[0]!r}")
+            wf.check_params(dict(pairs))
+    except (RunbookError, OSError) as exc:
+        print(f"{args.file}: invalid: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{args.file}: valid: workflow {wf.name!r}, {len(wf.steps)} steps, in order {', '.join(wf.order())}"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
