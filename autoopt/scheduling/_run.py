@@ -202,8 +202,7 @@ class Drivers:
 
     _clock: Callable[[], float]
     _lock: threading.Lock
-    _entries: dict[str, Any]
-    _finished: dict[str, Any]
+    _table: Any
 
     def run(
         self,
@@ -310,6 +309,6 @@ class Drivers:
             from tqdm.auto import tqdm  # lazily: only when asked for
 
             with self._lock:
-                unfinished = len(self._entries) - len(self._finished)
+                unfinished = len(self._table.entries) - len(self._table.finished)
             progress = tqdm(total=unfinished, desc="tasks", unit="call")
         return RunLoop(cast("IntelligentScheduler", self), executor, until, limit, progress)

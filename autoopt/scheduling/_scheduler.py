@@ -12,7 +12,6 @@ import logging
 import math
 import numbers
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from itertools import islice
@@ -39,6 +38,7 @@ from autoopt.scheduling._calls import Claim, TaskResult, resolve
 from autoopt.scheduling._checks import check_call, check_dependency_ids, check_task_id, check_time
 from autoopt.scheduling._queue import Entry, TaskQueue, Where
 from autoopt.scheduling._run import Drivers
+from autoopt.scheduling._table import TaskTable
 
 __all__ = ["IntelligentScheduler"]
 
@@ -206,18 +206,10 @@ class IntelligentScheduler(Drivers):
         self._capacity = resource_pool.capacity()
 
         self._lock = threading.Lock()
-        # Every retained task, oldest first.
-        self._entries: OrderedDict[str, Entry] = OrderedDict()
-        # Per state, in the order tasks entered it.
-        self._by_state: dict[TaskState, OrderedDict[str, Entry]] = {s: OrderedDict() for s in TaskState}
-        # Finished tasks, in the order they finished (eviction order).
-        self._finished: OrderedDict[str, Entry] = OrderedDict()
+        self._table = TaskTable(self._history_limit)
         self._queue = TaskQueue(resource_pool)
         self._n_running = 0
         self._seq = 0
-        self._totals = dict.fromkeys(
-            ("scheduled", "completed", "failed", "cancelled", "retried", "evicted"), 0
-        )
 
     # ------------------------------------------------------------------ properties
 
@@ -329,7 +321,7 @@ class IntelligentScheduler(Drivers):
                 )
             parents: list[Entry] = []
             for dep_id in deps:
-                parent = self._entries.get(dep_id)
+                parent = self._table.entries.get(dep_id)
                 if parent is None:
                     raise ValueError(
                         f"{arg} 'dependencies' names an unknown task id {dep_id!r}; a task can only "
@@ -374,9 +366,7 @@ class IntelligentScheduler(Drivers):
                 if parent.task.state is not TaskState.COMPLETED:
                     entry.unmet += 1
                     parent.dependents.append(entry)
-            self._entries[task.task_id] = entry
-            self._by_state[TaskState.PENDING][task.task_id] = entry
-            self._totals["scheduled"] += 1
+            self._table.add(entry)
             self._queue.enqueue(entry, now)
             where = entry.where
         logger.debug("scheduled task %s (%s), priority %s, %s", task.task_id, name, prio.value, where.value)
@@ -386,7 +376,7 @@ class IntelligentScheduler(Drivers):
         """The live record of ``task_id``, or None if unknown (or evicted from the history)."""
         check_task_id(task_id, "get_task")
         with self._lock:
-            entry = self._entries.get(task_id)
+            entry = self._table.entries.get(task_id)
         if entry is None:
             logger.debug("get_task(): unknown task id %r", task_id)
             return None
@@ -402,7 +392,7 @@ class IntelligentScheduler(Drivers):
         """
         check_task_id(task_id, "result_of")
         with self._lock:
-            known = task_id in self._entries
+            known = task_id in self._table.entries
         if not known:
             raise ValueError(f"result_of() argument 'task_id' names an unknown task id {task_id!r}.")
         return TaskResult(task_id)
@@ -452,7 +442,7 @@ class IntelligentScheduler(Drivers):
         """
         check_task_id(task_id, "cancel_task")
         with self._lock:
-            entry = self._entries.get(task_id)
+            entry = self._table.entries.get(task_id)
             if entry is None:
                 logger.debug("cancel_task(): unknown task id %r", task_id)
                 return False
@@ -464,9 +454,11 @@ class IntelligentScheduler(Drivers):
                 return False
             now = self._clock()
             self._queue.leave(entry)
-            n_cascaded = self._cascade_cancel(entry, f"dependency {task_id} ({task.name}) was cancelled", now)
-            self._finish(entry, TaskState.CANCELLED, now)
-            self._totals["cancelled"] += 1
+            n_cascaded = self._table.cascade_cancel(
+                self._queue, entry, f"dependency {task_id} ({task.name}) was cancelled", now
+            )
+            self._table.finish(entry, TaskState.CANCELLED, now)
+            self._table.totals["cancelled"] += 1
         logger.info("cancelled task %s (%s) and %d dependent task(s)", task_id, task.name, n_cascaded)
         return True
 
@@ -497,7 +489,7 @@ class IntelligentScheduler(Drivers):
         """
         check_task_id(task_id, "start_task")
         with self._lock:
-            entry = self._entries.get(task_id)
+            entry = self._table.entries.get(task_id)
             if entry is None:
                 reason = "unknown task id"
             elif entry.task.state is not TaskState.PENDING:
@@ -545,7 +537,7 @@ class IntelligentScheduler(Drivers):
                 f"got {error!r} of type {type(error).__name__}."
             )
         with self._lock:
-            entry = self._entries.get(task_id)
+            entry = self._table.entries.get(task_id)
             if entry is None or entry.task.state is not TaskState.RUNNING:
                 state = "unknown" if entry is None else entry.task.state.value
                 logger.debug("complete_task(%r) refused: task is %s, not running", task_id, state)
@@ -557,8 +549,8 @@ class IntelligentScheduler(Drivers):
             if error is None:
                 task.result = result
                 task.error = None
-                self._finish(entry, TaskState.COMPLETED, now)
-                self._totals["completed"] += 1
+                self._table.finish(entry, TaskState.COMPLETED, now)
+                self._table.totals["completed"] += 1
                 for child in entry.dependents:
                     if child.where is Where.BLOCKED:
                         child.unmet -= 1
@@ -574,16 +566,16 @@ class IntelligentScheduler(Drivers):
                     entry.scheduled_ts = now + self._backoff(task.retries)
                     task.scheduled_time = to_datetime(entry.scheduled_ts)
                     task.result = None
-                    self._set_state(entry, TaskState.PENDING)
-                    self._totals["retried"] += 1
+                    self._table.set_state(entry, TaskState.PENDING)
+                    self._table.totals["retried"] += 1
                     self._queue.enqueue(entry, now)
                     outcome = f"failed; retry {task.retries}/{task.max_retries} due {task.scheduled_time.isoformat()}"
                 else:
-                    n_cascaded = self._cascade_cancel(
-                        entry, f"dependency {task_id} ({task.name}) failed: {error}", now
+                    n_cascaded = self._table.cascade_cancel(
+                        self._queue, entry, f"dependency {task_id} ({task.name}) failed: {error}", now
                     )
-                    self._finish(entry, TaskState.FAILED, now)
-                    self._totals["failed"] += 1
+                    self._table.finish(entry, TaskState.FAILED, now)
+                    self._table.totals["failed"] += 1
                     outcome = f"failed for good after {task.retries} retries; cancelled {n_cascaded} dependent task(s)"
         if error is None:
             logger.debug("task %s (%s) %s", task_id, task.name, outcome)
@@ -608,8 +600,8 @@ class IntelligentScheduler(Drivers):
         with self._lock:
             self._queue.promote_due(self._clock())
             return {
-                "total_tasks": len(self._entries),
-                "states": {state.value: len(tasks) for state, tasks in self._by_state.items()},
+                "total_tasks": len(self._table.entries),
+                "states": {state.value: len(tasks) for state, tasks in self._table.by_state.items()},
                 "ready": self._queue.n_ready,
                 "blocked": len(self._queue.blocked),
                 "delayed": self._queue.n_delayed,
@@ -618,7 +610,7 @@ class IntelligentScheduler(Drivers):
                 "available_resources": self._pool.available(),
                 "resource_capacity": dict(self._capacity),
                 "history_limit": self._history_limit,
-                **{f"total_{key}": value for key, value in self._totals.items()},
+                **{f"total_{key}": value for key, value in self._table.totals.items()},
             }
 
     def list_tasks(self, state: TaskState | str | None = None, limit: int = 100) -> list[ScheduledTask]:
@@ -631,7 +623,7 @@ class IntelligentScheduler(Drivers):
         wanted = None if state is None else check_enum(state, TaskState, "list_tasks() argument 'state'")
         n = check_limit(limit, "list_tasks() argument 'limit'")
         with self._lock:
-            source = self._entries if wanted is None else self._by_state[wanted]
+            source = self._table.entries if wanted is None else self._table.by_state[wanted]
             return [entry.task for entry in islice(reversed(source.values()), n)]
 
     def run_pending(self, max_tasks: int | None = None) -> int:
@@ -681,45 +673,8 @@ class IntelligentScheduler(Drivers):
     def _mark_running(self, entry: Entry, now: float) -> None:
         entry.where = Where.RUNNING
         self._n_running += 1
-        self._set_state(entry, TaskState.RUNNING)
+        self._table.set_state(entry, TaskState.RUNNING)
         entry.task.started_at = to_datetime(now)
-
-    def _set_state(self, entry: Entry, state: TaskState) -> None:
-        task = entry.task
-        del self._by_state[task.state][task.task_id]
-        task.state = state
-        self._by_state[state][task.task_id] = entry
-
-    def _finish(self, entry: Entry, state: TaskState, now: float) -> None:
-        """Move a task to a final state and into the bounded history."""
-        entry.where = Where.DONE
-        entry.refs = None  # the referenced results are no longer needed here
-        self._set_state(entry, state)
-        entry.task.completed_at = to_datetime(now)
-        self._finished[entry.task.task_id] = entry
-        while len(self._finished) > self._history_limit:
-            old_id, old = self._finished.popitem(last=False)
-            del self._entries[old_id]
-            del self._by_state[old.task.state][old_id]
-            self._totals["evicted"] += 1
-
-    def _cascade_cancel(self, root: Entry, message: str, now: float) -> int:
-        """Cancel every task still waiting on ``root``, transitively; return how many."""
-        stack = list(root.dependents)
-        root.dependents = []
-        n = 0
-        while stack:
-            child = stack.pop()
-            if child.where is not Where.BLOCKED:
-                continue  # already cancelled through another path
-            del self._queue.blocked[child.task.task_id]
-            stack.extend(child.dependents)
-            child.dependents = []
-            child.task.error = message
-            self._finish(child, TaskState.CANCELLED, now)
-            self._totals["cancelled"] += 1
-            n += 1
-        return n
 
     def _backoff(self, retries: int) -> float:
         """``min(max_backoff, base * 2 ** (retries - 1))`` without float overflow."""
