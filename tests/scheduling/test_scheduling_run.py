@@ -216,3 +216,19 @@ def test_an_impossible_resource_request_raises_at_submission(dask_client: Any) -
         sched.run(DaskExecutor(dask_client))
     assert task.state is TaskState.FAILED
     assert "submission failed" in task.error
+
+
+def test_lambdas_over_driver_state_work_on_the_in_process_executors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Closures read the driver's memory on inline and threads (not on processes: they get a copy)."""
+    seen: list[int] = []
+    for make in (InlineExecutor, lambda: ThreadExecutor(3)):
+        sched = IntelligentScheduler()
+        first = sched.schedule_task("first", lambda: seen.append(1) or 21)
+        sched.schedule_task("second", lambda first=first: 2 * first.result, dependencies=[first.task_id])
+        with make() as ex:
+            assert sched.run(ex, show_progress_bar=True) == 2
+        assert sched.list_tasks(TaskState.COMPLETED, limit=1)[0].result == 42
+    assert seen == [1, 1]
+    assert "tasks: 100%" in capsys.readouterr().err  # the tqdm bar, when asked for
