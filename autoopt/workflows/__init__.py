@@ -5,10 +5,16 @@ dependencies (no unknown ids, no cycles), action types, ``${...}``
 references (run parameters, and outputs of steps it depends on; never
 expressions), and commands (an argument list, never a shell string with
 metacharacters). ``autoopt runbook validate FILE`` runs the same checks.
+:class:`Actions` is what steps run against: registered Python callables
+and notification sinks, and the opt-in http (an allow-list of hosts) and
+command (argument lists, no shell) runners; :func:`render` fills a step's
+``${...}`` references in.
 """
 
 from __future__ import annotations
 
+from autoopt.workflows._actions import ActionError, Actions
+from autoopt.workflows._refs import render
 from autoopt.workflows._spec import ACTION_TYPES, RunbookError, Step, Workflow
 
-__all__ = ["ACTION_TYPES", "RunbookError", "Step", "Workflow"]
+__all__ = ["ACTION_TYPES", "ActionError", "Actions", "RunbookError", "Step", "Workflow", "render"]

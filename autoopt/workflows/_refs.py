@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Ref", "find_refs", "parse_ref"]
+__all__ = ["Ref", "find_refs", "parse_ref", "render", "whole_ref"]
 
 _PLACEHOLDER = re.compile(r"\$\{([^{}]*)\}")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -68,3 +69,34 @@ def whole_ref(token: str) -> Ref | None:
             f"argument {token!r} mixes text and a ${{...}} reference; a reference must fill a whole argument"
         )
     return None
+
+
+def render(value: Any, params: Mapping[str, Any], outputs: Mapping[str, Any]) -> Any:
+    """``value`` with its references filled in: a string that is exactly one ``${...}`` becomes the value
+    itself (any type); a reference inside a longer string is formatted with ``str``. Lists and dict values
+    are rendered item by item. ``KeyError`` names a parameter, step output or key that is missing."""
+    if isinstance(value, str):
+        m = _PLACEHOLDER.fullmatch(value)
+        if m is not None:
+            return _lookup(parse_ref(m.group(1)), params, outputs)
+        return _PLACEHOLDER.sub(lambda m: str(_lookup(parse_ref(m.group(1)), params, outputs)), value)
+    if isinstance(value, list | tuple):
+        return [render(v, params, outputs) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, params, outputs) for k, v in value.items()}
+    return value
+
+
+def _lookup(ref: Ref, params: Mapping[str, Any], outputs: Mapping[str, Any]) -> Any:
+    if ref.kind == "param":
+        if ref.name not in params:
+            raise KeyError(f"{ref.text}: the run has no parameter {ref.name!r}")
+        return params[ref.name]
+    if ref.name not in outputs:
+        raise KeyError(f"{ref.text}: step {ref.name!r} has no output yet")
+    value = outputs[ref.name]
+    for key in ref.path:
+        if not isinstance(value, Mapping) or key not in value:
+            raise KeyError(f"{ref.text}: the output of step {ref.name!r} has no key {key!r}")
+        value = value[key]
+    return value
