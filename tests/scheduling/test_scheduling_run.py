@@ -232,3 +232,14 @@ def test_lambdas_over_driver_state_work_on_the_in_process_executors(
         assert sched.list_tasks(TaskState.COMPLETED, limit=1)[0].result == 42
     assert seen == [1, 1]
     assert "tasks: 100%" in capsys.readouterr().err  # the tqdm bar, when asked for
+
+
+@pytest.mark.slow
+def test_arun_on_a_local_cluster(dask_client: Any) -> None:
+    """The async driver on dask: completions arrive from the result-fetching thread, thread-safely."""
+    from autoopt.execution import DaskExecutor
+
+    sched = IntelligentScheduler(history_limit=10_000)
+    layers = _dag.schedule(sched, 10, 5, fn=_dag.acombine)
+    assert asyncio.run(sched.arun(DaskExecutor(dask_client))) == 50
+    check_dag(layers, 10, 5)
