@@ -14,6 +14,9 @@ from autoopt.execution._base import Executor, run_call
 
 __all__ = ["DaskExecutor"]
 
+_MIN_IN_FLIGHT = 32
+_IN_FLIGHT_PER_THREAD = 4
+
 _INSTALL = (
     "DaskExecutor needs dask.distributed: pip install 'autoopt[distributed]' (or: pip install distributed)."
 )
@@ -52,8 +55,12 @@ class DaskExecutor(Executor):
     ----------
     client : distributed.Client
     max_workers : int, optional
-        Calls the drivers keep in flight; default: the cluster's threads
-        (the sum of its workers' ``nthreads``) when the executor is made.
+        Calls the drivers keep in flight. Default: ``max(32, 4 x`` the
+        cluster's threads (the sum of its workers' ``nthreads``) when the
+        executor is made``)``. More calls than threads keep the workers busy
+        while each result makes its round trip to the driver: on 2
+        single-thread workers, a 1,000-task DAG took 7.9 s with 2 in flight
+        and 2.0-2.5 s with 32 or 100.
 
     Examples
     --------
@@ -83,7 +90,7 @@ class DaskExecutor(Executor):
                 raise ValueError(
                     "DaskExecutor(): the cluster has no workers; pass max_workers= or add workers."
                 )
-            self._max = int(threads)
+            self._max = max(_MIN_IN_FLIGHT, _IN_FLIGHT_PER_THREAD * int(threads))
         else:
             self._max = check_size(max_workers, "DaskExecutor() argument 'max_workers'", high=1_000_000)
 
