@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 Until = Literal["idle", "all"]
 
+WAIT_FOR_CALLS = -1.0
+"""What :meth:`RunLoop.decide` returns to wait for the calls in flight (a sleep is never negative)."""
+
 
 class RunLoop:
     """What :meth:`IntelligentScheduler.run` does, without the waiting.
@@ -39,10 +42,9 @@ class RunLoop:
       executor's ``max_workers`` calls are in flight (the scheduler's own
       ``max_concurrent_tasks`` and resource pool also bound each claim);
     - :meth:`collect` reports finished calls with ``complete_task``;
-    - :meth:`wake_at` says, when nothing is in flight and nothing can be
-      claimed, whether to stop (None) or until when to sleep: with
-      ``until="all"`` the time the next delayed task (a future
-      ``scheduled_time`` or a retry backoff) is due.
+    - :meth:`decide` says what the driver does next: wait for the calls in
+      flight, sleep until the next delayed task (a future ``scheduled_time``
+      or a retry backoff) is due (``until="all"``), or stop.
     """
 
     def __init__(
@@ -125,11 +127,22 @@ class RunLoop:
             if self.progress is not None:
                 self.progress.update(1)
 
-    def wake_at(self) -> float | None:
-        """Nothing in flight and nothing claimable: None to stop, else the time to wait until."""
+    def decide(self, clock: Callable[[], float]) -> float | None:
+        """The next move, after re-raising an interrupt a call raised and submitting what can start.
+
+        Returns :data:`WAIT_FOR_CALLS` to wait for the calls in flight, the
+        seconds (>= 0) to sleep until a delayed task is due (``until="all"``),
+        or None to stop.
+        """
+        if self.interrupt is not None:
+            raise self.interrupt
+        self.fill()
+        if self.in_flight:
+            return WAIT_FOR_CALLS
         if self.until == "idle" or self.exhausted:
             return None
-        return self.scheduler.next_due()
+        due = self.scheduler.next_due()
+        return None if due is None else max(0.0, due - clock())
 
     def abandon(self, exc: BaseException) -> None:
         """The driver is leaving early: record an error for every call still in flight (a late result is
@@ -148,17 +161,12 @@ def run_sync(loop: RunLoop, sleep: Callable[[float], Any], clock: Callable[[], f
     It blocks on the queue the futures' done-callbacks fill, then takes every call finished by then.
     """
     try:
-        while True:
-            loop.fill()
-            if loop.in_flight:
+        while (move := loop.decide(clock)) is not None:
+            if move == WAIT_FOR_CALLS:
                 loop.collect(loop.take_finished(block=True))
-                if loop.interrupt is not None:
-                    raise loop.interrupt
-                continue
-            wake = loop.wake_at()
-            if wake is None:
-                return loop.executed
-            sleep(max(0.0, wake - clock()))
+            else:
+                sleep(move)
+        return loop.executed
     except BaseException as exc:
         loop.abandon(exc)
         raise
@@ -167,29 +175,25 @@ def run_sync(loop: RunLoop, sleep: Callable[[float], Any], clock: Callable[[], f
 async def run_async(
     loop: RunLoop, sleep: Callable[[float], Awaitable[Any]], clock: Callable[[], float]
 ) -> int:
-    """Drive ``loop`` in the running event loop until it stops; return the number of calls made."""
+    """Drive ``loop`` in the running event loop until it stops; return the number of calls made.
+
+    The done-callbacks wake it through an :class:`asyncio.Event` set thread-safely.
+    """
     aloop = asyncio.get_running_loop()
     woken = asyncio.Event()
     loop.notify = lambda: aloop.call_soon_threadsafe(woken.set)
     try:
-        while True:
-            loop.fill()
-            if loop.in_flight:
-                done = loop.take_finished(block=False)
-                if not done:
-                    woken.clear()
-                    done = loop.take_finished(block=False)  # a call that finished before the clear
-                    if not done:
-                        await woken.wait()
-                        done = loop.take_finished(block=False)
-                loop.collect(done)
-                if loop.interrupt is not None:
-                    raise loop.interrupt
+        while (move := loop.decide(clock)) is not None:
+            if move != WAIT_FOR_CALLS:
+                await sleep(move)
                 continue
-            wake = loop.wake_at()
-            if wake is None:
-                return loop.executed
-            await sleep(max(0.0, wake - clock()))
+            woken.clear()  # cleared before looking, so a call finishing meanwhile still wakes us
+            done = loop.take_finished(block=False)
+            if not done:
+                await woken.wait()
+                done = loop.take_finished(block=False)
+            loop.collect(done)
+        return loop.executed
     except BaseException as exc:
         loop.abandon(exc)
         raise
