@@ -34,7 +34,7 @@ from autoopt.enums import PredictionType
 from autoopt.models import Prediction, new_id
 from autoopt.prediction._forecaster import Forecaster
 from autoopt.prediction._results import PredictionResults
-from autoopt.prediction._seasonal_grid import fit_on_grid, forecast_after
+from autoopt.prediction._seasonal_path import SeasonalPath
 from autoopt.prediction._series_state import Accuracy, PredictionStore, SeriesState
 
 if TYPE_CHECKING:
@@ -240,8 +240,7 @@ class PerformancePredictor:
         self._n_predictions = 0
         self._evicted = 0
         self._clamped = 0
-        self._fit_errors = 0
-        self._last_fit_error: str | None = None
+        self._seasonal = SeasonalPath(self)
 
     # ------------------------------------------------------------- observations
 
@@ -421,7 +420,9 @@ class PerformancePredictor:
         seasonal path's job."""
         x0 = (state.last_ts - state.origin) / 60.0 + horizons
         linear = state.ols.predict(x0, self.alpha)
-        return linear, self._seasonal_job(state)  # last: a refit job marks the series as fitting
+        return linear, (
+            None if self._seasonal is None else self._seasonal.job(state)
+        )  # last: a refit job marks the series as fitting
 
     def _answer(
         self, state: SeriesState, job: tuple[str, Any] | None, linear: PredictionResults, horizons: Any
@@ -430,106 +431,14 @@ class PerformancePredictor:
         with its forecast, the index of the rows that answer ``horizons`` (a float, or an array), and its
         version."""
         forecast = (
-            None if job is None else self._seasonal_forecast(state, job, np.atleast_1d(horizons) * 60.0)
+            None
+            if job is None
+            else self._seasonal.forecast(state, job, np.atleast_1d(horizons) * 60.0, self._lock)
         )
         if forecast is None:
             return linear, (slice(None) if np.ndim(horizons) else ()), _MODEL_VERSION
         res, rows = forecast
         return res, (rows if np.ndim(horizons) else int(rows[0])), _SEASONAL_VERSION
-
-    def _seasonal_job(self, state: SeriesState) -> tuple[str, Any] | None:
-        """Under the lock: what the seasonal path needs, copied (O(refit interval) or O(window) rows).
-
-        ``("refit", rows)`` when the series has ``>= 2`` seasonal cycles of
-        history and its model is missing or stale (and no other thread is
-        refitting it); ``("use", (model, rows since the fit))`` when a model
-        is fresh enough; None for the linear path.
-        """
-        if self.seasonal_period is None:
-            return None
-        history = state.history
-        model = state.model
-        if model is None and state.failed_at >= 0:  # the last refit failed: wait as long as between refits
-            if self.refit_every is not None:
-                wait = state.n_total - state.failed_at < self.refit_every
-            else:
-                wait = state.last_ts - state.failed_end < self.seasonal_period / 24.0
-            if wait:
-                return None
-        if model is not None:
-            step = state.grid_step
-            since = state.n_total - state.fitted_at
-            if self.refit_every is not None:
-                stale = since >= self.refit_every
-            else:  # a 24th of a cycle since the fitted data ended
-                stale = state.last_ts - state.grid_end >= self.seasonal_period / 24.0
-            if not stale or state.fitting or since > len(history):
-                rows = history.last(min(since, len(history))).copy() if since else np.empty((0, 2))
-                return ("use", (model, state.grid_end, step, rows))
-        if state.fitting or len(history) < 4:
-            return None
-        first, last = history[0][0], history[-1][0]
-        if last - first < 2.0 * self.seasonal_period:
-            return None
-        step = (last - first) / (len(history) - 1)  # the mean spacing; refined from the window below
-        keep = min(len(history), int(self.seasonal_cycles * self.seasonal_period / step) + 1)
-        state.fitting = True
-        return ("refit", (history.last(keep).copy(), state.n_total))
-
-    def _seasonal_forecast(
-        self, state: SeriesState, job: tuple[str, Any], horizons_s: np.ndarray
-    ) -> tuple[PredictionResults, np.ndarray] | None:
-        """Outside the lock: refit if asked, then the forecast ``horizons_s`` seconds after the last row
-        (:func:`forecast_after`)."""
-        kind, payload = job
-        if kind == "refit":
-            rows, n_total = payload
-            fitted = None
-            error: str | None = None
-            try:
-                fitted = self._fit_seasonal(rows)
-            except (ValueError, np.linalg.LinAlgError) as exc:  # too irregular or too short: stay linear
-                logger.info("seasonal model not fitted (%s); using the linear trend", exc)
-            except Exception as exc:  # anything else (a bad ``forecaster`` template, say): stay linear too
-                error = f"{type(exc).__name__}: {exc}"
-                logger.warning("seasonal refit raised %s; using the linear trend", error, exc_info=True)
-            with self._lock:
-                state.fitting = False
-                if error is not None:
-                    self._fit_errors += 1
-                    self._last_fit_error = error
-                if fitted is None:
-                    state.model = None  # a failed refit is retried a refit interval later
-                    state.failed_at, state.failed_end = n_total, float(rows[-1, 0])
-                else:
-                    state.model, state.grid_end, state.grid_step = fitted
-                    state.fitted_at = n_total
-                    state.failed_at = -1
-                    # observations recorded while fitting are the rows after the fitted window
-                    since = state.n_total - n_total
-                    tail = (
-                        state.history.last(min(since, len(state.history))).copy()
-                        if since
-                        else np.empty((0, 2))
-                    )
-                if fitted is None:
-                    return None
-            model, grid_end, step = fitted
-        else:
-            model, grid_end, step, tail = payload
-        return forecast_after(model, grid_end, step, tail, horizons_s)
-
-    def _fit_seasonal(self, rows: np.ndarray) -> tuple[Forecaster, float, float]:
-        """A Forecaster fitted on ``rows`` (time, value) on a regular grid (:func:`fit_on_grid`)."""
-        assert self.seasonal_period is not None
-        return fit_on_grid(
-            rows,
-            self.seasonal_period,
-            self.seasonal_resolution,
-            self.seasonal_cycles,
-            self.forecaster,
-            self.alpha,
-        )
 
     def predict_frame(
         self, prediction_type: PredictionType, horizons_minutes: Any, *, series: str | None = None
@@ -685,8 +594,8 @@ class PerformancePredictor:
                 "series_evicted": self._evicted,
                 "max_series": self.max_series,
                 "clamped_timestamps": self._clamped,
-                "seasonal_fit_errors": self._fit_errors,
-                "last_seasonal_fit_error": self._last_fit_error,
+                "seasonal_fit_errors": self._seasonal.fit_errors,
+                "last_seasonal_fit_error": self._seasonal.last_fit_error,
                 "series": {
                     t.value + ("" if name is None else f"[{name}]"): {
                         "observations": s.n_total,

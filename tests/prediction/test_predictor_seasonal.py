@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autoopt import Forecaster, PerformancePredictor, PredictionType
+from autoopt.prediction._seasonal_path import SeasonalPath
 
 DAY = 86_400.0
 STEP = 300.0  # 5-minute observations
@@ -63,13 +64,13 @@ def test_rows_after_the_fit_update_the_forecast_without_refitting(monkeypatch):
     y = _daily(t) + rng.normal(0, 3, t.size)
     predictor = PerformancePredictor(refit_every=50)
     fits = []
-    original = PerformancePredictor._fit_seasonal
+    original = SeasonalPath._fit
 
     def counting(self, rows):
         fits.append(rows.shape[0])
         return original(self, rows)
 
-    monkeypatch.setattr(PerformancePredictor, "_fit_seasonal", counting)
+    monkeypatch.setattr(SeasonalPath, "_fit", counting)
     n0 = int(3 * DAY / STEP)
     _feed(predictor, t[:n0], y[:n0])
     predictor.predict(PredictionType.LOAD, 30)
@@ -94,10 +95,10 @@ def test_work_per_predict_is_bounded_by_the_window_not_the_history(monkeypatch):
     y = _daily(t) + rng.normal(0, 3, t.size)
     predictor = PerformancePredictor(seasonal_cycles=3, history_size=100_000, refit_every=288)
     sizes = []
-    original = PerformancePredictor._fit_seasonal
+    original = SeasonalPath._fit
     monkeypatch.setattr(
-        PerformancePredictor,
-        "_fit_seasonal",
+        SeasonalPath,
+        "_fit",
         lambda self, rows: (sizes.append(rows.shape[0]), original(self, rows))[1],
     )
     for day in range(12):
