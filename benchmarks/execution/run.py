@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import functools
 import json
 import os
 import statistics
@@ -71,7 +72,7 @@ def overhead(executors: dict[str, Executor], raws: dict[str, Callable[[], list[i
         ours_t, raw_t, ratios = [], [], []
         for _ in range(reps):
             t_raw, got_raw = timed(raws[name])
-            t_ours, got = timed(lambda ex=executor: scheduled(ex, width, depth))
+            t_ours, got = timed(functools.partial(scheduled, executor, width, depth))
             if got != want or got_raw != want:
                 raise AssertionError(f"{name}: the DAG's results differ from the direct computation")
             raw_t.append(t_raw)
@@ -133,7 +134,7 @@ def big_dag(executors: dict[str, Executor]) -> dict[str, dict[str, float]]:
     want = dag.reference(100, 100)[-1]
     out = {}
     for name, executor in executors.items():
-        t, got = timed(lambda ex=executor: scheduled(ex, 100, 100))
+        t, got = timed(functools.partial(scheduled, executor, 100, 100))
         if got != want:
             raise AssertionError(f"{name}: the 10,000-task DAG's results differ")
         out[name] = {"seconds": t, "ms_per_task": 1e3 * t / 10_000}
