@@ -43,7 +43,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,6 +54,7 @@ from optuna.storages import BaseStorage, InMemoryStorage, JournalStorage, RDBSto
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
+from autoopt.core.owner import owner_alive, owner_token
 from autoopt.tuning._optuna_private import set_frozen_trial_user_attr
 
 __all__ = [
@@ -272,41 +272,6 @@ def stored_meta(storage: Any, name: str, where: str) -> SessionMeta | None:
 # ------------------------------------------------------------ trial owners
 
 
-def _process_start(pid: int) -> str:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), ``""`` elsewhere.
-
-    With the pid it identifies a process even after the pid is reused.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            stat = f.read()
-    except OSError:
-        return ""
-    # Field 22; the command name (field 2) is in parentheses and may hold spaces.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-@functools.cache
-def owner_token() -> dict[str, Any]:
-    """This process: ``{"host", "pid", "start"}``."""
-    pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
-
-
-def _alive(owner: Mapping[str, Any]) -> bool:
-    pid = owner.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by another user
-    start = owner.get("start") or ""
-    return not start or _process_start(pid) in ("", start)
-
-
 def is_stale(
     trial: FrozenTrial,
     *,
@@ -327,7 +292,7 @@ def is_stale(
         return None
     owner = trial.user_attrs.get(OWNER_KEY)
     if isinstance(owner, Mapping) and owner.get("host") == owner_token()["host"]:
-        if not _alive(owner):
+        if not owner_alive(owner):
             return f"stale: its process {owner.get('pid')} on {owner.get('host')} is gone"
         return None
     if trial.datetime_start is None:
