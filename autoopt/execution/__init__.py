@@ -10,15 +10,27 @@ implementations:
 - :class:`DaskExecutor`: a ``dask.distributed`` cluster (the optional
   ``distributed`` extra, imported when an executor is made).
 
-Async callables are awaited on the worker (:func:`run_call`). This package
+Async callables are awaited on the worker (:func:`run_call`); :func:`call_in_child`
+runs a call in a child process it kills at a deadline (hard stops). This package
 imports nothing from the components above it; :mod:`autoopt.tuning` and
 :mod:`autoopt.scheduling` import it.
 """
 
 from __future__ import annotations
 
-from autoopt.execution._base import Executor, run_call
+from autoopt.execution._base import Executor, run_call, settle
 from autoopt.execution._dask import DaskExecutor
 from autoopt.execution._local import InlineExecutor, ProcessExecutor, ThreadExecutor
+from autoopt.execution._stop import CallTimeout, call_in_child
 
-__all__ = ["DaskExecutor", "Executor", "InlineExecutor", "ProcessExecutor", "ThreadExecutor", "run_call"]
+__all__ = [
+    "CallTimeout",
+    "DaskExecutor",
+    "Executor",
+    "InlineExecutor",
+    "ProcessExecutor",
+    "ThreadExecutor",
+    "call_in_child",
+    "run_call",
+    "settle",
+]

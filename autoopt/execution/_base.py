@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Executor", "run_call"]
+__all__ = ["Executor", "run_call", "settle"]
 
 
 def run_call(
@@ -20,22 +20,30 @@ def run_call(
     """Call ``fn(*args, **kwargs)``; if that returns an awaitable (an ``async def`` function), await it.
 
     This is what every executor runs on its worker, so an async callable
-    returns its value, never a coroutine object. The awaitable gets a fresh
-    event loop (``asyncio.run``); where one already runs in this thread
-    (the inline executor in a notebook), on a helper thread.
+    returns its value, never a coroutine object (see :func:`settle`).
     """
-    result = fn(*args, **(kwargs or {}))
+    return settle(fn(*args, **(kwargs or {})))
+
+
+def settle(result: Any, timeout: float | None = None) -> Any:
+    """``result`` itself, or, when it is awaitable, what it returns once awaited.
+
+    The awaitable gets a fresh event loop (``asyncio.run``); where one
+    already runs in this thread (the inline executor in a notebook), on a
+    helper thread. With ``timeout``, an awaitable still running after that
+    many seconds is cancelled and ``TimeoutError`` raised.
+    """
     if not inspect.isawaitable(result):
         return result
     try:
         asyncio.get_running_loop()
     except RuntimeError:  # no loop here: the usual case on a worker
-        return asyncio.run(_awaited(result))
+        return asyncio.run(_awaited(result, timeout))
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(_awaited(result))
+            box["value"] = asyncio.run(_awaited(result, timeout))
         except BaseException as exc:  # re-raised in the caller's thread below
             box["error"] = exc
 
@@ -47,8 +55,10 @@ def run_call(
     return box["value"]
 
 
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
+async def _awaited(awaitable: Any, timeout: float | None = None) -> Any:
+    if timeout is None:
+        return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)
 
 
 class Executor(ABC):
@@ -80,6 +90,9 @@ class Executor(ABC):
     """
 
     remote: bool = False
+    stoppable: bool = False
+    """Whether a call can be hard-stopped at a deadline: each worker is a process that can run the
+    call in a child process and kill it (workflow step timeouts use this)."""
 
     @property
     @abstractmethod

@@ -89,6 +89,7 @@ class ProcessExecutor(Executor):
     """
 
     remote = True
+    stoppable = True
 
     def __init__(self, max_workers: int) -> None:
         self._max = check_size(max_workers, "ProcessExecutor() argument 'max_workers'", high=1_000)

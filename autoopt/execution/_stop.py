@@ -1,0 +1,80 @@
+"""Hard stops: run a call in a child process and kill the child when it passes its deadline."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from autoopt.execution._base import run_call
+
+__all__ = ["CallTimeout", "call_in_child"]
+
+
+class CallTimeout(TimeoutError):
+    """A call passed its deadline and its process was killed."""
+
+
+def call_in_child(
+    fn: Callable[..., Any],
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    timeout: float,
+) -> Any:
+    """``run_call(fn, args, kwargs)`` in a fresh child process, killed (``SIGKILL``) after ``timeout`` s.
+
+    The call and its result travel pickled (cloudpickle out, pickle back);
+    an exception it raises is re-raised here. Raises :class:`CallTimeout`
+    once the child is killed. The child is forked where the platform allows
+    it (cheap: ~ms), spawned elsewhere.
+
+    Examples
+    --------
+    >>> import time
+    >>> call_in_child(pow, (2, 10), timeout=5.0)
+    1024
+    >>> call_in_child(time.sleep, (30,), timeout=0.2)
+    Traceback (most recent call last):
+    ...
+    autoopt.execution._stop.CallTimeout: the call passed its 0.2 s timeout; its process was killed
+    """
+    import cloudpickle  # a dependency of joblib (a core dependency)
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    payload = cloudpickle.dumps((fn, tuple(args), dict(kwargs or {})))
+    child = ctx.Process(target=_child, args=(send, payload), name="autoopt-stoppable")
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(timeout):
+            raise CallTimeout(f"the call passed its {timeout:g} s timeout; its process was killed")
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            raise RuntimeError(f"the call's process died (exit code {child.exitcode})") from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receive.close()
+    if ok:
+        return value
+    raise value
+
+
+def _child(send: Any, payload: bytes) -> None:
+    import pickle
+
+    fn, args, kwargs = pickle.loads(payload)
+    try:
+        result: tuple[bool, Any] = (True, run_call(fn, args, kwargs))
+    except BaseException as exc:  # sent back to the caller, which re-raises it
+        result = (False, exc)
+    try:
+        send.send(result)
+    except Exception as exc:  # the result (or the error) does not pickle
+        send.send((False, RuntimeError(f"the call's result could not be sent back: {exc!r}")))
+    send.close()
