@@ -43,6 +43,16 @@ class Actions:
     allow_commands : bool
         Run ``command`` steps (off by default). They run as argument lists,
         never through a shell.
+    command_runner : callable, optional
+        ``runner(argv, timeout) -> (returncode, stdout, stderr)``: how an
+        allowed command runs (default: :func:`subprocess.run` without a
+        shell, killed at ``timeout``). Tests pass a fake.
+    http_transport : callable, optional
+        ``transport(method, url, headers, body, timeout, limit) ->
+        (status, content_type, body_bytes)``: how an allowed request is sent
+        (default: urllib, following redirects only within the allow-list
+        and reading at most ``limit`` bytes). Tests pass a fake; the
+        allow-list is checked before it is called.
 
     Examples
     --------
@@ -65,6 +75,8 @@ class Actions:
         max_response_bytes: int = 1_000_000,
         http_timeout: float = 30.0,
         allow_commands: bool = False,
+        command_runner: Callable[[list[str], float | None], tuple[int, str, str]] | None = None,
+        http_transport: Callable[..., tuple[int, str, bytes]] | None = None,
     ) -> None:
         hosts = list(allowed_hosts) if not isinstance(allowed_hosts, str) else [allowed_hosts]
         self.allowed_hosts = frozenset(
@@ -77,9 +89,28 @@ class Actions:
         if not isinstance(allow_commands, bool):
             raise TypeError(f"Actions() argument 'allow_commands' must be a bool; got {allow_commands!r}.")
         self.allow_commands = allow_commands
+        if command_runner is not None:
+            check_callable(command_runner, "Actions() argument 'command_runner'")
+        if http_transport is not None:
+            check_callable(http_transport, "Actions() argument 'http_transport'")
+        self.command_runner = command_runner or _run_command
+        self.http_transport = http_transport
         self._lock = threading.Lock()
         self._python: dict[str, Callable[..., Any]] = {}
         self._sinks: dict[str, Callable[..., Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled (cloudpickle) to run steps on processes and dask workers; the lock stays behind.
+        state = dict(self.__dict__)
+        del state["_lock"]
+        with self._lock:
+            state["_python"] = dict(self._python)
+            state["_sinks"] = dict(self._sinks)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ registration
 
@@ -139,6 +170,19 @@ class Actions:
             return self._command(where, action, step.timeout)
         return self._http(where, str(action), parameters, step.timeout)
 
+    def compensate(self, step: Step, parameters: Mapping[str, Any], output: Any, idempotency_key: str) -> Any:
+        """Run ``step``'s compensating action: the registered python callable ``step.compensate`` with the
+        step's rendered ``parameters``, and ``output=`` (what the step returned) when it accepts that."""
+        if step.compensate is None:
+            raise ActionError(f"step {step.id!r} has no compensate action")
+        where = f"step {step.id!r} (compensate)"
+        with self._lock:
+            fn = self._python.get(step.compensate)
+        kwargs = dict(parameters)
+        if fn is not None and _accepts(fn, "output"):
+            kwargs["output"] = output
+        return self.call(where, step.compensate, kwargs, idempotency_key)
+
     def call(self, where: str, name: str, parameters: Mapping[str, Any], idempotency_key: str) -> Any:
         """Call the registered python action ``name`` with ``parameters`` (and the key, if it takes one)."""
         with self._lock:
@@ -160,16 +204,12 @@ class Actions:
             )
         argv = [str(a) for a in args]
         try:
-            done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False
-            )
+            code, stdout, stderr = self.command_runner(argv, timeout)
         except FileNotFoundError:
             raise ActionError(f"{where}: command {argv[0]!r} was not found") from None
-        out = {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
-        if done.returncode != 0:
-            raise ActionError(
-                f"{where}: command {argv[0]!r} exited with {done.returncode}: {done.stderr.strip()[:500]}"
-            )
+        out = {"returncode": code, "stdout": stdout, "stderr": stderr}
+        if code != 0:
+            raise ActionError(f"{where}: command {argv[0]!r} exited with {code}: {stderr.strip()[:500]}")
         return out
 
     def _http(
@@ -182,19 +222,13 @@ class Actions:
         if parameters.get("data") is not None:
             body = json.dumps(parameters["data"]).encode()
             headers.setdefault("Content-Type", "application/json")
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
-        opener = urllib.request.build_opener(_AllowListRedirects(self, where))
+        transport = self.http_transport or self._urllib
         try:
-            with opener.open(request, timeout=timeout or self.http_timeout) as response:
-                raw = response.read(self.max_response_bytes + 1)
-                status = response.status
-                ctype = response.headers.get("Content-Type", "")
-        except urllib.error.HTTPError as exc:
-            raise ActionError(f"{where}: {method} {url} returned HTTP {exc.code}") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, ActionError):
-                raise exc.reason from None
-            raise ActionError(f"{where}: {method} {url} failed: {exc.reason}") from None
+            status, ctype, raw = transport(
+                method, url, headers, body, timeout or self.http_timeout, self.max_response_bytes + 1
+            )
+        except ActionError as exc:
+            raise ActionError(f"{where}: {exc}") from None
         if len(raw) > self.max_response_bytes:
             raise ActionError(
                 f"{where}: the response of {url} is longer than {self.max_response_bytes} bytes"
@@ -207,6 +241,22 @@ class Actions:
             except ValueError:
                 payload = text
         return {"status": status, "body": payload}
+
+    def _urllib(
+        self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float, limit: int
+    ) -> tuple[int, str, bytes]:
+        where = f"{method} {url}"
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        opener = urllib.request.build_opener(_AllowListRedirects(self, where))
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                return response.status, response.headers.get("Content-Type", ""), response.read(limit)
+        except urllib.error.HTTPError as exc:
+            raise ActionError(f"{where} returned HTTP {exc.code}") from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ActionError):
+                raise exc.reason from None
+            raise ActionError(f"{where} failed: {exc.reason}") from None
 
     def _check_host(self, where: str, url: str) -> None:
         parts = urlsplit(url)
@@ -231,6 +281,11 @@ class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
         except ActionError as exc:
             raise urllib.error.URLError(ActionError(f"{exc} (a redirect from {req.full_url})")) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _run_command(argv: list[str], timeout: float | None) -> tuple[int, str, str]:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, shell=False, check=False)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:
