@@ -14,7 +14,32 @@ command (argument lists, no shell) runners; :func:`render` fills a step's
 from __future__ import annotations
 
 from autoopt.workflows._actions import ActionError, Actions
+from autoopt.workflows._engine import DEFAULT_STORE, cancel, execute, open_store, resume
+from autoopt.workflows._record import RUN_STATES, STEP_STATES, StepRecord, WorkflowRun
 from autoopt.workflows._refs import render
 from autoopt.workflows._spec import ACTION_TYPES, RunbookError, Step, Workflow
+from autoopt.workflows._store import SCHEMA_VERSION, FencedError, Lease, LeaseHeldError, RunStore
 
-__all__ = ["ACTION_TYPES", "ActionError", "Actions", "RunbookError", "Step", "Workflow", "render"]
+__all__ = [
+    "ACTION_TYPES",
+    "DEFAULT_STORE",
+    "RUN_STATES",
+    "SCHEMA_VERSION",
+    "STEP_STATES",
+    "ActionError",
+    "Actions",
+    "FencedError",
+    "Lease",
+    "LeaseHeldError",
+    "RunStore",
+    "RunbookError",
+    "Step",
+    "StepRecord",
+    "Workflow",
+    "WorkflowRun",
+    "cancel",
+    "execute",
+    "open_store",
+    "render",
+    "resume",
+]
