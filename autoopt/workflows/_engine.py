@@ -24,8 +24,10 @@ with the compensations not yet done.
 
 **Resume.** :func:`resume` takes the lease at the next epoch (a run held by
 a live driver is refused), checks the workflow's SHA-256 and that every
-action is registered, keeps finished steps, and retries a step that was
-running according to its policy (the interrupted attempt counts). Every
+action is registered, and keeps finished steps. A step that was running
+is run again: the attempt cut short counts in ``attempts`` but not against
+``retry_count`` (its outcome is unknown, not a failure); later failures
+are retried by the step's policy. Every
 attempt of a step gets the same idempotency key, ``"<run_id>/<step_id>"``
 (``".../compensate"`` for its compensation).
 
@@ -299,6 +301,7 @@ class _Driver:
         self.renewed = opts.clock()
         self.polled = self.renewed
         self.resumed = row
+        self.interrupted: dict[str, int] = {}  # attempts cut short by a driver's death: not failures
         rows = row["steps"] if row is not None else {}
         self.st = _State(
             state={s: rows[s]["state"] if s in rows else "PENDING" for s in self.order},
@@ -342,19 +345,20 @@ class _Driver:
         return WorkflowRun.from_row(self.store.load(self.lease.run_id), self.order)
 
     def _pick_up(self) -> None:
-        """On resume: an interrupted attempt is retried by its policy; a due retry gets its backoff again."""
+        """On resume: an attempt cut short is run again (not a failure: its outcome is unknown, and the
+        idempotency key makes a second call safe); a retry that was due keeps its backoff."""
         if self.resumed is None:
             return
         now = self.now()
+        self.interrupted.update(self.store.interruptions(self.lease.run_id))
         for sid in self.order:
             step, rec = self.steps[sid], self.resumed["steps"][sid]
             if rec["state"] == "RUNNING":
-                n = rec["attempts"]
-                self.store.step_ended(self.lease, sid, n, "FAILED", now=now,
-                                      error="interrupted: its driver stopped during this attempt")  # fmt: skip
-                self._after_failure(
-                    step, n, "FAILED", "interrupted: its driver stopped during this attempt", now
-                )
+                self.store.step_interrupted(self.lease, sid, rec["attempts"], now=now)
+                self.interrupted[sid] = self.interrupted.get(sid, 0) + 1
+                self.st.state[sid] = "PENDING"
+                logger.info("workflow %r: step %r attempt %d was cut short by its driver's death; running it again",
+                            self.wf.name, sid, rec["attempts"])  # fmt: skip
             elif rec["state"] in ("FAILED", "TIMED_OUT") and step.critical and self.cause is None:
                 self.cause = f"critical step {sid!r} {rec['state'].lower()}: {rec['error']}"
                 self.phase = "drain"
@@ -512,7 +516,7 @@ class _Driver:
 
     def _after_failure(self, step: Step, attempt: int, state: str, error: str, now: float) -> None:
         error = self._hide(error)
-        if self.phase == "run" and attempt <= step.retry_count:
+        if self.phase == "run" and attempt - self.interrupted.get(step.id, 0) <= step.retry_count:
             delay = self._delay(attempt)
             self.store.step_pending(self.lease, step.id, now=now,
                                     detail=f"retry {attempt} of {step.retry_count} in {delay:.3g} s")  # fmt: skip

@@ -334,6 +334,28 @@ class RunStore:
             )
             self._event(conn, lease.run_id, step_id, "pending", None, lease.epoch, now, detail)
 
+    def step_interrupted(self, lease: Lease, step_id: str, attempt: int, *, now: float) -> None:
+        """A resumed run found ``attempt`` of ``step_id`` RUNNING (its driver died): back to PENDING, and
+        an ``interrupted`` event, so the attempt is run again without counting as a failure."""
+        with self._fenced(lease, now) as conn:
+            conn.execute(
+                sa.update(_steps)
+                .where(_steps.c.run_id == lease.run_id, _steps.c.step_id == step_id,
+                       _steps.c.state == "RUNNING", _steps.c.attempts == attempt)
+                .values(state="PENDING", error=None)
+            )  # fmt: skip
+            self._event(conn, lease.run_id, step_id, "interrupted", attempt, lease.epoch, now, None)
+
+    def interruptions(self, run_id: str) -> dict[str, int]:
+        """How many attempts of each step were cut short by a driver's death (``interrupted`` events)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(_events.c.step_id, sa.func.count())
+                .where(_events.c.run_id == run_id, _events.c.event == "interrupted")
+                .group_by(_events.c.step_id)
+            )
+            return {r[0]: int(r[1]) for r in rows}
+
     def step_final(self, lease: Lease, step_id: str, state: str, reason: str, *, now: float) -> None:
         """Mark a step that will not run (``SKIPPED``, ``CANCELLED``) or can't be retried (``FAILED``)."""
         with self._fenced(lease, now) as conn:
