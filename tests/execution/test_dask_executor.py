@@ -56,3 +56,27 @@ def test_only_a_client_is_accepted() -> None:
     pytest.importorskip("distributed")
     with pytest.raises(TypeError, match=r"DaskExecutor\(\) argument 'client' must be a distributed\.Client"):
         DaskExecutor("tcp://127.0.0.1:8786")
+
+
+def test_a_workflow_runs_on_the_cluster_and_times_out_a_stuck_step(dask_client: Any) -> None:
+    import os
+    import time
+
+    from autoopt.workflows import Actions, RunStore, Workflow, execute
+
+    actions = Actions()
+    actions.register("pid", lambda: os.getpid())
+    actions.register("add", lambda a, b: a + b)
+    actions.register("stuck", lambda: time.sleep(3))  # keeps a worker thread 3 s
+    wf = Workflow.from_dict({"metadata": {"id": "on-dask"}, "steps": [
+        {"id": "p", "action_type": "python", "action": "pid"},
+        {"id": "s", "action_type": "python", "action": "add", "parameters": {"a": "${steps.p.output}", "b": 1},
+         "dependencies": ["p"]},
+        {"id": "t", "action_type": "python", "action": "stuck", "timeout": 0.5},
+    ]})  # fmt: skip
+    run = execute(wf, actions=actions, store=RunStore("sqlite://"), executor=DaskExecutor(dask_client))
+    worker_pid = run.steps["p"].output
+    assert worker_pid != os.getpid()  # ran on a worker process, the Actions registry pickled there
+    assert run.steps["s"].output == worker_pid + 1
+    assert run.steps["t"].state == "TIMED_OUT"
+    assert "late result will be discarded" in (run.steps["t"].error or "")
