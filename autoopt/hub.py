@@ -271,6 +271,9 @@ class IntelligentAutomationHub:
         self._remediations = 0
         self._remediation_errors = 0
         self._last_remediation_error: str | None = None
+        # Runbook remediations still running: remediation id -> the conditions to learn their outcome under.
+        self._runbook_conditions: dict[str, dict[str, Any]] = {}
+        self._remediation.add_listener(self._runbook_finished)
 
     # -------------------------------------------------------------- components
 
@@ -400,7 +403,10 @@ class IntelligentAutomationHub:
                 self._last_remediation_error = message
             return None
         self._decision_engine.mark_executed(decision.decision_id)
-        if self.config.learning_enabled:
+        if result.pending:  # a runbook running in the background: learned from when it ends
+            with self._lock:
+                self._runbook_conditions[result.remediation_id] = {"load_level": level.value}
+        elif self.config.learning_enabled:
             self._learner.record_observation({"load_level": level.value}, action.value, result.success)
         with self._lock:
             self._remediations += 1
@@ -409,6 +415,13 @@ class IntelligentAutomationHub:
             )
             self._decision_conditions[decision.decision_id] = (conditions, True)
         return result
+
+    def _runbook_finished(self, record: Remediation) -> None:
+        """A background runbook remediation ended: its outcome feeds the pattern learner."""
+        with self._lock:
+            conditions = self._runbook_conditions.pop(record.remediation_id, None)
+        if conditions is not None and self.config.learning_enabled:
+            self._learner.record_observation(conditions, record.action.value, record.success)
 
     def process_metrics(
         self, metrics: LoadMetrics, *, context: Mapping[str, Any] | None = None

@@ -384,6 +384,12 @@ class Remediation:
     ``success`` is False when the handler returned a falsy value, raised (its
     message is in ``result``) or was not registered; ``duration_ms`` is the
     handler's measured run time.
+
+    An action bound to a runbook (:meth:`AutoRemediation.register_runbook`)
+    runs it in the background: its record comes back at once with
+    ``pending=True`` and the workflow's ``run_id``, and is filled in
+    (``success``, ``result``, ``duration_ms``, then ``pending=False``) when
+    the run ends.
     """
 
     remediation_id: str
@@ -395,6 +401,8 @@ class Remediation:
     success: bool
     result: str | None = None
     duration_ms: float = 0.0
+    run_id: str | None = None
+    pending: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-serialisable data."""

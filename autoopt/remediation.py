@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,6 +43,11 @@ from autoopt.config import AutomationConfig, check_config
 from autoopt.core.backoff import backoff_delay
 from autoopt.enums import RemediationAction
 from autoopt.models import Remediation, new_id
+
+if TYPE_CHECKING:
+    from autoopt._remediation_runbook import RunbookBinding
+    from autoopt.execution import Executor
+    from autoopt.workflows import Actions, RunStore, Workflow
 
 __all__ = ["AutoRemediation", "retry_delay"]
 
@@ -229,6 +234,9 @@ class AutoRemediation:
 
         self._lock = threading.Lock()
         self._handlers: dict[RemediationAction, RemediationHandler] = {}
+        self._runbooks: dict[RemediationAction, RunbookBinding] = {}
+        self._listeners: list[Callable[[Remediation], Any]] = []
+        self._running: set[threading.Thread] = set()
         self._history: deque[Remediation] = deque(maxlen=self.history_size)
         self._successes: deque[Remediation] = deque(maxlen=self.history_size)
         self._stats: dict[RemediationAction, _ActionStats] = {}
@@ -257,7 +265,7 @@ class AutoRemediation:
         act = check_enum(action, RemediationAction, "register_handler() argument 'action'")
         check_sync_callable(handler, "register_handler() argument 'handler'")
         with self._lock:
-            previous = self._handlers.get(act)
+            previous = self._handlers.get(act) or self._runbooks.pop(act, None)
             self._handlers[act] = handler
         if previous is not None:
             logger.debug("register_handler: replaced the handler for action %r", act.value)
@@ -266,17 +274,82 @@ class AutoRemediation:
         """Remove the handler for ``action``; return whether there was one."""
         act = check_enum(action, RemediationAction, "unregister_handler() argument 'action'")
         with self._lock:
-            removed = self._handlers.pop(act, None)
+            removed = self._handlers.pop(act, None) or self._runbooks.pop(act, None)
         if removed is None:
             logger.debug("unregister_handler: no handler registered for action %r", act.value)
             return False
         return True
 
     def has_handler(self, action: RemediationAction) -> bool:
-        """Whether a handler is registered for ``action``."""
+        """Whether a handler (or a runbook) is registered for ``action``."""
         act = check_enum(action, RemediationAction, "has_handler() argument 'action'")
         with self._lock:
-            return act in self._handlers
+            return act in self._handlers or act in self._runbooks
+
+    def register_runbook(
+        self,
+        action: RemediationAction,
+        workflow: Workflow,
+        *,
+        actions: Actions,
+        store: RunStore | str | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        """Run ``workflow`` in the background for ``action``, replacing any handler or runbook for it.
+
+        :meth:`execute_remediation` then checks the run parameters (the
+        remediation's ``parameters`` plus ``target`` and ``reason``, kept to
+        those the workflow declares), starts
+        :func:`autoopt.workflows.execute` on a background thread and returns
+        at once a record with ``pending=True`` and the run's ``run_id``. When
+        the run ends the record is filled in (``success`` is whether it
+        SUCCEEDED; ``result`` names its state and cause), it counts in the
+        statistics, and the listeners (:meth:`add_listener`) are called with
+        it. The run is durable in ``store`` (see
+        :func:`autoopt.workflows.resume` after a crash). Everything a run
+        needs is checked here: actions registered, hosts allowed.
+        """
+        from autoopt._remediation_runbook import RunbookBinding
+        from autoopt.workflows import Workflow, open_store
+        from autoopt.workflows._engine import check_actions
+
+        act = check_enum(action, RemediationAction, "register_runbook() argument 'action'")
+        if not isinstance(workflow, Workflow):
+            raise TypeError(
+                f"register_runbook() argument 'workflow' must be a Workflow; got {workflow!r:.80}"
+            )
+        check_actions(workflow, actions, "register_runbook")
+        binding = RunbookBinding(workflow, actions, open_store(store), executor)
+        with self._lock:
+            self._handlers.pop(act, None)
+            self._runbooks[act] = binding
+
+    def add_listener(self, listener: Callable[[Remediation], Any]) -> None:
+        """Call ``listener(record)`` when a background (runbook) remediation ends, on its thread.
+
+        A listener that raises is logged and the others still run.
+        """
+        check_sync_callable(listener, "add_listener() argument 'listener'")
+        with self._lock:
+            self._listeners.append(listener)
+
+    def wait_for_runbooks(self, timeout: float | None = None) -> bool:
+        """Wait until no runbook remediation is running (at most ``timeout`` s); return whether none is."""
+        wait = (
+            None
+            if timeout is None
+            else check_real(timeout, "wait_for_runbooks() argument 'timeout'", low=0.0)
+        )
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            with self._lock:
+                running = next(iter(self._running), None)
+            if running is None:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            running.join(left)
 
     # ------------------------------------------------------------------- execute
 
@@ -334,6 +407,10 @@ class AutoRemediation:
         attempts = check_int(max_attempts, "execute_remediation() argument 'max_attempts'", low=1)
         backoff = check_real(backoff_seconds, "execute_remediation() argument 'backoff_seconds'", low=0.0)
         params: dict[str, Any] = dict(parameters) if parameters is not None else {}
+        with self._lock:
+            binding = self._runbooks.get(act)
+        if binding is not None:
+            return self._start_runbook(binding, act, target, reason, params)
 
         attempt = 1
         while True:
@@ -376,6 +453,53 @@ class AutoRemediation:
             )
             self._sleep(delay)
             attempt += 1
+
+    def _start_runbook(
+        self,
+        binding: RunbookBinding,
+        act: RemediationAction,
+        target: str,
+        reason: str,
+        params: dict[str, Any],
+    ) -> Remediation:
+        run_params = binding.run_params(target, reason, params)  # RunbookError (ValueError): nothing starts
+        record = Remediation(
+            remediation_id=new_id(), action=act, target=target, reason=reason, parameters=dict(params),
+            timestamp=to_datetime(float(self._clock())), success=False,
+            result=f"runbook {binding.workflow.name!r} running", run_id=new_id(), pending=True,
+        )  # fmt: skip
+        thread = threading.Thread(
+            target=self._run_runbook, args=(binding, record, run_params), daemon=True,
+            name=f"autoopt-runbook-{binding.workflow.name}",
+        )  # fmt: skip
+        with self._lock:
+            self._history.append(record)
+            self._running.add(thread)
+        thread.start()
+        logger.info("remediation %r on %r: runbook %r started (run %s)", act.value, target,
+                    binding.workflow.name, record.run_id)  # fmt: skip
+        return record
+
+    def _run_runbook(self, binding: RunbookBinding, record: Remediation, run_params: dict[str, Any]) -> None:
+        start = self._timer()
+        try:
+            success, result = binding.run(run_params, str(record.run_id))
+            duration_ms = (self._timer() - start) * 1000.0
+            with self._lock:
+                record.success, record.result, record.duration_ms = success, result, duration_ms
+                record.pending = False
+                self._count(record, retry=False)
+                listeners = list(self._listeners)
+        finally:
+            with self._lock:
+                self._running.discard(threading.current_thread())
+        for listener in listeners:
+            try:
+                listener(record)
+            except Exception as exc:  # isolated: logged, the other listeners still run
+                logger.exception(
+                    "remediation listener %s raised: %s", _handler_name(listener), describe_exception(exc)
+                )
 
     def _call(
         self, handler: RemediationHandler, act: RemediationAction, target: str, params: dict[str, Any]
@@ -431,20 +555,24 @@ class AutoRemediation:
         )
         with self._lock:
             self._history.append(record)
-            stats = self._stats.get(act)
-            if stats is None:
-                stats = self._stats[act] = _ActionStats()
-            stats.count += 1
-            stats.total_duration_ms += record.duration_ms
-            stats.last_result = result
-            self._total += 1
-            if retry:
-                self._retries += 1
-            if success:
-                self._successes.append(record)
-                stats.successes += 1
-                self._total_successes += 1
+            self._count(record, retry=retry)
         return record
+
+    def _count(self, record: Remediation, *, retry: bool) -> None:
+        """Add a finished attempt to the statistics (the caller holds the lock)."""
+        stats = self._stats.get(record.action)
+        if stats is None:
+            stats = self._stats[record.action] = _ActionStats()
+        stats.count += 1
+        stats.total_duration_ms += record.duration_ms
+        stats.last_result = record.result
+        self._total += 1
+        if retry:
+            self._retries += 1
+        if record.success:
+            self._successes.append(record)
+            stats.successes += 1
+            self._total_successes += 1
 
     # ------------------------------------------------------------------ queries
 
@@ -475,7 +603,7 @@ class AutoRemediation:
             total = self._total
             ok = self._total_successes
             by_action = {act.value: s.as_dict() for act, s in self._stats.items()}
-            registered = sorted(act.value for act in self._handlers)
+            registered = sorted(act.value for act in {*self._handlers, *self._runbooks})
             held = len(self._history)
             retries = self._retries
         return {

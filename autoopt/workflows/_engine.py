@@ -139,7 +139,7 @@ def execute(
     )  # fmt: skip
     if not isinstance(workflow, Workflow):
         raise TypeError(f"execute() argument 'workflow' must be a Workflow; got {workflow!r:.80}")
-    _check_actions(workflow, actions, "execute")
+    check_actions(workflow, actions, "execute")
     values = workflow.check_params(params or {})
     if run_id is None:
         run_id = uuid.uuid4().hex
@@ -204,7 +204,7 @@ def resume(
         )
     if row["state"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
         return WorkflowRun.from_row(row, stored.order())
-    _check_actions(stored, actions, "resume")
+    check_actions(stored, actions, "resume")
     values = dict(row["params"])
     extra = dict(params or {})
     secrets = stored.secrets()
@@ -231,7 +231,8 @@ def cancel(run_id: str, *, store: RunStore | str | None = None) -> None:
     open_store(store).request_cancel(run_id)
 
 
-def _check_actions(workflow: Workflow, actions: Actions, where: str) -> None:
+def check_actions(workflow: Workflow, actions: Actions, where: str) -> None:
+    """What a run needs from ``actions``: every python action registered, http hosts allowed, commands on."""
     if not isinstance(actions, Actions):
         raise TypeError(f"{where}() argument 'actions' must be an Actions registry; got {actions!r:.80}")
     missing = actions.missing(workflow.steps)
