@@ -8,7 +8,9 @@ background threads; this module holds what runs in them. It imports
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from autoopt.execution import Executor
     from autoopt.workflows import Actions, RunStore, Workflow
 
-__all__ = ["RunbookBinding"]
+__all__ = ["BackgroundRuns", "RunbookBinding"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +58,59 @@ class RunbookBinding:
         if run.cause:
             result += f": {run.cause}"
         return run.state == "SUCCEEDED", result
+
+
+class BackgroundRuns:
+    """The threads running runbooks, and the listeners told when one ends.
+
+    One lock guards the thread set and the listener list; listeners are
+    called after it is released, each isolated (a raising one is logged).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[threading.Thread] = set()
+        self._listeners: list[Callable[[Any], Any]] = []
+
+    def add_listener(self, listener: Callable[[Any], Any]) -> None:
+        with self._lock:
+            self._listeners.append(listener)
+
+    def start(self, target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
+        """Run ``target(*args)`` on a daemon thread, tracked until it returns."""
+
+        def body() -> None:
+            try:
+                target(*args)
+            finally:
+                with self._lock:
+                    self._running.discard(thread)
+
+        thread = threading.Thread(target=body, daemon=True, name=name)
+        with self._lock:
+            self._running.add(thread)
+        thread.start()
+
+    def notify(self, record: Any) -> None:
+        """Tell every listener that ``record`` ended."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(record)
+            except Exception as exc:  # isolated: logged, the other listeners still run
+                name = getattr(listener, "__qualname__", type(listener).__name__)
+                logger.exception("remediation listener %s raised: %s", name, describe_exception(exc))
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until no thread runs (at most ``timeout`` s); return whether none does."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                running = next(iter(self._running), None)
+            if running is None:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            running.join(left)

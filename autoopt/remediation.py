@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from autoopt._clock import Clock, system_clock, to_datetime
+from autoopt._remediation_runbook import BackgroundRuns
 from autoopt._validation import (
     check_enum,
     check_int,
@@ -235,8 +236,7 @@ class AutoRemediation:
         self._lock = threading.Lock()
         self._handlers: dict[RemediationAction, RemediationHandler] = {}
         self._runbooks: dict[RemediationAction, RunbookBinding] = {}
-        self._listeners: list[Callable[[Remediation], Any]] = []
-        self._running: set[threading.Thread] = set()
+        self._background = BackgroundRuns()
         self._history: deque[Remediation] = deque(maxlen=self.history_size)
         self._successes: deque[Remediation] = deque(maxlen=self.history_size)
         self._stats: dict[RemediationAction, _ActionStats] = {}
@@ -330,26 +330,13 @@ class AutoRemediation:
         A listener that raises is logged and the others still run.
         """
         check_sync_callable(listener, "add_listener() argument 'listener'")
-        with self._lock:
-            self._listeners.append(listener)
+        self._background.add_listener(listener)
 
     def wait_for_runbooks(self, timeout: float | None = None) -> bool:
         """Wait until no runbook remediation is running (at most ``timeout`` s); return whether none is."""
-        wait = (
-            None
-            if timeout is None
-            else check_real(timeout, "wait_for_runbooks() argument 'timeout'", low=0.0)
-        )
-        deadline = None if wait is None else time.monotonic() + wait
-        while True:
-            with self._lock:
-                running = next(iter(self._running), None)
-            if running is None:
-                return True
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            running.join(left)
+        if timeout is not None:
+            check_real(timeout, "wait_for_runbooks() argument 'timeout'", low=0.0)
+        return self._background.wait(timeout)
 
     # ------------------------------------------------------------------- execute
 
@@ -468,38 +455,23 @@ class AutoRemediation:
             timestamp=to_datetime(float(self._clock())), success=False,
             result=f"runbook {binding.workflow.name!r} running", run_id=new_id(), pending=True,
         )  # fmt: skip
-        thread = threading.Thread(
-            target=self._run_runbook, args=(binding, record, run_params), daemon=True,
-            name=f"autoopt-runbook-{binding.workflow.name}",
-        )  # fmt: skip
         with self._lock:
             self._history.append(record)
-            self._running.add(thread)
-        thread.start()
+        name = f"autoopt-runbook-{binding.workflow.name}"
+        self._background.start(self._run_runbook, (binding, record, run_params), name)
         logger.info("remediation %r on %r: runbook %r started (run %s)", act.value, target,
                     binding.workflow.name, record.run_id)  # fmt: skip
         return record
 
     def _run_runbook(self, binding: RunbookBinding, record: Remediation, run_params: dict[str, Any]) -> None:
         start = self._timer()
-        try:
-            success, result = binding.run(run_params, str(record.run_id))
-            duration_ms = (self._timer() - start) * 1000.0
-            with self._lock:
-                record.success, record.result, record.duration_ms = success, result, duration_ms
-                record.pending = False
-                self._count(record, retry=False)
-                listeners = list(self._listeners)
-        finally:
-            with self._lock:
-                self._running.discard(threading.current_thread())
-        for listener in listeners:
-            try:
-                listener(record)
-            except Exception as exc:  # isolated: logged, the other listeners still run
-                logger.exception(
-                    "remediation listener %s raised: %s", _handler_name(listener), describe_exception(exc)
-                )
+        success, result = binding.run(run_params, str(record.run_id))
+        with self._lock:
+            record.success, record.result = success, result
+            record.duration_ms = (self._timer() - start) * 1000.0
+            record.pending = False
+            self._count(record, retry=False)
+        self._background.notify(record)
 
     def _call(
         self, handler: RemediationHandler, act: RemediationAction, target: str, params: dict[str, Any]
