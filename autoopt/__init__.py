@@ -58,6 +58,7 @@ from autoopt.serving import (
     create_automated_provider,
 )
 from autoopt.tuning import CategoricalParam, FloatParam, IntParam, SelfTuner
+from autoopt.workflows import Workflow
 
 __version__ = "0.1.0"
 
@@ -118,5 +119,6 @@ __all__ = [
     "AnomalyDetector",
     "Policy",
     "Proposal",
+    "Workflow",
     "__version__",
 ]

@@ -4,7 +4,12 @@
 dependencies (no unknown ids, no cycles), action types, ``${...}``
 references (run parameters, and outputs of steps it depends on; never
 expressions), and commands (an argument list, never a shell string with
-metacharacters). ``autoopt runbook validate FILE`` runs the same checks.
+metacharacters). ``autoopt runbook validate FILE`` runs the same checks. :func:`execute` runs
+a workflow durably (every step's start and end recorded in a
+:class:`RunStore`, SQLite or PostgreSQL), with retries, timeouts, skipped
+dependents and saga compensation; :func:`resume` carries on after the
+driver died, :func:`cancel` stops a run; :class:`WorkflowRun` is what a run
+looks like (``to_frame``, ``to_dict``).
 :class:`Actions` is what steps run against: registered Python callables
 and notification sinks, and the opt-in http (an allow-list of hosts) and
 command (argument lists, no shell) runners; :func:`render` fills a step's
@@ -13,12 +18,23 @@ command (argument lists, no shell) runners; :func:`render` fills a step's
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from autoopt.workflows._actions import ActionError, Actions
-from autoopt.workflows._engine import DEFAULT_STORE, cancel, execute, open_store, resume
 from autoopt.workflows._record import RUN_STATES, STEP_STATES, StepRecord, WorkflowRun
 from autoopt.workflows._refs import render
 from autoopt.workflows._spec import ACTION_TYPES, RunbookError, Step, Workflow
-from autoopt.workflows._store import SCHEMA_VERSION, FencedError, Lease, LeaseHeldError, RunStore
+
+if TYPE_CHECKING:
+    from autoopt.workflows._engine import DEFAULT_STORE, cancel, execute, open_store, resume
+    from autoopt.workflows._store import SCHEMA_VERSION, FencedError, Lease, LeaseHeldError, RunStore
+
+# Loaded on first access: the store imports SQLAlchemy, which reading and validating runbooks never needs.
+_LAZY = {
+    **dict.fromkeys(("DEFAULT_STORE", "cancel", "execute", "open_store", "resume"), "_engine"),
+    **dict.fromkeys(("SCHEMA_VERSION", "FencedError", "Lease", "LeaseHeldError", "RunStore"), "_store"),
+}
 
 __all__ = [
     "ACTION_TYPES",
@@ -43,3 +59,12 @@ __all__ = [
     "render",
     "resume",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
