@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -59,7 +60,13 @@ def scheduled(width: int, depth: int) -> list[int]:
     sched = IntelligentScheduler(AutomationConfig(max_concurrent_tasks=width))
     layers = dag.schedule(sched, width, depth)
     sched.run()
-    return [sched.get_task(t.task_id).result for t in layers[-1]]  # type: ignore[union-attr]
+    out = []
+    for t in layers[-1]:
+        task = sched.get_task(t.task_id)
+        if task is None:
+            raise AssertionError(f"task {t.task_id} was evicted")
+        out.append(int(task.result))
+    return out
 
 
 def durable(wf: Workflow, actions: Actions, store: RunStore, width: int, depth: int) -> list[int]:
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if pg:
         stores["postgresql"] = RunStore(pg)
     for label, store in stores.items():
-        runs[f"workflow, {label}"] = lambda store=store: durable(wf, actions, store, w, d)
+        runs[f"workflow, {label}"] = functools.partial(durable, wf, actions, store, w, d)
     times: dict[str, list[float]] = {k: [] for k in runs}
     for fn in runs.values():
         fn()  # warm-up
