@@ -60,12 +60,12 @@ def scheduled(width: int, depth: int) -> list[int]:
     sched = IntelligentScheduler(AutomationConfig(max_concurrent_tasks=width))
     layers = dag.schedule(sched, width, depth)
     sched.run()
-    out = []
+    out: list[int] = []
     for t in layers[-1]:
         task = sched.get_task(t.task_id)
         if task is None:
             raise AssertionError(f"task {t.task_id} was evicted")
-        out.append(int(task.result))
+        out.append(task.result)
     return out
 
 
