@@ -63,8 +63,8 @@ def scheduled(width: int, depth: int) -> list[int]:
     out: list[int] = []
     for t in layers[-1]:
         task = sched.get_task(t.task_id)
-        if task is None:
-            raise AssertionError(f"task {t.task_id} was evicted")
+        if task is None or not isinstance(task.result, int):
+            raise AssertionError(f"task {t.task_id}: no int result")
         out.append(task.result)
     return out
 
