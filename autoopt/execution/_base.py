@@ -90,6 +90,10 @@ class Executor(ABC):
     """
 
     remote: bool = False
+    chains: bool = False
+    """Whether :meth:`handle` gives, for a call in flight, what a later call can take as an argument in
+    place of its result (dask futures): the scheduler then submits a task before its referenced
+    dependencies finish, and the cluster passes the results between workers."""
     stoppable: bool = False
     """Whether a call can be hard-stopped at a deadline: each worker is a process that can run the
     call in a child process and kill it (workflow step timeouts use this)."""
@@ -116,6 +120,11 @@ class Executor(ABC):
         """:meth:`submit` with placement hints: a higher ``priority`` runs first, ``resources`` are what the
         call holds while it runs, ``key`` names it. Executors without a scheduler of their own ignore them."""
         return self.submit(fn, *args, **dict(kwargs or {}))
+
+    def handle(self, future: cf.Future[Any]) -> Any:
+        """What a later call on this executor may take in place of ``future``'s result (see :attr:`chains`);
+        executors that do not chain have none."""
+        raise NotImplementedError(f"{type(self).__name__} does not chain calls")
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:  # noqa: B027 (optional)
         """Release the workers this executor owns (nothing, by default)."""

@@ -74,6 +74,7 @@ class DaskExecutor(Executor):
     """
 
     remote = True
+    chains = True
 
     def __init__(self, client: Any, *, max_workers: int | None = None) -> None:
         distributed = _distributed()
@@ -108,6 +109,11 @@ class DaskExecutor(Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
         return self.submit_task(fn, args, kwargs)
+
+    def handle(self, future: cf.Future[Any]) -> Any:
+        """The dask future behind ``future``: as an argument of a later call, dask waits for it on the
+        cluster and passes its result between workers, never through the client."""
+        return future.remote_future  # type: ignore[attr-defined]
 
     def submit_task(
         self,

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures as cf
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from autoopt._validation import check_int, check_sync_callable, describe_exception
 from autoopt.execution import Executor, InlineExecutor
-from autoopt.scheduling._calls import Claim
+from autoopt.scheduling._calls import Claim, resolve
 
 if TYPE_CHECKING:
     from autoopt.scheduling._scheduler import IntelligentScheduler
@@ -61,9 +63,17 @@ class RunLoop:
         self.max_tasks = max_tasks
         self.progress = progress
         self.in_flight: dict[cf.Future[Any], Claim] = {}
+        self.running: dict[str, cf.Future[Any]] = {}  # task id -> its call, while in flight
+        # Chaining (executors whose handles pass results between calls, dask): the calls started on
+        # running dependencies, the tasks to try chaining, and calls reported before their dependencies.
+        self.chains = executor.chains
+        self.waiting_on: dict[cf.Future[Any], list[cf.Future[Any]]] = {}  # call -> its dependencies' calls
+        self.candidates: dict[str, None] = {}
+        self.deferred: list[cf.Future[Any]] = []
         self.finished: queue.SimpleQueue[cf.Future[Any]] = queue.SimpleQueue()  # filled by done-callbacks
         self.notify: Callable[[], Any] | None = None  # called after each put (the async driver's wake-up)
         self.executed = 0
+        self.calls = itertools.count()
         self.interrupt: BaseException | None = None  # a KeyboardInterrupt (or the like) a call raised
 
     @property
@@ -71,29 +81,50 @@ class RunLoop:
         return self.max_tasks is not None and self.executed >= self.max_tasks
 
     def fill(self) -> None:
-        """Claim and submit ready tasks while there is room."""
-        while len(self.in_flight) < self.executor.max_workers and not self.exhausted:
+        """Claim and submit ready tasks while there is room (then, on a chaining executor, the blocked
+        tasks whose unfinished dependencies it is running)."""
+        while self._room():
             claim = self.scheduler.claim()
             if claim is None:
-                return
-            task = claim.task
-            try:
-                future = self.executor.submit_task(
-                    claim.fn,
-                    claim.args,
-                    claim.kwargs,
-                    priority=claim.priority,
-                    resources=claim.resources,
-                    key=f"{task.name}-{task.task_id}-{task.retries}",
-                )
-            except BaseException as exc:  # refused at submission (an impossible resource request, say)
-                self.scheduler.complete_task(
-                    task.task_id, error=f"submission failed: {describe_exception(exc)}"
-                )
-                raise
-            self.executed += 1
-            self.in_flight[future] = claim
-            future.add_done_callback(self._on_done)  # O(1) per completion, whatever is in flight
+                break
+            self._submit(claim, [])
+        while self.candidates and self._room():
+            task_id = next(iter(self.candidates))
+            del self.candidates[task_id]
+            got = self.scheduler.claim_chained(task_id, self.running)
+            if got is None:
+                continue
+            claim, waiting = got
+            parents = [self.running[p] for p in waiting]
+            handles = {p: self.executor.handle(f) for p, f in zip(waiting, parents, strict=True)}
+            claim = replace(claim, args=resolve(claim.args, handles), kwargs=resolve(claim.kwargs, handles))
+            self._submit(claim, parents)
+
+    def _room(self) -> bool:
+        return len(self.in_flight) < self.executor.max_workers and not self.exhausted
+
+    def _submit(self, claim: Claim, waiting: list[cf.Future[Any]]) -> None:
+        task = claim.task
+        try:
+            future = self.executor.submit_task(
+                claim.fn,
+                claim.args,
+                claim.kwargs,
+                priority=claim.priority,
+                resources=claim.resources,
+                key=f"{task.name}-{task.task_id}-{next(self.calls)}",  # unique per call: a released task reruns
+            )
+        except BaseException as exc:  # refused at submission (an impossible resource request, say)
+            self.scheduler.complete_task(task.task_id, error=f"submission failed: {describe_exception(exc)}")
+            raise
+        self.executed += 1
+        self.in_flight[future] = claim
+        self.running[task.task_id] = future
+        if waiting:
+            self.waiting_on[future] = waiting
+        if self.chains:
+            self.candidates.update(dict.fromkeys(self.scheduler.dependents_of(task.task_id)))
+        future.add_done_callback(self._on_done)  # O(1) per completion, whatever is in flight
 
     def _on_done(self, future: cf.Future[Any]) -> None:
         self.finished.put(future)
@@ -110,22 +141,43 @@ class RunLoop:
                 return done
 
     def collect(self, done: Iterable[cf.Future[Any]]) -> None:
-        """Report each finished call's result or error."""
-        for future in done:
-            claim = self.in_flight.pop(future)
-            task = claim.task
-            try:
-                result = future.result()
-            except BaseException as exc:
-                message = describe_exception(exc)
-                logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
-                self.scheduler.complete_task(task.task_id, error=message)
-                if not isinstance(exc, Exception) and self.interrupt is None:
-                    self.interrupt = exc
-            else:
-                self.scheduler.complete_task(task.task_id, result=result)
-            if self.progress is not None:
-                self.progress.update(1)
+        """Report each finished call's result or error (a chained call after the calls it was started on)."""
+        pending = [*self.deferred, *done]
+        self.deferred = []
+        while pending:
+            later = [f for f in pending if any(p in self.in_flight for p in self.waiting_on.get(f, ()))]
+            ready = [f for f in pending if not any(p in self.in_flight for p in self.waiting_on.get(f, ()))]
+            if not ready:
+                self.deferred = later  # their dependencies' calls have not been reported yet
+                return
+            for future in ready:
+                self._collect_one(future)
+            pending = later
+
+    def _collect_one(self, future: cf.Future[Any]) -> None:
+        claim = self.in_flight.pop(future)
+        task = claim.task
+        del self.running[task.task_id]
+        waiting = self.waiting_on.pop(future, None)
+        try:
+            result = future.result()
+        except BaseException as exc:
+            if waiting and any(p.cancelled() or p.exception() is not None for p in waiting):
+                # The cluster failed it because a dependency it was chained on failed: not its own failure.
+                self.scheduler.release(task.task_id)
+                self.executed -= 1
+                return
+            message = describe_exception(exc)
+            logger.warning("task %s (%s) raised %s", task.task_id, task.name, message)
+            self.scheduler.complete_task(task.task_id, error=message)
+            if not isinstance(exc, Exception) and self.interrupt is None:
+                self.interrupt = exc
+        else:
+            if self.chains:  # blocked dependents may now chain on their other, running dependencies
+                self.candidates.update(dict.fromkeys(self.scheduler.dependents_of(task.task_id)))
+            self.scheduler.complete_task(task.task_id, result=result)
+        if self.progress is not None:
+            self.progress.update(1)
 
     def decide(self, clock: Callable[[], float]) -> float | None:
         """The next move, after re-raising an interrupt a call raised and submitting what can start.
@@ -153,6 +205,9 @@ class RunLoop:
                 claim.task.task_id, error=f"run() interrupted by {type(exc).__name__} while the task ran"
             )
         self.in_flight.clear()
+        self.running.clear()
+        self.waiting_on.clear()
+        self.deferred.clear()
 
 
 def run_sync(loop: RunLoop, sleep: Callable[[float], Any], clock: Callable[[], float]) -> int:

@@ -35,6 +35,7 @@ from autoopt.enums import SchedulerPriority, TaskState
 from autoopt.execution import run_call
 from autoopt.models import ResourcePool, ScheduledTask, new_id
 from autoopt.scheduling._calls import Claim, TaskResult, resolve
+from autoopt.scheduling._chain import Chaining
 from autoopt.scheduling._checks import check_call, check_dependency_ids, check_task_id, check_time
 from autoopt.scheduling._queue import Entry, TaskQueue, Where
 from autoopt.scheduling._run import Drivers
@@ -45,7 +46,7 @@ __all__ = ["IntelligentScheduler"]
 logger = logging.getLogger(__name__)
 
 
-class IntelligentScheduler(Drivers):
+class IntelligentScheduler(Chaining, Drivers):
     """Priority-, deadline-, dependency- and resource-aware task scheduler.
 
     Tasks are scheduled with :meth:`schedule_task` and then driven either by
@@ -557,6 +558,8 @@ class IntelligentScheduler(Drivers):
                         if child.unmet == 0:
                             del self._queue.blocked[child.task.task_id]
                             self._queue.enqueue(child, now)
+                    elif child.where is Where.RUNNING:  # chained: it could not start before this
+                        child.task.started_at = to_datetime(now)
                 entry.dependents = []
                 outcome = "completed"
             else:

@@ -243,3 +243,72 @@ def test_arun_on_a_local_cluster(dask_client: Any) -> None:
     layers = _dag.schedule(sched, 10, 5, fn=_dag.acombine)
     assert asyncio.run(sched.arun(DaskExecutor(dask_client))) == 50
     check_dag(layers, 10, 5)
+
+
+def _count_chained(sched: IntelligentScheduler) -> list[str]:
+    chained: list[str] = []
+    original = sched.claim_chained
+
+    def spy(task_id: str, running: Any) -> Any:
+        got = original(task_id, running)
+        if got is not None:
+            chained.append(task_id)
+        return got
+
+    sched.claim_chained = spy  # type: ignore[method-assign]
+    return chained
+
+
+@pytest.mark.slow
+def test_dask_chains_tasks_on_running_dependencies_with_the_same_results(dask_client: Any) -> None:
+    from autoopt.execution import DaskExecutor
+
+    sched = IntelligentScheduler(AutomationConfig(max_concurrent_tasks=1000), history_limit=100_000)
+    chained = _count_chained(sched)
+    layers = _dag.schedule(sched, 20, 10)
+    assert sched.run(DaskExecutor(dask_client, max_workers=1000)) == 200
+    check_dag(layers, 20, 10)  # results, and no task recorded as started before its parents completed
+    assert len(chained) > 50  # most layers were submitted before their parents finished
+
+
+@pytest.mark.slow
+def test_dask_chained_tasks_wait_for_a_retried_dependency_and_are_cancelled_by_a_failed_one(
+    dask_client: Any, tmp_path: Any
+) -> None:
+    import os
+    import time
+
+    from autoopt.execution import DaskExecutor
+
+    marker = str(tmp_path / "failed-once")
+
+    def flaky(x: int) -> int:
+        time.sleep(0.3)  # long enough for the dependents to be chained on it
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            raise ConnectionError("first try fails")
+        return x
+
+    def broken(x: int) -> int:
+        time.sleep(0.3)
+        raise ValueError(f"bad {x}")
+
+    sched = IntelligentScheduler(
+        AutomationConfig(max_concurrent_tasks=100), retry_backoff_seconds=0.0, history_limit=1000
+    )
+    chained = _count_chained(sched)
+    a = sched.schedule_task("a", flaky, args=(7,), max_retries=1)
+    b = sched.schedule_task("b", _dag.combine, args=(sched.result_of(a.task_id), 1, 2))
+    c = sched.schedule_task("c", _dag.combine, args=(sched.result_of(b.task_id), 3, 4))
+    x = sched.schedule_task("x", broken, args=(1,), max_retries=0)
+    y = sched.schedule_task("y", _dag.combine, args=(sched.result_of(x.task_id), 1, 2))
+    z = sched.schedule_task("z", _dag.combine, args=(sched.result_of(y.task_id), 3, 4))
+    sched.run(DaskExecutor(dask_client, max_workers=100), until="all")
+    assert {b.task_id, y.task_id} <= set(chained)
+    assert (a.state, a.retries, a.result) == (TaskState.COMPLETED, 1, 7)
+    assert (b.state, b.retries, b.result) == (TaskState.COMPLETED, 0, _dag.combine(7, 1, 2))
+    assert c.result == _dag.combine(b.result, 3, 4)
+    assert x.state is TaskState.FAILED
+    for task in (y, z):
+        assert task.state is TaskState.CANCELLED
+        assert task.error == f"dependency {x.task_id} (x) failed: ValueError: bad 1"
