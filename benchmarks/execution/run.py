@@ -4,8 +4,8 @@ Three measurements, each printed as a table, with a JSON of everything:
 
 1. **Overhead per task.** A layered DAG ``--width`` wide (100) and ``--depth`` deep (10), where each
    node combines its two parents' results (:mod:`benchmarks.execution.dag`), run by the scheduler
-   (``result_of`` references, ``max_concurrent_tasks`` = the width) and by a raw reference on the same
-   workers in the same process: ``client.submit`` on the parents' futures for dask (dask resolves them on
+   (``result_of`` references; no cap on the tasks in flight by default, like raw dask, or ``--cap N``)
+   and by a raw reference on the same workers in the same process: ``client.submit`` on the parents' futures for dask (dask resolves them on
    the cluster), a ``concurrent.futures`` pool a layer at a time for threads and processes, a plain loop
    for inline. Reported: the median over ``--reps`` (5) interleaved pairs of the time per task of each,
    and the median of the paired ratios.
@@ -46,10 +46,10 @@ from benchmarks.execution import dag
 cloudpickle.register_pickle_by_value(dag)
 
 
-def scheduled(executor: Executor, width: int, depth: int) -> list[int]:
-    sched = IntelligentScheduler(
-        AutomationConfig(max_concurrent_tasks=width), history_limit=10 * width * depth
-    )
+def scheduled(executor: Executor, width: int, depth: int, cap: int = 0) -> list[int]:
+    """The DAG through ``IntelligentScheduler.run``: at most ``cap`` tasks in flight (0: no cap)."""
+    cap = cap or width * depth
+    sched = IntelligentScheduler(AutomationConfig(max_concurrent_tasks=cap), history_limit=10 * width * depth)
     layers = dag.schedule(sched, width, depth)
     sched.run(executor)
     return [task.result for task in layers[-1]]
@@ -62,7 +62,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def overhead(executors: dict[str, Executor], raws: dict[str, Callable[[], list[int]]], width: int, depth: int,
-             reps: int) -> dict[str, dict[str, float]]:  # fmt: skip
+             reps: int, cap: int) -> dict[str, dict[str, float]]:  # fmt: skip
     n = width * depth
     want = dag.reference(width, depth)[-1]
     out = {}
@@ -72,7 +72,7 @@ def overhead(executors: dict[str, Executor], raws: dict[str, Callable[[], list[i
         ours_t, raw_t, ratios = [], [], []
         for _ in range(reps):
             t_raw, got_raw = timed(raws[name])
-            t_ours, got = timed(functools.partial(scheduled, executor, width, depth))
+            t_ours, got = timed(functools.partial(scheduled, executor, width, depth, cap))
             if got != want or got_raw != want:
                 raise AssertionError(f"{name}: the DAG's results differ from the direct computation")
             raw_t.append(t_raw)
@@ -149,11 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--io-tasks", type=int, default=64)
     parser.add_argument("--cpu-tasks", type=int, default=16)
     parser.add_argument("--skip-big", action="store_true", help="skip the 10,000-task DAG")
+    parser.add_argument(
+        "--cap", type=int, default=0,
+        help="the most tasks in flight (max_concurrent_tasks, and the dask executor's max_workers); "
+             "default 0: all of them, as raw dask, which submits the whole graph at once",
+    )  # fmt: skip
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     from distributed import Client, LocalCluster
 
-    result: dict[str, Any] = {"width": args.width, "depth": args.depth, "reps": args.reps}
+    result: dict[str, Any] = {"width": args.width, "depth": args.depth, "reps": args.reps, "cap": args.cap}
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                      silence_logs=40) as cluster,
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             "inline": InlineExecutor(),
             "threads": threads,
             "processes": ProcessExecutor(2),
-            "dask": DaskExecutor(client, max_workers=args.width),
+            "dask": DaskExecutor(client, max_workers=args.cap or 10_000),
         }
         w, d = args.width, args.depth
         raws: dict[str, Callable[[], list[int]]] = {
@@ -176,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             "processes": lambda: dag.raw_pool(get_reusable_executor(max_workers=2), w, d),
             "dask": lambda: dag.raw_dask(client, w, d),
         }
-        result["overhead"] = overhead(executors, raws, w, d, args.reps)
+        result["overhead"] = overhead(executors, raws, w, d, args.reps, args.cap)
         result["speedup"] = speedups(args.io_tasks, args.cpu_tasks)
         if not args.skip_big:
             result["dag_10000"] = big_dag(executors)
 
-    print(f"## Overhead per task: {w} x {d} DAG, median of {args.reps} interleaved pairs\n")
+    cap = f"at most {args.cap} in flight" if args.cap else "no cap on tasks in flight, as raw dask"
+    print(f"## Overhead per task: {w} x {d} DAG, {cap}, median of {args.reps} interleaved pairs\n")
     print("| executor | scheduler, ms/task | raw, ms/task | paired ratio (median, range) |")
     print("|---|---|---|---|")
     for name, r in result["overhead"].items():
