@@ -124,7 +124,10 @@ def execute(
     at most ``executor.max_workers`` at once; the run is recorded in
     ``store`` (:data:`DEFAULT_STORE` by default). ``run_id`` defaults to a
     fresh UUID. ``lease_seconds`` is how long the run stays held after the
-    driver's last renewal (it renews every third of it). Retries wait
+    driver's last renewal. It renews every third of it, between steps and
+    while it waits for running ones: an *inline* step longer than
+    ``lease_seconds`` lets the lease lapse, so give long steps a thread or
+    process executor, or a longer lease. Retries wait
     ``min(max_retry_delay, retry_delay * retry_multiplier ** (k - 1))``
     before retry ``k``. ``poll_interval`` is how often a cancel from another
     process is looked for. ``clock`` (seconds since the epoch) and ``sleep``
@@ -479,7 +482,10 @@ class _Driver:
         try:
             value = fut.result()
         except TimeoutError as exc:
-            self._failed(att, "TIMED_OUT", f"passed its {step.timeout:g} s timeout ({exc})", now)
+            if step.timeout is not None:  # the step's own deadline (a killed process, a cancelled coroutine)
+                self._failed(att, "TIMED_OUT", f"passed its {step.timeout:g} s timeout ({exc})", now)
+                return
+            self._failed(att, "FAILED", f"{type(exc).__name__}: {exc}", now)  # the action's own timeout
             return
         except BaseException as exc:  # the action's failure: recorded, never raised
             self._failed(att, "FAILED", f"{type(exc).__name__}: {exc}", now)

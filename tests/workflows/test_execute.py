@@ -381,3 +381,11 @@ def test_schema_version_is_checked(tmp_path: Path) -> None:
         conn.execute(sa.text("UPDATE autoopt_wf_meta SET value = '99' WHERE key = 'schema_version'"))
     with pytest.raises(RuntimeError, match="schema version 99"):
         RunStore(str(path))
+
+
+def test_an_actions_own_timeout_error_is_a_failure_not_a_step_timeout(store: RunStore) -> None:
+    actions = Actions()
+    actions.register("net", lambda: (_ for _ in ()).throw(TimeoutError("socket timed out")))
+    run = execute(wf(py("a", "net")), actions=actions, store=store)
+    assert run.steps["a"].state == "FAILED"
+    assert run.steps["a"].error == "TimeoutError: socket timed out"
