@@ -62,6 +62,7 @@ from autoopt import (
     TuningStrategy,
     VisionDescription,
     VisionProvider,
+    Workflow,
     backtest,
     create_automated_provider,
     create_automation_config,
@@ -75,6 +76,7 @@ from autoopt.decision import Policy, Proposal
 from autoopt.policy import DQNPolicy, HPAPolicy, StaticPolicy, evaluate_policy, threshold_rules
 from autoopt.prediction import SlidingOLS
 from autoopt.sim import AutoscalingEnv
+from autoopt.workflows import Actions
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=10)  # the components' clock: samples run from T0 to T0 + 4 min
@@ -469,6 +471,13 @@ def _learner() -> SimpleNamespace:
     return SimpleNamespace(subject=learner)
 
 
+_RUNBOOK = Workflow.from_dict(
+    {"metadata": {"id": "fuzz"}, "steps": [{"id": "a", "action_type": "python", "action": "noop"}]}
+)
+_RUNBOOK_ACTIONS = Actions()
+_RUNBOOK_ACTIONS.register("noop", lambda: None)
+
+
 def _remediation() -> SimpleNamespace:
     rem = AutoRemediation(clock=ManualClock(NOW.timestamp()), sleep=lambda s: None)
     rem.register_handler(RemediationAction.RESTART, lambda target, params: True)
@@ -782,8 +791,19 @@ ENTRY_POINTS: tuple[EntryPoint, ...] = (
         enum_arg("action", RemediationAction.RESTART), text("target", "api"),
         text("reason", "why", nonempty=False), mapping("parameters", None, optional=True),
         integer("max_attempts", 1, low=1), real("backoff_seconds", 0.0, low=0.0)),
+    _ep("AutoRemediation.register_runbook", _remediation,
+        lambda s, **kw: s.subject.register_runbook(**kw, actions=_RUNBOOK_ACTIONS, store="sqlite://"),
+        enum_arg("action", RemediationAction.ROLLBACK),
+        Arg("workflow", _RUNBOOK, {"wrong_type": (5, None, "x", _RUNBOOK.to_dict())})),
     _ep("AutoRemediation.get_remediation_history", _remediation,
         lambda s, **kw: s.subject.get_remediation_history(**kw), limit_arg(), flag("success_only", False)),
+    # ------------------------------------------------------------------------------------ Workflow
+    _ep("Workflow.from_dict", _none, lambda s, **kw: Workflow.from_dict(**kw),
+        Arg("data", _RUNBOOK.to_dict(), {"wrong_type": (5, "x", None, [_RUNBOOK.to_dict()])},
+            message="a runbook is a mapping with 'metadata' and 'steps'")),
+    _ep("Workflow.from_yaml", _none, lambda s, **kw: Workflow.from_yaml(**kw),
+        Arg("source", "metadata: {id: y}\nsteps: [{id: a, action_type: python, action: noop}]\n",
+            {"wrong_type": (5, None, b"x")}, message="Workflow.from_yaml() takes a path or YAML text")),
     # ------------------------------------------------------------------------------ PatternLearner
     _ep("PatternLearner", _none, lambda s, **kw: PatternLearner(**kw),
         real("alpha", 0.1, low=0.0, high=1.0, low_open=True), integer("min_samples", 5, low=1),
