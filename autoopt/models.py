@@ -289,8 +289,10 @@ class LoadMetrics:
 
     ``cpu_usage`` and ``memory_usage`` are percentages in [0, 100],
     ``error_rate`` a fraction in [0, 1]; rates, latencies (ms) and
-    ``queue_depth`` are non-negative. Anything else (NaN and infinities
-    included) raises :class:`ValueError` naming the field.
+    ``queue_depth`` are non-negative. ``queue_delay_ms``, optional, is how
+    long requests waited in the serving queue (a :class:`~autoopt.load.DelayThrottle`
+    given to the :class:`~autoopt.LoadManager` sheds on it). Anything else (NaN
+    and infinities included) raises :class:`ValueError` naming the field.
 
     Examples
     --------
@@ -312,6 +314,7 @@ class LoadMetrics:
     latency_p99: float = 0.0
     queue_depth: int = 0
     timestamp: datetime = field(default_factory=utcnow)
+    queue_delay_ms: float | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -325,6 +328,8 @@ class LoadMetrics:
         self.latency_p50 = check_real(self.latency_p50, "LoadMetrics.latency_p50", low=0.0)
         self.latency_p99 = check_real(self.latency_p99, "LoadMetrics.latency_p99", low=0.0)
         self.queue_depth = check_int(self.queue_depth, "LoadMetrics.queue_depth", low=0)
+        if self.queue_delay_ms is not None:
+            self.queue_delay_ms = check_real(self.queue_delay_ms, "LoadMetrics.queue_delay_ms", low=0.0)
         if not isinstance(self.timestamp, datetime):
             raise TypeError(f"LoadMetrics.timestamp must be a datetime; got {self.timestamp!r}.")
 
@@ -352,6 +357,7 @@ def create_load_metrics(
     queue_depth: int = 0,
     *,
     timestamp: datetime | None = None,
+    queue_delay_ms: float | None = None,
 ) -> LoadMetrics:
     """Build a validated :class:`LoadMetrics` stamped now (or at ``timestamp``).
 
@@ -371,6 +377,7 @@ def create_load_metrics(
         latency_p99=latency_p99,
         queue_depth=queue_depth,
         timestamp=utcnow() if timestamp is None else timestamp,
+        queue_delay_ms=queue_delay_ms,
     )
 
 

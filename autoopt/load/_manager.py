@@ -24,6 +24,7 @@ from autoopt._validation import (
 from autoopt.config import AutomationConfig, check_config
 from autoopt.core import TimeWindowSums
 from autoopt.enums import LoadLevel
+from autoopt.load._pi import DelayThrottle
 from autoopt.models import LoadMetrics, classify_load
 
 __all__ = ["LoadManager", "throttle_percentage"]
@@ -81,6 +82,13 @@ def throttle_percentage(utilization: float, high_threshold: float) -> float:
     return (100 * n * n * (3 * d - 2 * n)) / (d * d * d)
 
 
+def _combine(utilization_pct: float, delay_pct: float) -> float:
+    """The share shed when each throttle sheds independently: a call passes only if both let it through."""
+    if delay_pct == 0.0:
+        return utilization_pct  # exactly the utilisation throttle (the seed's behaviour) without a delay one
+    return 100.0 * (1.0 - (1.0 - utilization_pct / 100.0) * (1.0 - delay_pct / 100.0))
+
+
 def _handler_name(handler: Callable[..., Any]) -> str:
     return getattr(handler, "__qualname__", None) or repr(handler)
 
@@ -88,81 +96,89 @@ def _handler_name(handler: Callable[..., Any]) -> str:
 class LoadManager:
     """Records load samples, classifies them, calls level handlers and decides throttling.
 
-    Each sample is classified with :func:`~autoopt.models.classify_load` on its
-    utilisation (``max(cpu, memory) / 100``) under ``config``'s thresholds.
-    Handlers registered for that level are then called with the sample, every
-    time a sample at that level is recorded.
+        Each sample is classified with :func:`~autoopt.models.classify_load` on its
+        utilisation (``max(cpu, memory) / 100``) under ``config``'s thresholds.
+        Handlers registered for that level are then called with the sample, every
+        time a sample at that level is recorded.
 
-    Parameters
-    ----------
-    config : AutomationConfig, optional
-        Supplies the load thresholds (defaults if None).
-    clock : callable
-        Returns the current POSIX time; windows of
-        :meth:`get_average_metrics` end at ``clock()``.
-    history_size : int
-        Most samples held, both for :meth:`get_metrics_history` and for
-        windowed means; older samples fall off.
-    stale_after_seconds : float or None, default 300
-        With no sample for this long the throttle reads 0 (None: never).
+        Parameters
+        ----------
+        config : AutomationConfig, optional
+            Supplies the load thresholds (defaults if None).
+        clock : callable
+            Returns the current POSIX time; windows of
+            :meth:`get_average_metrics` end at ``clock()``.
+        history_size : int
+            Most samples held, both for :meth:`get_metrics_history` and for
+            windowed means; older samples fall off.
+        stale_after_seconds : float or None, default 300
+            With no sample for this long the throttle reads 0 (None: never).
+        delay_throttle : DelayThrottle, optional
+            Opt-in: a PI controller on queueing delay (after PIE, RFC 8033), fed
+            each sample's ``queue_delay_ms``. Without it the throttle is exactly
+            the utilisation one.
 
-    Attributes
-    ----------
-    config : AutomationConfig
-    history_size : int
+        Attributes
+        ----------
+        config : AutomationConfig
+        history_size : int
 
-    Notes
-    -----
-    *Windows.* Numeric fields are kept in a :class:`~autoopt.core.TimeWindowSums`
-    keyed by each sample's ``timestamp``, so a windowed mean is one binary
-    search and one subtraction, O(log n). The index needs non-decreasing
-    times, so a sample at most ``config.max_backward_step_s`` (5 s) earlier
-    than the latest one (concurrent recorders racing) is indexed at the latest
-    time and counted in ``clamped_timestamps``; the
-    :class:`~autoopt.models.LoadMetrics` object itself is kept unchanged in
-    the history. An earlier sample is refused, and so is one stamped more
-    than ``config.max_clock_skew_s`` (a day) ahead of ``clock()``: one
-    far-future stamp would otherwise drag every later sample up to it.
-    Forward gaps of any length are legal.
+        Notes
+        -----
+        *Windows.* Numeric fields are kept in a :class:`~autoopt.core.TimeWindowSums`
+        keyed by each sample's ``timestamp``, so a windowed mean is one binary
+        search and one subtraction, O(log n). The index needs non-decreasing
+        times, so a sample at most ``config.max_backward_step_s`` (5 s) earlier
+        than the latest one (concurrent recorders racing) is indexed at the latest
+        time and counted in ``clamped_timestamps``; the
+        :class:`~autoopt.models.LoadMetrics` object itself is kept unchanged in
+        the history. An earlier sample is refused, and so is one stamped more
+        than ``config.max_clock_skew_s`` (a day) ahead of ``clock()``: one
+        far-future stamp would otherwise drag every later sample up to it.
+        Forward gaps of any length are legal.
 
-    *Throttling.* :meth:`get_throttle_percentage` applies
-    :func:`throttle_percentage` to the latest sample's utilisation and the
-    HIGH threshold; :meth:`should_shed_load` is true while it is above 0.
+        *Throttling.* :meth:`get_throttle_percentage` applies
+        :func:`throttle_percentage` to the latest sample's utilisation and the
+        HIGH threshold; :meth:`should_shed_load` is true while it is above 0.
+        With a ``delay_throttle`` the two throttles shed independently: the
+        combined share is ``1 - (1 - a)(1 - b)``, so a call is shed if either
+        throttle sheds it.
 
-    *Handler errors.* A handler that raises is logged with
-    :meth:`logging.Logger.exception`, counted per level and its message kept
-    (see :meth:`get_load_stats`); the other handlers still run and
-    :meth:`record_metrics` still returns the level.
+        *Handler errors.* A handler that raises is logged with
+        :meth:`logging.Logger.exception`, counted per level and its message kept
+        (see :meth:`get_load_stats`); the other handlers still run and
+        :meth:`record_metrics` still returns the level.
 
-    Thread safety
-    -------------
-    Every public method is safe to call from any thread. One lock guards all
-    state; it is held only for O(log n) bookkeeping. Handlers are called
-    after the lock is released, in registration order, with the handler list
-    as it was when the sample was recorded, so a handler may call back into
-    the manager (for example :meth:`get_average_metrics`).
+        Thread safety
+        -------------
+        Every public method is safe to call from any thread. One lock guards all
+        state; it is held only for O(log n) bookkeeping. Handlers are called
+        after the lock is released, in registration order, with the handler list
+        as it was when the sample was recorded, so a handler may call back into
+        the manager (for example :meth:`get_average_metrics`).
 
-    Examples
-    --------
-    >>> from datetime import datetime, UTC
-    >>> from autoopt._clock import ManualClock
-    >>> from autoopt.enums import LoadLevel
-    >>> from autoopt.load import LoadManager
-    >>> from autoopt.models import LoadMetrics
-    >>> clock = ManualClock(1000.0)
-    >>> lm = LoadManager(clock=clock)
-    >>> seen = []
-    >>> lm.register_handler(LoadLevel.CRITICAL, seen.append)
-    >>> lm.record_metrics(LoadMetrics(95.0, 60.0, timestamp=datetime.fromtimestamp(990, UTC)))
-    <LoadLevel.CRITICAL: 'critical'>
-    >>> len(seen), lm.should_shed_load(), round(lm.get_throttle_percentage(), 2)
-    (1, True, 89.6)
-    >>> lm.record_metrics(LoadMetrics(40.0, 30.0, timestamp=datetime.fromtimestamp(1000, UTC)))
-    <LoadLevel.LOW: 'low'>
-    >>> lm.get_average_metrics(window_seconds=60).cpu_usage
-    67.5
-    >>> lm.should_shed_load(), lm.get_throttle_percentage()
-    (False, 0.0)
+        Examples
+        --------
+        >>> from datetime import datetime, UTC
+        >>> from autoopt._clock import ManualClock
+        >>> from autoopt.enums import LoadLevel
+    from autoopt.load._pi import DelayThrottle
+        >>> from autoopt.load import LoadManager
+        >>> from autoopt.models import LoadMetrics
+        >>> clock = ManualClock(1000.0)
+        >>> lm = LoadManager(clock=clock)
+        >>> seen = []
+        >>> lm.register_handler(LoadLevel.CRITICAL, seen.append)
+        >>> lm.record_metrics(LoadMetrics(95.0, 60.0, timestamp=datetime.fromtimestamp(990, UTC)))
+        <LoadLevel.CRITICAL: 'critical'>
+        >>> len(seen), lm.should_shed_load(), round(lm.get_throttle_percentage(), 2)
+        (1, True, 89.6)
+        >>> lm.record_metrics(LoadMetrics(40.0, 30.0, timestamp=datetime.fromtimestamp(1000, UTC)))
+        <LoadLevel.LOW: 'low'>
+        >>> lm.get_average_metrics(window_seconds=60).cpu_usage
+        67.5
+        >>> lm.should_shed_load(), lm.get_throttle_percentage()
+        (False, 0.0)
     """
 
     def __init__(
@@ -172,8 +188,14 @@ class LoadManager:
         clock: Clock = system_clock,
         history_size: int = 10_000,
         stale_after_seconds: float | None = 300.0,
+        delay_throttle: DelayThrottle | None = None,
     ) -> None:
         self.config = check_config(config, "LoadManager()")
+        if delay_throttle is not None and not isinstance(delay_throttle, DelayThrottle):
+            raise TypeError(
+                f"LoadManager() argument 'delay_throttle' must be a DelayThrottle or None; got {delay_throttle!r:.80}."
+            )
+        self.delay_throttle = delay_throttle
         self._clock = check_sync_callable(clock, "LoadManager() argument 'clock'")
         self.history_size = check_size(history_size, "LoadManager() argument 'history_size'")
         self.stale_after_seconds = (
@@ -191,6 +213,7 @@ class LoadManager:
         self._order = TimeOrder()
         self._current_level: LoadLevel | None = None
         self._throttle = 0.0  # throttle of the latest sample, computed when it is recorded
+        self._delay_pct = 0.0  # the delay throttle's output after the latest sample with a queue delay
         self._total = 0
         self._level_counts: dict[LoadLevel, int] = dict.fromkeys(LoadLevel, 0)
         # Tuples, replaced on change: taking a snapshot under the lock is O(1).
@@ -276,6 +299,9 @@ class LoadManager:
                 order.latest = ts
             else:  # late: clamped (counted) or refused, before anything is recorded
                 ts = order.place(ts, max_back, "LoadMetrics.timestamp")
+            if self.delay_throttle is not None and metrics.queue_delay_ms is not None:
+                # Our own controller (no user code): O(1) under its lock, fed the non-decreasing index time.
+                self._delay_pct = self.delay_throttle.update(metrics.queue_delay_ms / 1000.0, ts)
             self._sums.append(ts, row)
             self._history.append(metrics)
             self._total += 1
@@ -376,7 +402,7 @@ class LoadManager:
         """
         now = self._clock()
         with self._lock:
-            throttle, arrived = self._throttle, self._recorded_at
+            throttle, arrived = _combine(self._throttle, self._delay_pct), self._recorded_at
         if throttle > 0.0 and self._is_stale(arrived, now):
             return 0.0
         return throttle
@@ -400,7 +426,9 @@ class LoadManager:
         (level value -> samples ever recorded at it), ``handlers``
         (level value -> registered handlers), ``handler_errors`` (level value
         -> handler exceptions), ``handler_last_errors`` (level value -> last
-        message), ``throttle_percentage``, ``should_shed_load``,
+        message), ``throttle_percentage`` (combined), its parts
+        ``utilization_throttle`` and ``delay_throttle`` (None without one),
+        ``should_shed_load``,
         ``throttle_stale`` (a throttle that went stale reads 0) and
         ``clamped_timestamps`` (samples indexed at the latest time because they
         arrived up to ``max_backward_step_s`` late).
@@ -413,12 +441,13 @@ class LoadManager:
             handlers = {lvl.value: len(hs) for lvl, hs in self._handlers.items()}
             errors = {lvl.value: n for lvl, n in self._handler_errors.items()}
             last_errors = {lvl.value: msg for lvl, msg in self._handler_last_error.items()}
-            throttle = self._throttle
+            util_throttle, delay_pct = self._throttle, self._delay_pct
+            throttle = _combine(util_throttle, delay_pct)
             arrived = self._recorded_at
             clamped = self._order.clamped
         stale = throttle > 0.0 and self._is_stale(arrived, self._clock())
         if stale:
-            throttle = 0.0
+            throttle = util_throttle = delay_pct = 0.0
         return {
             "total_samples": total,
             "samples_held": held,
@@ -428,6 +457,8 @@ class LoadManager:
             "handler_errors": errors,
             "handler_last_errors": last_errors,
             "throttle_percentage": throttle,
+            "utilization_throttle": util_throttle,
+            "delay_throttle": None if self.delay_throttle is None else delay_pct,
             "should_shed_load": throttle > 0.0,
             "throttle_stale": stale,
             "clamped_timestamps": clamped,

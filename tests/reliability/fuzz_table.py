@@ -563,6 +563,7 @@ _METRIC_FIELDS: tuple[Arg, ...] = (
     real("latency_p50", 0.0, low=0.0, message="LoadMetrics.latency_p50"),
     real("latency_p99", 0.0, low=0.0, message="LoadMetrics.latency_p99"),
     integer("queue_depth", 0, low=0, message="LoadMetrics.queue_depth"),
+    real("queue_delay_ms", None, low=0.0, optional=True, message="LoadMetrics.queue_delay_ms"),
     stream_time(
         "timestamp", T0 + timedelta(minutes=5), numeric=False, optional=False, message="LoadMetrics.timestamp"
     ),
