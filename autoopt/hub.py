@@ -273,6 +273,7 @@ class IntelligentAutomationHub:
         self._last_remediation_error: str | None = None
         # Runbook remediations still running: remediation id -> the conditions to learn their outcome under.
         self._runbook_conditions: dict[str, dict[str, Any]] = {}
+        self._last_anomaly_scores: dict[str, float] = {}
         self._remediation.add_listener(self._runbook_finished)
 
     # -------------------------------------------------------------- components
@@ -372,7 +373,9 @@ class IntelligentAutomationHub:
             "error_rate": metrics.error_rate,
             "latency_p99": metrics.latency_p99,
         }
-        return {name: det.update(values[name], ts) for name, det in self._detectors.items()}
+        scores = {name: det.update(values[name], ts) for name, det in self._detectors.items()}
+        self._last_anomaly_scores = scores  # replaced whole: a reader never sees a half-updated dict
+        return scores
 
     def _remediate(self, decision: Decision, level: LoadLevel) -> Remediation | None:
         default = _REMEDIATING.get(decision.decision_type)
@@ -602,7 +605,12 @@ class IntelligentAutomationHub:
                 },
                 "remediation_stats": self._remediation.get_remediation_stats(),
                 "anomaly": {
-                    name: {"samples": det.count, "gaps": det.gaps} for name, det in self._detectors.items()
+                    name: {
+                        "samples": det.count,
+                        "gaps": det.gaps,
+                        "last_score": self._last_anomaly_scores.get(name),
+                    }
+                    for name, det in self._detectors.items()
                 },
                 "learning_stats": self._learner.get_learning_stats(),
                 "config": self.config.to_dict(),

@@ -35,6 +35,7 @@ from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_
 from autoopt.models import jsonable
 
 __all__ = [
+    "RequestObserver",
     "AutomatedProvider",
     "AutomatedVisionProvider",
     "VisionDescription",
@@ -105,6 +106,18 @@ class VisionProvider(ABC):
     @abstractmethod
     async def analyze_image(self, image_data: bytes, include_description: bool = True) -> VisionDescription:
         """Analyse ``image_data`` (encoded image bytes)."""
+
+
+class RequestObserver(ABC):
+    """Told how long each completed call of an :class:`AutomatedProvider` took (set ``provider.observer``).
+
+    Called on the request path, in the event loop: it must be O(1) and never
+    block. :class:`autoopt.observability.PrometheusExporter` is one.
+    """
+
+    @abstractmethod
+    def observe(self, provider: str, seconds: float, outcome: str) -> None:
+        """Record one call of ``provider``: its duration and ``outcome`` (``"ok"`` or ``"error"``)."""
 
 
 class AutomatedProvider(Generic[R]):
@@ -217,6 +230,7 @@ class AutomatedProvider(Generic[R]):
         self._latency_sum_ms = 0.0
         self._remediations = 0
         self._report_errors = 0
+        self.observer: RequestObserver | None = None  # told each completed call's duration (metrics)
 
     # ------------------------------------------------------- pure decision
 
@@ -288,12 +302,17 @@ class AutomatedProvider(Generic[R]):
         try:
             result = await self._fn(*args, **kwargs)
         except Exception as exc:
-            latency_ms = 1000.0 * (self._timer() - start)
-            reason = self._report(latency_ms, exc)
+            seconds = self._timer() - start
+            reason = self._report(1000.0 * seconds, exc)
+            if self.observer is not None:
+                self.observer.observe(self.name, seconds, "error")
             if reason is not None:
                 await asyncio.to_thread(self._remediate, reason)
             raise
-        self._report(1000.0 * (self._timer() - start), None)
+        seconds = self._timer() - start
+        self._report(1000.0 * seconds, None)
+        if self.observer is not None:
+            self.observer.observe(self.name, seconds, "ok")
         return result
 
     def get_stats(self) -> dict[str, Any]:

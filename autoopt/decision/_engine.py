@@ -149,6 +149,7 @@ class DecisionEngine:
         self._by_type: Counter[str] = Counter()
         self._by_confidence: Counter[str] = Counter()
         self._by_source: Counter[str] = Counter()
+        self._by_type_source: Counter[tuple[str, str]] = Counter()
         self._feedback_n = 0
         self._feedback_sum = 0.0
         self._rule_errors_total = 0
@@ -354,7 +355,9 @@ class DecisionEngine:
         self._total += 1
         self._by_type[decision.decision_type.value] += 1
         self._by_confidence[decision.confidence.value] += 1
-        self._by_source["policy" if decision.rule_id is None else "rule"] += 1
+        source = "policy" if decision.rule_id is None else "rule"
+        self._by_source[source] += 1
+        self._by_type_source[decision.decision_type.value, source] += 1
 
     def _ask_policy(
         self, snap: Snapshot, ctx: dict[str, Any], now: float, vetoed: frozenset[DecisionType]
@@ -683,6 +686,7 @@ class DecisionEngine:
 
         Keys: ``total_decisions`` (ever), ``evaluations``, ``decisions_by_type``,
         ``decisions_by_confidence``, ``decisions_by_source`` (``rule``/``policy``),
+        ``decisions_by_type_and_source`` (type -> source -> count),
         ``feedback_count``, ``average_feedback_score``, ``cooldown_skips``, ``rule_errors``
         (total), ``policy`` (None, or its name, ``min_confidence`` and counts of proposals
         ``used``, ``deferred`` below the bar, ``vetoed``, ``abstained``, and ``errors`` with the
@@ -724,6 +728,7 @@ class DecisionEngine:
                 "decisions_by_type": dict(self._by_type),
                 "decisions_by_confidence": dict(self._by_confidence),
                 "decisions_by_source": dict(self._by_source),
+                "decisions_by_type_and_source": _nested(self._by_type_source),
                 "feedback_count": self._feedback_n,
                 "average_feedback_score": self._feedback_sum / self._feedback_n if self._feedback_n else None,
                 "cooldown_skips": self._cooldown_skips,
@@ -805,3 +810,10 @@ class DecisionEngine:
     def _backtest_view(self) -> tuple[Snapshot, float]:
         """The compiled order and the default cooldown, for :func:`backtest_rules`."""
         return self._snap, self.cooldown_seconds
+
+
+def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for (outer, inner), n in counts.items():
+        out.setdefault(outer, {})[inner] = n
+    return out
