@@ -10,7 +10,9 @@ a lease it renews (see :mod:`autoopt.workflows._store` for the fencing).
 waits. When the retries are spent it ends ``FAILED`` or ``TIMED_OUT``, and
 every step depending on it ends ``SKIPPED`` with the reason. A timeout
 hard-stops the step on a process executor (``Executor.stoppable``: the step
-runs in a child process the worker kills); an async step is cancelled on
+runs in a child process the worker kills, its timeout counted from the
+child's start, so the pool's start-up is not held against it; the driver
+keeps a later backstop); an async step is cancelled on
 its event loop; on threads, inline and dask the late result is discarded
 (the call itself runs on).
 
@@ -458,7 +460,11 @@ class _Driver:
         self.st.attempts[step.id] = n
         self.st.state[step.id] = "RUNNING"
         self.store.step_started(self.lease, step.id, n, now=now)
-        deadline = None if step.timeout is None else now + step.timeout
+        deadline = None
+        if step.timeout is not None:
+            # A stoppable executor's worker kills the step at its timeout, counted from the step's start;
+            # the driver's deadline is then only a backstop (worker start-up and queueing are not the step's).
+            deadline = now + step.timeout * (2.0 if self.hard else 1.0) + (1.0 if self.hard else 0.0)
         att = _Attempt(step, n, now, deadline)
         try:
             att.parameters = render(dict(step.parameters), self.params, self.st.outputs)

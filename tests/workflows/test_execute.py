@@ -238,7 +238,8 @@ def test_process_timeout_kills_the_step(store: RunStore, tmp_path: Path) -> None
     actions.register("stuck", stuck)
     actions.register("quick", lambda: os.getpid())
     ex = ProcessExecutor(2)
-    run = execute(wf(py("a", "stuck", timeout=1.0, parameters={"path": str(pidfile)}), py("b", "quick")),
+    ex.submit(os.getpid).result()  # the pool's start-up is not the step's time
+    run = execute(wf(py("a", "stuck", timeout=2.0, parameters={"path": str(pidfile)}), py("b", "quick")),
                   actions=actions, store=store, executor=ex)  # fmt: skip
     assert run.steps["a"].state == "TIMED_OUT"
     assert "killed" in (run.steps["a"].error or "")
