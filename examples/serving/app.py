@@ -1,0 +1,168 @@
+"""A model served through autoopt: Starlette under uvicorn, a scikit-learn classifier behind a bounded backend.
+
+Run it::
+
+    pip install "autoopt[serve,prometheus]"
+    uvicorn examples.serving.app:app --port 8000
+
+Routes:
+
+- ``POST /predict`` with ``{"features": [30 numbers]}``: the class (0 malignant, 1 benign) and its
+  probability. The call goes through :class:`autoopt.AutomatedProvider`, so under overload it is shed
+  with ``503`` and a ``Retry-After`` header before it reaches the model.
+- ``GET /healthz``: liveness; never shed.
+- ``GET /metrics``: the hub's Prometheus metrics (:class:`autoopt.observability.PrometheusExporter`);
+  never shed.
+
+The model is a logistic regression trained at start-up on ``sklearn.datasets.load_breast_cancer`` (data
+scikit-learn ships; nothing is downloaded). The backend has a fixed capacity: ``SLOTS`` (8) concurrent
+inferences of ``SERVICE_SECONDS`` (80 ms) each, about 100 requests per second, whatever the machine, so a
+load test measures the control, not the host's cores.
+
+A monitor task feeds the hub one :class:`autoopt.LoadMetrics` a second: utilisation is the share of backend
+slots busy, and ``queue_delay_ms`` the mean wait for a slot over that second.
+
+With several uvicorn workers each process has its own hub, provider and limits, so shedding decisions are
+per process; Prometheus then needs ``prometheus_client``'s multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``)
+to aggregate the workers' metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from autoopt import (
+    AutomatedProvider,
+    IntelligentAutomationHub,
+    LoadShedError,
+    create_intelligent_automation_hub,
+    create_load_metrics,
+)
+from autoopt.observability import PrometheusExporter
+
+SLOTS = 8
+SERVICE_SECONDS = 0.080
+N_FEATURES = 30
+
+
+class Backend:
+    """The model behind a fixed number of slots, each busy ``service_seconds`` per inference."""
+
+    def __init__(self, slots: int = SLOTS, service_seconds: float = SERVICE_SECONDS) -> None:
+        data = load_breast_cancer()
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+            data.data, data.target
+        )
+        self.slots = slots
+        self.service_seconds = service_seconds
+        self._free = asyncio.Semaphore(slots)
+        self.busy = 0
+        self.waited = 0.0  # seconds spent waiting for a slot since the monitor last looked
+        self.waits = 0
+
+    async def predict(self, features: list[float]) -> dict[str, Any]:
+        start = time.perf_counter()
+        async with self._free:
+            self.waited += time.perf_counter() - start
+            self.waits += 1
+            self.busy += 1
+            try:
+                await asyncio.sleep(self.service_seconds)
+                proba = self.model.predict_proba(np.asarray(features, dtype=float).reshape(1, -1))[0]
+            finally:
+                self.busy -= 1
+        label = int(np.argmax(proba))
+        return {"label": label, "probability": float(proba[label])}
+
+
+async def monitor(
+    hub: IntelligentAutomationHub, backend: Backend, every: float = 1.0, ticks: int = 20
+) -> None:
+    """Feed the hub one load sample per ``every`` seconds: the mean share of slots busy (sampled ``ticks``
+    times), and the mean wait for a slot."""
+    while True:
+        busy = 0
+        for _ in range(ticks):
+            await asyncio.sleep(every / ticks)
+            busy += backend.busy
+        utilisation = 100.0 * busy / (ticks * backend.slots)
+        delay_ms = 1000.0 * backend.waited / backend.waits if backend.waits else 0.0
+        backend.waited, backend.waits = 0.0, 0
+        hub.process_metrics(
+            create_load_metrics(cpu_usage=utilisation, memory_usage=0.0, queue_delay_ms=delay_ms)
+        )
+
+
+def create_app(hub: IntelligentAutomationHub | None = None, backend: Backend | None = None) -> Starlette:
+    """The service: a fresh hub and backend unless given (tests pass their own)."""
+    hub = hub or create_intelligent_automation_hub(seed=0)
+    backend = backend or Backend()
+    provider: AutomatedProvider[dict[str, Any]] = AutomatedProvider(
+        backend.predict, hub, name="breast_cancer", seed=0
+    )
+    exporter = PrometheusExporter(hub)
+    exporter.instrument(provider)
+
+    async def predict(request: Request) -> Response:
+        try:
+            body = await request.json()
+            features = [float(v) for v in body["features"]]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'send {"features": [30 numbers]}'}, status_code=422)
+        if len(features) != N_FEATURES or not all(math.isfinite(v) for v in features):
+            return JSONResponse({"error": f"features must be {N_FEATURES} finite numbers"}, status_code=422)
+        try:
+            return JSONResponse(await provider(features))
+        except LoadShedError as exc:
+            retry = max(1, math.ceil(getattr(exc, "retry_after", None) or 1.0))
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(retry)})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def metrics(request: Request) -> Response:
+        return Response(exporter.generate_latest(), media_type=exporter.content_type)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(monitor(hub, backend))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=[
+            Route("/predict", predict, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.hub, app.state.provider, app.state.exporter, app.state.backend = (
+        hub,
+        provider,
+        exporter,
+        backend,
+    )
+    return app
+
+
+app = create_app()
