@@ -162,7 +162,6 @@ class LoadManager:
         >>> from datetime import datetime, UTC
         >>> from autoopt._clock import ManualClock
         >>> from autoopt.enums import LoadLevel
-    from autoopt.load._pi import DelayThrottle
         >>> from autoopt.load import LoadManager
         >>> from autoopt.models import LoadMetrics
         >>> clock = ManualClock(1000.0)
