@@ -96,88 +96,88 @@ def _handler_name(handler: Callable[..., Any]) -> str:
 class LoadManager:
     """Records load samples, classifies them, calls level handlers and decides throttling.
 
-        Each sample is classified with :func:`~autoopt.models.classify_load` on its
-        utilisation (``max(cpu, memory) / 100``) under ``config``'s thresholds.
-        Handlers registered for that level are then called with the sample, every
-        time a sample at that level is recorded.
+    Each sample is classified with :func:`~autoopt.models.classify_load` on its
+    utilisation (``max(cpu, memory) / 100``) under ``config``'s thresholds.
+    Handlers registered for that level are then called with the sample, every
+    time a sample at that level is recorded.
 
-        Parameters
-        ----------
-        config : AutomationConfig, optional
-            Supplies the load thresholds (defaults if None).
-        clock : callable
-            Returns the current POSIX time; windows of
-            :meth:`get_average_metrics` end at ``clock()``.
-        history_size : int
-            Most samples held, both for :meth:`get_metrics_history` and for
-            windowed means; older samples fall off.
-        stale_after_seconds : float or None, default 300
-            With no sample for this long the throttle reads 0 (None: never).
-        delay_throttle : DelayThrottle, optional
-            Opt-in: a PI controller on queueing delay (after PIE, RFC 8033), fed
-            each sample's ``queue_delay_ms``. Without it the throttle is exactly
-            the utilisation one.
+    Parameters
+    ----------
+    config : AutomationConfig, optional
+        Supplies the load thresholds (defaults if None).
+    clock : callable
+        Returns the current POSIX time; windows of
+        :meth:`get_average_metrics` end at ``clock()``.
+    history_size : int
+        Most samples held, both for :meth:`get_metrics_history` and for
+        windowed means; older samples fall off.
+    stale_after_seconds : float or None, default 300
+        With no sample for this long the throttle reads 0 (None: never).
+    delay_throttle : DelayThrottle, optional
+        Opt-in: a PI controller on queueing delay (after PIE, RFC 8033), fed
+        each sample's ``queue_delay_ms``. Without it the throttle is exactly
+        the utilisation one.
 
-        Attributes
-        ----------
-        config : AutomationConfig
-        history_size : int
+    Attributes
+    ----------
+    config : AutomationConfig
+    history_size : int
 
-        Notes
-        -----
-        *Windows.* Numeric fields are kept in a :class:`~autoopt.core.TimeWindowSums`
-        keyed by each sample's ``timestamp``, so a windowed mean is one binary
-        search and one subtraction, O(log n). The index needs non-decreasing
-        times, so a sample at most ``config.max_backward_step_s`` (5 s) earlier
-        than the latest one (concurrent recorders racing) is indexed at the latest
-        time and counted in ``clamped_timestamps``; the
-        :class:`~autoopt.models.LoadMetrics` object itself is kept unchanged in
-        the history. An earlier sample is refused, and so is one stamped more
-        than ``config.max_clock_skew_s`` (a day) ahead of ``clock()``: one
-        far-future stamp would otherwise drag every later sample up to it.
-        Forward gaps of any length are legal.
+    Notes
+    -----
+    *Windows.* Numeric fields are kept in a :class:`~autoopt.core.TimeWindowSums`
+    keyed by each sample's ``timestamp``, so a windowed mean is one binary
+    search and one subtraction, O(log n). The index needs non-decreasing
+    times, so a sample at most ``config.max_backward_step_s`` (5 s) earlier
+    than the latest one (concurrent recorders racing) is indexed at the latest
+    time and counted in ``clamped_timestamps``; the
+    :class:`~autoopt.models.LoadMetrics` object itself is kept unchanged in
+    the history. An earlier sample is refused, and so is one stamped more
+    than ``config.max_clock_skew_s`` (a day) ahead of ``clock()``: one
+    far-future stamp would otherwise drag every later sample up to it.
+    Forward gaps of any length are legal.
 
-        *Throttling.* :meth:`get_throttle_percentage` applies
-        :func:`throttle_percentage` to the latest sample's utilisation and the
-        HIGH threshold; :meth:`should_shed_load` is true while it is above 0.
-        With a ``delay_throttle`` the two throttles shed independently: the
-        combined share is ``1 - (1 - a)(1 - b)``, so a call is shed if either
-        throttle sheds it.
+    *Throttling.* :meth:`get_throttle_percentage` applies
+    :func:`throttle_percentage` to the latest sample's utilisation and the
+    HIGH threshold; :meth:`should_shed_load` is true while it is above 0.
+    With a ``delay_throttle`` the two throttles shed independently: the
+    combined share is ``1 - (1 - a)(1 - b)``, so a call is shed if either
+    throttle sheds it.
 
-        *Handler errors.* A handler that raises is logged with
-        :meth:`logging.Logger.exception`, counted per level and its message kept
-        (see :meth:`get_load_stats`); the other handlers still run and
-        :meth:`record_metrics` still returns the level.
+    *Handler errors.* A handler that raises is logged with
+    :meth:`logging.Logger.exception`, counted per level and its message kept
+    (see :meth:`get_load_stats`); the other handlers still run and
+    :meth:`record_metrics` still returns the level.
 
-        Thread safety
-        -------------
-        Every public method is safe to call from any thread. One lock guards all
-        state; it is held only for O(log n) bookkeeping. Handlers are called
-        after the lock is released, in registration order, with the handler list
-        as it was when the sample was recorded, so a handler may call back into
-        the manager (for example :meth:`get_average_metrics`).
+    Thread safety
+    -------------
+    Every public method is safe to call from any thread. One lock guards all
+    state; it is held only for O(log n) bookkeeping. Handlers are called
+    after the lock is released, in registration order, with the handler list
+    as it was when the sample was recorded, so a handler may call back into
+    the manager (for example :meth:`get_average_metrics`).
 
-        Examples
-        --------
-        >>> from datetime import datetime, UTC
-        >>> from autoopt._clock import ManualClock
-        >>> from autoopt.enums import LoadLevel
-        >>> from autoopt.load import LoadManager
-        >>> from autoopt.models import LoadMetrics
-        >>> clock = ManualClock(1000.0)
-        >>> lm = LoadManager(clock=clock)
-        >>> seen = []
-        >>> lm.register_handler(LoadLevel.CRITICAL, seen.append)
-        >>> lm.record_metrics(LoadMetrics(95.0, 60.0, timestamp=datetime.fromtimestamp(990, UTC)))
-        <LoadLevel.CRITICAL: 'critical'>
-        >>> len(seen), lm.should_shed_load(), round(lm.get_throttle_percentage(), 2)
-        (1, True, 89.6)
-        >>> lm.record_metrics(LoadMetrics(40.0, 30.0, timestamp=datetime.fromtimestamp(1000, UTC)))
-        <LoadLevel.LOW: 'low'>
-        >>> lm.get_average_metrics(window_seconds=60).cpu_usage
-        67.5
-        >>> lm.should_shed_load(), lm.get_throttle_percentage()
-        (False, 0.0)
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> from autoopt._clock import ManualClock
+    >>> from autoopt.enums import LoadLevel
+    >>> from autoopt.load import LoadManager
+    >>> from autoopt.models import LoadMetrics
+    >>> clock = ManualClock(1000.0)
+    >>> lm = LoadManager(clock=clock)
+    >>> seen = []
+    >>> lm.register_handler(LoadLevel.CRITICAL, seen.append)
+    >>> lm.record_metrics(LoadMetrics(95.0, 60.0, timestamp=datetime.fromtimestamp(990, UTC)))
+    <LoadLevel.CRITICAL: 'critical'>
+    >>> len(seen), lm.should_shed_load(), round(lm.get_throttle_percentage(), 2)
+    (1, True, 89.6)
+    >>> lm.record_metrics(LoadMetrics(40.0, 30.0, timestamp=datetime.fromtimestamp(1000, UTC)))
+    <LoadLevel.LOW: 'low'>
+    >>> lm.get_average_metrics(window_seconds=60).cpu_usage
+    67.5
+    >>> lm.should_shed_load(), lm.get_throttle_percentage()
+    (False, 0.0)
     """
 
     def __init__(

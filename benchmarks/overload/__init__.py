@@ -1,0 +1,1 @@
+"""Serving under overload: a discrete-event model of shedding policies."""

@@ -1,0 +1,177 @@
+"""A discrete-event model of a service under overload: what each shedding policy keeps of the capacity.
+
+The set-up of issue 16: 8 workers, exponential service times with a mean of 8 ms (1,000 requests per
+second), Poisson arrivals at ``m`` x capacity, one FIFO queue, and clients that give up after 500 ms (a
+request still queued then is served anyway, and wasted, as a server that does not know the client left
+would). Classes are drawn 10 % critical, 60 % default, 30 % sheddable; the policies here ignore them, and
+their availability is reported per class.
+
+Policies (each decides at arrival whether to admit):
+
+- ``none``: admit everything;
+- ``utilisation``: today's throttle, :func:`autoopt.load.throttle_percentage` on the busy share of the
+  workers over the last second (a monitor's one-second sample), shedding that share at random;
+- ``delay-pi``: :class:`autoopt.load.DelayThrottle` (PIE's PI law) fed every 15 ms with the queueing
+  delay of the request at the head of the queue, shedding its share at random.
+
+Reported per load: goodput (answers within the deadline per second, over capacity), p50 and p99 of the
+latency of admitted requests that were answered in time, the shed share against the minimum 1 - 1/m, the
+critical class's availability, and whether the service collapsed (goodput under 50 % of capacity, or
+of the offered load below capacity).
+
+Usage::
+
+    python -m benchmarks.overload.model                  # 60 s per load, seed 0
+    python -m benchmarks.overload.model --seconds 20 --loads 1,2,5
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import sys
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from autoopt.load import DelayThrottle, throttle_percentage
+
+WORKERS = 8
+SERVICE_MEAN = 0.008
+CAPACITY = WORKERS / SERVICE_MEAN
+DEADLINE = 0.5
+CLASSES = ("critical", "default", "sheddable")
+MIX = (0.1, 0.6, 0.3)
+TICK = 0.015
+
+
+@dataclass
+class Result:
+    policy: str
+    load: float
+    goodput: float
+    p50_ms: float
+    p99_ms: float
+    shed: float
+    critical_availability: float
+    throttle_std: float
+
+    @property
+    def collapsed(self) -> bool:
+        """Goodput under half of what could be served: half the capacity, or half the load below it."""
+        return self.goodput < 0.5 * min(self.load, 1.0)
+
+
+def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
+    rng = np.random.default_rng(seed)
+    events: list[tuple[float, int, str, Any]] = []
+    seq = 0
+
+    def push(t: float, kind: str, data: Any = None) -> None:
+        nonlocal seq
+        seq += 1
+        heapq.heappush(events, (t, seq, kind, data))
+
+    push(rng.exponential(1.0 / (load * CAPACITY)), "arrival")
+    push(TICK, "tick")
+    push(1.0, "monitor")
+    queue: deque[tuple[float, int]] = deque()  # (arrival time, class index)
+    busy = 0
+    busy_time, last_change = 0.0, 0.0
+    throttle = 0.0
+    pi = DelayThrottle()
+    arrivals = np.zeros(3)
+    answered_in_time = np.zeros(3)
+    shed = 0
+    latencies: list[float] = []
+    throttles: list[float] = []
+    warm = min(5.0, seconds / 4)
+
+    def start(now: float) -> None:
+        nonlocal busy, busy_time, last_change
+        while busy < WORKERS and queue:
+            arrived, cls = queue.popleft()
+            busy_time += busy * (now - last_change)
+            last_change = now
+            busy += 1
+            push(now + rng.exponential(SERVICE_MEAN), "done", (arrived, cls))
+
+    while events:
+        now, _, kind, data = heapq.heappop(events)
+        if now > seconds:
+            break
+        if kind == "arrival":
+            push(now + rng.exponential(1.0 / (load * CAPACITY)), "arrival")
+            cls = int(rng.choice(3, p=MIX))
+            measured = now >= warm
+            if measured:
+                arrivals[cls] += 1
+            if policy != "none" and 100.0 * rng.random() < throttle:
+                shed += measured
+                continue
+            queue.append((now, cls))
+            start(now)
+        elif kind == "done":
+            arrived, cls = data
+            busy_time += busy * (now - last_change)
+            last_change = now
+            busy -= 1
+            latency = now - arrived
+            if latency <= DEADLINE and arrived >= warm:
+                answered_in_time[cls] += 1
+                latencies.append(latency)
+            start(now)
+        elif kind == "tick":
+            push(now + TICK, "tick")
+            if policy == "delay-pi":
+                head = now - queue[0][0] if queue else 0.0
+                throttle = pi.update(head, now)
+            if now >= warm:
+                throttles.append(throttle)
+        elif kind == "monitor":
+            push(now + 1.0, "monitor")
+            busy_time += busy * (now - last_change)
+            last_change = now
+            if policy == "utilisation":
+                throttle = throttle_percentage(busy_time / WORKERS, 0.75)
+            busy_time = 0.0
+    measured_s = seconds - warm
+    total = arrivals.sum()
+    lat = np.asarray(latencies) if latencies else np.asarray([np.nan])
+    return Result(
+        policy=policy, load=load, goodput=answered_in_time.sum() / measured_s / CAPACITY,
+        p50_ms=1e3 * float(np.percentile(lat, 50)), p99_ms=1e3 * float(np.percentile(lat, 99)),
+        shed=shed / total if total else 0.0,
+        critical_availability=answered_in_time[0] / arrivals[0] if arrivals[0] else float("nan"),
+        throttle_std=float(np.std(throttles)) if throttles else 0.0,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--loads", default="0.5,0.8,1,1.2,1.5,2,3,5")
+    parser.add_argument("--policies", default="none,utilisation,delay-pi")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    loads = [float(x) for x in args.loads.split(",")]
+    print(f"## Overload model: {WORKERS} workers, {CAPACITY:.0f} rps capacity, {DEADLINE * 1e3:.0f} ms deadline, "
+          f"{args.seconds:g} s per load\n")  # fmt: skip
+    print(
+        "| policy | load | goodput | p50 ms | p99 ms | shed | min shed 1-1/m | critical avail. | throttle sd | collapse |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for policy in args.policies.split(","):
+        for m in loads:
+            r = simulate(policy, m, args.seconds, args.seed)
+            floor = max(0.0, 1.0 - 1.0 / m)
+            print(f"| {policy} | {m:g}x | {100 * r.goodput:.1f} % | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+                  f"{100 * r.shed:.1f} % | {100 * floor:.1f} % | {100 * r.critical_availability:.1f} % | "
+                  f"{r.throttle_std:.1f} | {'yes' if r.collapsed else 'no'} |")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
