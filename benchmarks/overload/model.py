@@ -54,6 +54,7 @@ class Result:
     goodput: float
     p50_ms: float
     p99_ms: float
+    mean_ms: float
     shed: float
     critical_availability: float
     throttle_std: float
@@ -143,6 +144,7 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
     return Result(
         policy=policy, load=load, goodput=answered_in_time.sum() / measured_s / CAPACITY,
         p50_ms=1e3 * float(np.percentile(lat, 50)), p99_ms=1e3 * float(np.percentile(lat, 99)),
+        mean_ms=1e3 * float(np.mean(lat)),
         shed=shed / total if total else 0.0,
         critical_availability=answered_in_time[0] / arrivals[0] if arrivals[0] else float("nan"),
         throttle_std=float(np.std(throttles)) if throttles else 0.0,

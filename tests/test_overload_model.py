@@ -1,0 +1,45 @@
+"""The overload event model against queueing theory, and the delay PI's must-show bands in it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks.overload.model import CAPACITY, SERVICE_MEAN, WORKERS, simulate
+
+
+def erlang_c_sojourn(load: float) -> float:
+    """Mean time in an M/M/c system (Erlang C): service plus the mean wait, in seconds."""
+    c, mu = WORKERS, 1.0 / SERVICE_MEAN
+    lam = load * CAPACITY
+    a = lam / mu
+    rho = a / c
+    tail = a**c / math.factorial(c) / (1.0 - rho)
+    p_wait = tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
+    return SERVICE_MEAN + p_wait / (c * mu - lam)
+
+
+@pytest.mark.parametrize("load", [0.5, 0.8])
+def test_without_control_below_capacity_it_is_an_m_m_8_queue(load: float) -> None:
+    r = simulate("none", load, seconds=60.0, seed=1)
+    assert r.goodput == pytest.approx(load, rel=0.02)
+    assert r.shed == 0.0
+    assert r.mean_ms / 1e3 == pytest.approx(erlang_c_sojourn(load), rel=0.05)
+
+
+def test_without_control_it_collapses_past_capacity() -> None:
+    r = simulate("none", 1.2, seconds=30.0, seed=1)
+    assert r.collapsed
+    assert r.goodput < 0.05
+
+
+@pytest.mark.parametrize("load", [2.0, 3.0, 5.0])
+def test_the_delay_pi_holds_goodput_latency_and_shed_bands(load: float) -> None:
+    no_load_p99 = simulate("none", 0.5, seconds=30.0, seed=2).p99_ms
+    r = simulate("delay-pi", load, seconds=30.0, seed=2)
+    assert r.goodput >= 0.95
+    assert r.p99_ms <= 3.0 * no_load_p99
+    assert 1.0 - 1.0 / load <= r.shed + 0.01
+    assert r.shed <= 1.0 - 1.0 / load + 0.05
+    assert not r.collapsed
