@@ -17,11 +17,22 @@ class LoadShedError(RuntimeError):
     ----------
     throttle_percentage : float
         The throttle in force when the call was shed, in [0, 100].
+    retry_after : float or None
+        Seconds after which a retry has a fair chance (None: no estimate);
+        :attr:`retry_after_header` is it as HTTP's ``Retry-After``.
     """
 
-    def __init__(self, message: str, throttle_percentage: float) -> None:
+    def __init__(self, message: str, throttle_percentage: float, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.throttle_percentage = throttle_percentage
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_header(self) -> str:
+        """:attr:`retry_after` in whole seconds, rounded up, at least 1 (1 without an estimate)."""
+        import math
+
+        return str(max(1, math.ceil(self.retry_after or 0.0)))
 
 
 class TrialPruned(Exception):

@@ -10,6 +10,7 @@ seed's vision-provider wrapper built on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ from autoopt._validation import (
     describe_exception,
     is_async_callable,
 )
+from autoopt.admission import AdmissionController
 from autoopt.enums import PredictionType, RemediationAction
 from autoopt.exceptions import LoadShedError
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
@@ -167,6 +169,11 @@ class AutomatedProvider(Generic[R]):
         Monotonic timer for latencies.
     failure_threshold : int, default 5
     remediation_action : RemediationAction, default RESTART
+    admission : AdmissionController, optional
+        Admission control in place of step 1: a concurrency limit learned
+        from latency, a priority queue with deadlines (class and deadline
+        from :func:`autoopt.admission.request_context`), and the throttles
+        when it is built with ``throttle=hub.load_manager.get_throttle_percentage``.
 
     Notes
     -----
@@ -198,8 +205,14 @@ class AutomatedProvider(Generic[R]):
         timer: Callable[[], float] = time.perf_counter,
         failure_threshold: int = 5,
         remediation_action: RemediationAction = RemediationAction.RESTART,
+        admission: AdmissionController | None = None,
     ) -> None:
         arg = "AutomatedProvider() argument"
+        if admission is not None and not isinstance(admission, AdmissionController):
+            raise TypeError(
+                f"{arg} 'admission' must be an AdmissionController or None; got {admission!r:.80}."
+            )
+        self.admission = admission
         if not is_async_callable(fn):
             raise TypeError(
                 f"{arg} 'fn' must be an async callable (a coroutine function); got {fn!r}, "
@@ -297,7 +310,19 @@ class AutomatedProvider(Generic[R]):
 
     async def __call__(self, *args: Any, **kwargs: Any) -> R:
         """Admit, await the wrapped callable, report; exceptions propagate unchanged."""
+        if self.admission is not None:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    await stack.enter_async_context(self.admission.slot())
+                except LoadShedError:  # refused by admission (not raised by the model)
+                    with self._lock:
+                        self._shed += 1
+                    raise
+                return await self._run(*args, **kwargs)
         self.admit()
+        return await self._run(*args, **kwargs)
+
+    async def _run(self, *args: Any, **kwargs: Any) -> R:
         start = self._timer()
         try:
             result = await self._fn(*args, **kwargs)

@@ -36,13 +36,14 @@ from typing import Any
 
 import numpy as np
 
+from autoopt.admission import AdmissionController, Criticality
 from autoopt.load import DelayThrottle, throttle_percentage
 
 WORKERS = 8
 SERVICE_MEAN = 0.008
 CAPACITY = WORKERS / SERVICE_MEAN
 DEADLINE = 0.5
-CLASSES = ("critical", "default", "sheddable")
+CLASSES = (Criticality.CRITICAL, Criticality.DEFAULT, Criticality.SHEDDABLE)
 MIX = (0.1, 0.6, 0.3)
 TICK = 0.015
 
@@ -78,11 +79,15 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
     push(rng.exponential(1.0 / (load * CAPACITY)), "arrival")
     push(TICK, "tick")
     push(1.0, "monitor")
-    queue: deque[tuple[float, int]] = deque()  # (arrival time, class index)
+    queue: deque[tuple[float, int, int]] = deque()  # (arrival time, class index, request id)
+    waiting: dict[int, tuple[Any, float, int, int, bool]] = {}  # waiters in the controller's queue
     busy = 0
     busy_time, last_change = 0.0, 0.0
     throttle = 0.0
     pi = DelayThrottle()
+    ac = AdmissionController(seed=seed, throttle=(lambda: throttle) if policy == "admission+pi" else None)
+    admitted_at: dict[int, float] = {}  # request id -> when the controller let it in
+    rid = 0
     arrivals = np.zeros(3)
     answered_in_time = np.zeros(3)
     shed = 0
@@ -93,11 +98,11 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
     def start(now: float) -> None:
         nonlocal busy, busy_time, last_change
         while busy < WORKERS and queue:
-            arrived, cls = queue.popleft()
+            arrived, cls, r = queue.popleft()
             busy_time += busy * (now - last_change)
             last_change = now
             busy += 1
-            push(now + rng.exponential(SERVICE_MEAN), "done", (arrived, cls))
+            push(now + rng.exponential(SERVICE_MEAN), "done", (arrived, cls, r))
 
     while events:
         now, _, kind, data = heapq.heappop(events)
@@ -109,13 +114,32 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
             measured = now >= warm
             if measured:
                 arrivals[cls] += 1
+            if policy.startswith("admission"):
+                rid += 1
+                verdict, waiter = ac.offer(CLASSES[cls], now + DEADLINE, now)
+                if verdict.action == "reject":
+                    shed += measured
+                elif verdict.action == "admit":
+                    admitted_at[rid] = now
+                    queue.append((now, cls, rid))
+                    start(now)
+                else:
+                    push(now + DEADLINE, "giveup", (waiter, now, cls, rid, measured))
+                    waiting[id(waiter)] = (waiter, now, cls, rid, measured)
+                continue
             if policy != "none" and 100.0 * rng.random() < throttle:
                 shed += measured
                 continue
-            queue.append((now, cls))
+            queue.append((now, cls, 0))
             start(now)
+        elif kind == "giveup":
+            waiter = data[0]
+            if id(waiter) in waiting and not waiter.done:
+                ac.abandon(waiter, now)
+                del waiting[id(waiter)]
+                shed += data[4]
         elif kind == "done":
-            arrived, cls = data
+            arrived, cls, r = data
             busy_time += busy * (now - last_change)
             last_change = now
             busy -= 1
@@ -123,10 +147,18 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
             if latency <= DEADLINE and arrived >= warm:
                 answered_in_time[cls] += 1
                 latencies.append(latency)
+            if r:
+                for waiter, granted, _ in ac.release(now - admitted_at.pop(r), now):
+                    _, w_arrived, w_cls, w_rid, w_measured = waiting.pop(id(waiter))
+                    if granted:
+                        admitted_at[w_rid] = now
+                        queue.append((w_arrived, w_cls, w_rid))
+                    else:
+                        shed += w_measured
             start(now)
         elif kind == "tick":
             push(now + TICK, "tick")
-            if policy == "delay-pi":
+            if policy in ("delay-pi", "admission+pi"):
                 head = now - queue[0][0] if queue else 0.0
                 throttle = pi.update(head, now)
             if now >= warm:
@@ -155,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--loads", default="0.5,0.8,1,1.2,1.5,2,3,5")
-    parser.add_argument("--policies", default="none,utilisation,delay-pi")
+    parser.add_argument("--policies", default="none,utilisation,delay-pi,admission,admission+pi")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     loads = [float(x) for x in args.loads.split(",")]

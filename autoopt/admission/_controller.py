@@ -1,0 +1,385 @@
+"""Admission control: a pure decision (admit, queue or reject) and thin async and sync drivers around it.
+
+The decision combines, in this order:
+
+1. **the deadline**: a call whose deadline has passed is never started;
+2. **the throttles** (``throttle()``, e.g. :meth:`LoadManager.get_throttle_percentage`, which combines
+   the utilisation and the delay throttles): a throttle of ``t`` % sheds that share of the calls,
+   taken from the sheddable class first, then from the default one, then from the critical one, by
+   their shares of the recent arrivals;
+3. **the concurrency limit** (:class:`Gradient2Limit`): a call starts at once while fewer than
+   ``limit`` run and nobody of its class or above waits;
+4. **the wait queue**, bounded by ``max_queue``: a full queue takes a call only by evicting the newest
+   waiter of a lower class.
+
+Waiters are started highest class first. Within a class the queue is FIFO, until it stands: when it has
+not been empty for ``queue_interval`` (CoDel's interval, 100 ms), it serves the newest first (adaptive
+LIFO, as Facebook's RPC queues do) and drops waiters older than ``overload_timeout`` (CoDel's idea that a
+standing queue is only delay). A waiter whose deadline passes, or whose caller is cancelled, leaves the
+queue and frees its place.
+
+Lock discipline: one lock guards the counts and queues; it is never held while a caller's code or an
+await runs. Waking a waiter is a callback set by its driver (``loop.call_soon_threadsafe`` for the
+async one, an ``Event`` for the sync one): ours, O(1) and never blocking, so an eviction may wake its
+waiter under the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from autoopt._validation import SeedLike, check_random_state, check_real, check_size
+from autoopt.admission._context import Criticality, current_request
+from autoopt.admission._limit import Gradient2Limit
+from autoopt.exceptions import LoadShedError
+
+__all__ = ["AdmissionController", "Verdict"]
+
+_CLASSES = (Criticality.CRITICAL, Criticality.DEFAULT, Criticality.SHEDDABLE)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    criticality: Criticality
+    deadline: float | None
+    enqueued: float
+    wake: Callable[[bool, str], None] | None = None
+    done: bool = False  # granted or rejected: out of the queue
+    granted: bool = False
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision for one call: ``"admit"``, ``"queue"`` or ``"reject"`` (with the reason and
+    ``retry_after`` seconds)."""
+
+    action: str
+    reason: str = ""
+    retry_after: float = 0.0
+    throttle: float = 0.0
+
+
+@dataclass
+class _Counts:
+    admitted: int = 0
+    queued: int = 0
+    started_from_queue: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    rejected_by_class: dict[str, int] = field(default_factory=dict)
+
+
+class AdmissionController:
+    """Adaptive concurrency limit, a deadline-aware priority queue and throttles, for calls into a backend.
+
+    Parameters
+    ----------
+    limit : Gradient2Limit, optional
+        The concurrency limit (a fresh :class:`Gradient2Limit` by default).
+    max_queue : int
+        Most calls waiting at once.
+    queue_interval : float
+        Seconds the queue must stay non-empty before it counts as standing.
+    overload_timeout : float
+        Longest wait in a standing queue, in seconds. The defaults, 100 ms
+        and 5 ms, are the interval and target Facebook published for CoDel
+        on RPC queues.
+    throttle : callable, optional
+        Returns the share of calls to shed, in percent (e.g. a hub's
+        ``load_manager.get_throttle_percentage``).
+    clock : callable
+        Seconds (``time.monotonic``); deadlines are times on this clock.
+    seed : int, optional
+        Seeds the throttle's draws.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from autoopt.admission import AdmissionController, request_context
+    >>> ac = AdmissionController()
+    >>> async def call():
+    ...     with request_context("critical", timeout=1.0):
+    ...         async with ac.slot():
+    ...             return "served"
+    >>> asyncio.run(call())
+    'served'
+    >>> ac.get_stats()["admitted"]
+    1
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: Gradient2Limit | None = None,
+        max_queue: int = 1000,
+        queue_interval: float = 0.1,
+        overload_timeout: float = 0.005,
+        throttle: Callable[[], float] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        seed: SeedLike = None,
+    ) -> None:
+        arg = "AdmissionController() argument"
+        if limit is not None and not isinstance(limit, Gradient2Limit):
+            raise TypeError(f"{arg} 'limit' must be a Gradient2Limit; got {limit!r:.80}")
+        self.limit = limit or Gradient2Limit()
+        self.max_queue = check_size(max_queue, f"{arg} 'max_queue'", low=0)
+        self.queue_interval = check_real(queue_interval, f"{arg} 'queue_interval'", low=0.0, low_open=True)
+        self.overload_timeout = check_real(
+            overload_timeout, f"{arg} 'overload_timeout'", low=0.0, low_open=True
+        )
+        if throttle is not None and not callable(throttle):
+            raise TypeError(f"{arg} 'throttle' must be callable; got {throttle!r:.80}")
+        self.throttle = throttle
+        self.clock = clock
+        self._rng = check_random_state(seed, f"{arg} 'seed'")
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._queues: dict[Criticality, deque[_Waiter]] = {c: deque() for c in _CLASSES}
+        self._waiting = 0
+        self._last_empty = clock()
+        self._shares = {Criticality.CRITICAL: 0.1, Criticality.DEFAULT: 0.6, Criticality.SHEDDABLE: 0.3}
+        self._arrivals = 0
+        self._rtt = 0.0  # mean call duration (exponential average), for retry_after
+        self._counts = _Counts()
+
+    # ------------------------------------------------------------------ the pure decision
+
+    def offer(
+        self, criticality: Criticality, deadline: float | None, now: float
+    ) -> tuple[Verdict, _Waiter | None]:
+        """Decide for one arriving call; a ``"queue"`` verdict comes with the waiter to wake later."""
+        throttle = 0.0 if self.throttle is None else float(self.throttle())
+        with self._lock:
+            self._learn_share(criticality)
+            if deadline is not None and deadline <= now:
+                return self._reject("deadline", criticality, throttle), None
+            if throttle > 0.0 and self._rng.random() < self._shed_probability(criticality, throttle / 100.0):
+                return self._reject("throttle", criticality, throttle, retry_after=1.0), None
+            rank = criticality.rank
+            ahead = any(self._queues[c] for c in _CLASSES[: rank + 1])
+            if not ahead and self._inflight < self.limit.limit:
+                self._inflight += 1
+                self._counts.admitted += 1
+                return Verdict("admit", throttle=throttle), None
+            if self._waiting >= self.max_queue and not self._evict_below(rank):
+                return self._reject("queue full", criticality, throttle), None
+            waiter = _Waiter(criticality, deadline, now)
+            if self._waiting == 0:
+                self._last_empty = now
+            self._queues[criticality].append(waiter)
+            self._waiting += 1
+            self._counts.queued += 1
+            return Verdict("queue", throttle=throttle), waiter
+
+    def release(self, duration: float | None, now: float) -> list[tuple[_Waiter, bool, str]]:
+        """A call ended after ``duration`` seconds (None: it never ran, e.g. its waiter gave up after a
+        grant): free its slot, learn from its latency, and pick the waiters to start or drop.
+
+        Returns ``(waiter, granted, reason)`` for each waiter whose fate was decided; the caller wakes them
+        (outside the lock, as the drivers do).
+        """
+        with self._lock:
+            self._inflight -= 1
+            if duration is not None and duration > 0.0:
+                self.limit.update(duration, self._inflight + 1)
+                self._rtt += (duration - self._rtt) * (0.05 if self._rtt else 1.0)
+            return self._dispatch(now)
+
+    def abandon(self, waiter: _Waiter, now: float) -> bool:
+        """The waiter's caller gave up (deadline, cancellation): leave the queue. Returns True when it had
+        already been granted a slot, which the caller must then :meth:`release` with ``duration=None``."""
+        with self._lock:
+            if waiter.done:
+                return waiter.granted
+            waiter.done = True
+            with contextlib.suppress(ValueError):
+                self._queues[waiter.criticality].remove(waiter)
+                self._waiting -= 1
+            self._counts.rejected["gave up"] = self._counts.rejected.get("gave up", 0) + 1
+            return False
+
+    # ------------------------------------------------------------------ under the lock
+
+    def _dispatch(self, now: float) -> list[tuple[_Waiter, bool, str]]:
+        out: list[tuple[_Waiter, bool, str]] = []
+        standing = self._waiting > 0 and now - self._last_empty > self.queue_interval
+        for cls in _CLASSES:
+            queue = self._queues[cls]
+            while queue and self._inflight < self.limit.limit:
+                waiter = queue.pop() if standing else queue.popleft()
+                self._waiting -= 1
+                waiter.done = True
+                if waiter.deadline is not None and waiter.deadline <= now:
+                    out.append((waiter, False, "deadline"))
+                    self._count_reject("deadline", cls)
+                    continue
+                self._inflight += 1
+                waiter.granted = True
+                self._counts.started_from_queue += 1
+                out.append((waiter, True, ""))
+            if standing and cls is not Criticality.CRITICAL:
+                # CoDel: in a standing queue, waiting longer than overload_timeout is only delay (the
+                # critical class is spared: it leaves the queue only by starting or by its deadline)
+                while queue and now - queue[0].enqueued > self.overload_timeout:
+                    waiter = queue.popleft()
+                    self._waiting -= 1
+                    waiter.done = True
+                    out.append((waiter, False, "queue timeout"))
+                    self._count_reject("queue timeout", cls)
+        if self._waiting == 0:
+            self._last_empty = now
+        return out
+
+    def _evict_below(self, rank: int) -> bool:
+        for cls in reversed(_CLASSES[rank + 1 :]):
+            queue = self._queues[cls]
+            if queue:
+                waiter = queue.pop()  # the newest of the lowest class waiting
+                waiter.done = True
+                self._waiting -= 1
+                self._count_reject("evicted", cls)
+                if waiter.wake is not None:
+                    waiter.wake(False, "evicted by a higher class")
+                return True
+        return False
+
+    def _learn_share(self, cls: Criticality) -> None:
+        self._arrivals += 1
+        w = max(1.0 / (self._arrivals + 100), 1e-3)  # the prior mix counts as 100 arrivals
+        for c in _CLASSES:
+            self._shares[c] += w * ((1.0 if c is cls else 0.0) - self._shares[c])
+
+    def _shed_probability(self, cls: Criticality, share: float) -> float:
+        """Shed ``share`` of all calls, taking it from the lowest classes first."""
+        left = share
+        for c in reversed(_CLASSES):
+            s = self._shares[c]
+            p = 1.0 if s <= 0.0 else min(1.0, left / s)
+            if c is cls:
+                return max(0.0, p)
+            left = max(0.0, left - s)
+        return 0.0  # pragma: no cover
+
+    def _count_reject(self, reason: str, cls: Criticality) -> None:
+        self._counts.rejected[reason] = self._counts.rejected.get(reason, 0) + 1
+        self._counts.rejected_by_class[cls.value] = self._counts.rejected_by_class.get(cls.value, 0) + 1
+
+    def _reject(
+        self, reason: str, cls: Criticality, throttle: float, retry_after: float | None = None
+    ) -> Verdict:
+        self._count_reject(reason, cls)
+        if retry_after is None:  # about the time for the queue ahead to drain
+            retry_after = (self._waiting + 1) * self._rtt / max(self.limit.limit, 1.0)
+        return Verdict("reject", reason, retry_after, throttle)
+
+    # ------------------------------------------------------------------ drivers
+
+    def _error(self, reason: str, verdict: Verdict | None = None) -> LoadShedError:
+        retry = verdict.retry_after if verdict is not None else self._rtt
+        return LoadShedError(f"admission: rejected ({reason})", verdict.throttle if verdict else 0.0,
+                             retry_after=retry)  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self, criticality: Criticality | str | None = None, deadline: float | None = None
+    ) -> AsyncIterator[None]:
+        """Hold a slot for the block (async driver); raises :class:`LoadShedError` when the call is refused.
+
+        Class and deadline default to the :func:`request_context` in force.
+        """
+        cls, at = self._resolve(criticality, deadline)
+        verdict, waiter = self.offer(cls, at, self.clock())
+        if verdict.action == "reject":
+            raise self._error(verdict.reason, verdict)
+        if waiter is not None:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[tuple[bool, str]] = loop.create_future()
+
+            def settle(granted: bool, reason: str) -> None:
+                if not future.done():
+                    future.set_result((granted, reason))
+
+            def wake(granted: bool, reason: str) -> None:
+                loop.call_soon_threadsafe(settle, granted, reason)
+
+            waiter.wake = wake
+            timeout = None if at is None else max(0.0, at - self.clock())
+            try:
+                granted, reason = await asyncio.wait_for(future, timeout)
+            except (TimeoutError, asyncio.CancelledError) as exc:
+                if self.abandon(waiter, self.clock()):
+                    self._wake(self.release(None, self.clock()))
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise self._error("deadline passed in the queue") from None
+            if not granted:
+                raise self._error(reason)
+        start = self.clock()
+        try:
+            yield
+        finally:
+            self._wake(self.release(self.clock() - start, self.clock()))
+
+    @contextlib.contextmanager
+    def slot_sync(
+        self, criticality: Criticality | str | None = None, deadline: float | None = None
+    ) -> Iterator[None]:
+        """:meth:`slot` for threads: waits on an ``Event`` instead of a future."""
+        cls, at = self._resolve(criticality, deadline)
+        verdict, waiter = self.offer(cls, at, self.clock())
+        if verdict.action == "reject":
+            raise self._error(verdict.reason, verdict)
+        if waiter is not None:
+            event = threading.Event()
+            box: list[tuple[bool, str]] = []
+
+            def wake(granted: bool, reason: str) -> None:
+                box.append((granted, reason))
+                event.set()
+
+            waiter.wake = wake
+            timeout = None if at is None else max(0.0, at - self.clock())
+            if not event.wait(timeout):
+                if self.abandon(waiter, self.clock()):
+                    self._wake(self.release(None, self.clock()))
+                raise self._error("deadline passed in the queue")
+            granted, reason = box[0]
+            if not granted:
+                raise self._error(reason)
+        start = self.clock()
+        try:
+            yield
+        finally:
+            self._wake(self.release(self.clock() - start, self.clock()))
+
+    def _resolve(
+        self, criticality: Criticality | str | None, deadline: float | None
+    ) -> tuple[Criticality, float | None]:
+        ctx = current_request()
+        cls = ctx.criticality if criticality is None else Criticality(criticality)
+        return cls, ctx.deadline if deadline is None else deadline
+
+    @staticmethod
+    def _wake(decided: list[tuple[_Waiter, bool, str]]) -> None:
+        for waiter, granted, reason in decided:
+            if waiter.wake is not None:
+                waiter.wake(granted, reason)
+
+    def get_stats(self) -> dict[str, Any]:
+        """``inflight``, ``limit``, ``waiting`` (by class), ``admitted``, ``queued``, ``started_from_queue``,
+        ``rejected`` (by reason), ``rejected_by_class``, ``class_shares`` and ``mean_duration``."""
+        with self._lock:
+            c = self._counts
+            return {
+                "inflight": self._inflight, "limit": self.limit.limit,
+                "waiting": {cls.value: len(q) for cls, q in self._queues.items()},
+                "admitted": c.admitted, "queued": c.queued, "started_from_queue": c.started_from_queue,
+                "rejected": dict(c.rejected), "rejected_by_class": dict(c.rejected_by_class),
+                "class_shares": {cls.value: s for cls, s in self._shares.items()}, "mean_duration": self._rtt,
+            }  # fmt: skip
