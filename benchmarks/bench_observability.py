@@ -1,4 +1,4 @@
-"""What metrics cost on the request path: an AutomatedProvider call without and with the Prometheus exporter.
+"""What the request path costs: an AutomatedProvider call, bare, with the Prometheus exporter, with admission.
 
 Four loops over the same trivial ``async def`` model, each run inside one event loop (so the event
 loop's own cost is not in the numbers), in interleaved rounds; the median µs per call of each:
@@ -7,7 +7,10 @@ loop's own cost is not in the numbers), in interleaved rounds; the median µs pe
 - ``provider``: the provider without an observer (what every hub pays: one attribute test);
 - ``provider + exporter``: with :class:`autoopt.observability.PrometheusExporter` timing each call into
   its histogram;
-- ``observe()`` alone: the exporter's histogram update.
+- ``observe()`` alone: the exporter's histogram update;
+- ``provider + admission``: the provider with an :class:`autoopt.admission.AdmissionController`
+  (its async ``slot`` driver) in place of the throttle draw;
+- ``admission decision alone``: ``offer`` then ``release`` on a controller, the pure decision.
 
 The observer test on its own (``provider.observer is not None``) is timed with ``timeit``, since it is
 far below what a loop of awaits resolves.
@@ -29,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from autoopt import AutomatedProvider, create_intelligent_automation_hub
+from autoopt.admission import AdmissionController, Criticality
 from autoopt.observability import PrometheusExporter
 
 
@@ -54,11 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     exporter = PrometheusExporter(hub)
     exporter.instrument(timed)
 
+    admitted = AutomatedProvider(model, hub, name="admitted", seed=0, admission=AdmissionController())
+    decision = AdmissionController()
+
     async def observe(i: int) -> None:
         exporter.observe("timed", 0.001, "ok")
 
+    async def decide(i: int) -> None:  # the pure decision alone: offer, then release
+        decision.offer(Criticality.DEFAULT, None, 0.0)
+        decision.release(0.001, 0.0)
+
     runs: dict[str, Callable[[int], Awaitable[Any]]] = {
         "bare await fn()": model, "provider": plain, "provider + exporter": timed, "observe() alone": observe,
+        "provider + admission": admitted, "admission decision alone": decide,
     }  # fmt: skip
     times: dict[str, list[float]] = {k: [] for k in runs}
 
