@@ -7,9 +7,12 @@ Run it::
 
 Routes:
 
-- ``POST /predict`` with ``{"features": [30 numbers]}``: the class (0 malignant, 1 benign) and its
-  probability. The call goes through :class:`autoopt.AutomatedProvider`, so under overload it is shed
-  with ``503`` and a ``Retry-After`` header before it reaches the model.
+- ``POST /predict`` with ``{"features": [30 numbers]}`` (and optionally an ``X-Criticality`` header:
+  ``critical``, ``default`` or ``sheddable``): the class (0 malignant, 1 benign) and its probability.
+  The call goes through :class:`autoopt.AutomatedProvider` with an
+  :class:`autoopt.admission.AdmissionController`, so under overload it waits briefly or is refused with
+  ``503`` and a ``Retry-After`` header before it reaches the model; a call not started within 500 ms is
+  refused.
 - ``GET /healthz``: liveness; never shed.
 - ``GET /metrics``: the hub's Prometheus metrics (:class:`autoopt.observability.PrometheusExporter`);
   never shed.
@@ -49,15 +52,19 @@ from starlette.routing import Route
 from autoopt import (
     AutomatedProvider,
     IntelligentAutomationHub,
+    LoadManager,
     LoadShedError,
     create_intelligent_automation_hub,
     create_load_metrics,
 )
+from autoopt.admission import AdmissionController, request_context
+from autoopt.load import DelayThrottle
 from autoopt.observability import PrometheusExporter
 
 SLOTS = 8
 SERVICE_SECONDS = 0.080
 N_FEATURES = 30
+DEADLINE_SECONDS = 0.5  # how long a client waits; a call not started by then is refused
 
 
 class Backend:
@@ -126,11 +133,16 @@ def create_app(hub: IntelligentAutomationHub | None = None, backend: Backend | N
             return JSONResponse({"error": 'send {"features": [30 numbers]}'}, status_code=422)
         if len(features) != N_FEATURES or not all(math.isfinite(v) for v in features):
             return JSONResponse({"error": f"features must be {N_FEATURES} finite numbers"}, status_code=422)
+        criticality = request.headers.get("x-criticality", "default")
+        if criticality not in ("critical", "default", "sheddable"):
+            return JSONResponse({"error": "x-criticality is critical, default or sheddable"}, status_code=422)
         try:
-            return JSONResponse(await provider(features))
+            with request_context(criticality, timeout=DEADLINE_SECONDS):
+                return JSONResponse(await provider(features))
         except LoadShedError as exc:
-            retry = max(1, math.ceil(getattr(exc, "retry_after", None) or 1.0))
-            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(retry)})
+            return JSONResponse(
+                {"error": str(exc)}, status_code=503, headers={"Retry-After": exc.retry_after_header}
+            )
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
