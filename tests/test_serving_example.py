@@ -105,7 +105,7 @@ def test_under_full_throttle_predictions_are_shed_but_health_and_metrics_answer(
             break
     assert status == 503
     assert int(headers["retry-after"]) >= 1
-    assert "shed" in json.loads(body)["error"]
+    assert "rejected (throttle)" in json.loads(body)["error"]
     assert call(f"{base}/healthz")[0] == 200
     status, _, text = call(f"{base}/metrics")
     assert status == 200

@@ -117,10 +117,15 @@ async def monitor(
 
 def create_app(hub: IntelligentAutomationHub | None = None, backend: Backend | None = None) -> Starlette:
     """The service: a fresh hub and backend unless given (tests pass their own)."""
-    hub = hub or create_intelligent_automation_hub(seed=0)
+    hub = hub or create_intelligent_automation_hub(
+        seed=0, load_manager=LoadManager(delay_throttle=DelayThrottle())
+    )
     backend = backend or Backend()
+    # Admission: a concurrency limit learned from latency, a priority queue with deadlines, and the
+    # load manager's throttles (utilisation, and queue delay through the PI), sheddable calls first.
+    admission = AdmissionController(throttle=hub.load_manager.get_throttle_percentage, seed=0)
     provider: AutomatedProvider[dict[str, Any]] = AutomatedProvider(
-        backend.predict, hub, name="breast_cancer", seed=0
+        backend.predict, hub, name="breast_cancer", seed=0, admission=admission
     )
     exporter = PrometheusExporter(hub)
     exporter.instrument(provider)
