@@ -19,9 +19,14 @@ latency of admitted requests that were answered in time, the shed share against 
 critical class's availability, and whether the service collapsed (goodput under 50 % of capacity, or
 of the offered load below capacity).
 
+With ``--scenarios``, also four 40 s runs (:data:`SCENARIOS`): a step to 3x, a spike to 5x, a ramp to
+5x and a loss of half the workers; reported are the goodput over the run, the shed share, the critical
+class's availability and how long refusals go on after the load drops back.
+
 Usage::
 
     python -m benchmarks.overload.model                  # 60 s per load, seed 0
+    python -m benchmarks.overload.model --scenarios
     python -m benchmarks.overload.model --seconds 20 --loads 1,2,5
 """
 
@@ -31,6 +36,7 @@ import argparse
 import heapq
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +72,36 @@ class Result:
         return self.goodput < 0.5 * min(self.load, 1.0)
 
 
-def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
+SCENARIOS: dict[str, tuple[Callable[[float], float], Callable[[float], int], float]] = {
+    # name: (load multiple at time t, workers at time t, when the load drops back)
+    "step": (lambda t: 3.0 if 10.0 <= t < 30.0 else 0.5, lambda t: WORKERS, 30.0),
+    "spike": (lambda t: 5.0 if 10.0 <= t < 12.0 else 0.5, lambda t: WORKERS, 12.0),
+    "ramp": (
+        lambda t: 0.5 + 4.5 * min(max(t - 5.0, 0.0), 20.0) / 20.0 if t < 30.0 else 0.5,
+        lambda t: WORKERS,
+        30.0,
+    ),
+    "capacity drop": (lambda t: 0.8 if t < 30.0 else 0.3, lambda t: 4 if 10.0 <= t < 30.0 else WORKERS, 30.0),
+}
+"""Scenarios over 40 s: a step to 3x for 20 s, a 2 s spike to 5x, a ramp to 5x, and half the workers
+lost for 20 s under 0.8x load; each ends at 0.5x (0.3x after the capacity drop)."""
+
+
+def simulate(
+    policy: str,
+    load: float,
+    seconds: float,
+    seed: int = 0,
+    *,
+    load_at: Callable[[float], float] | None = None,
+    workers_at: Callable[[float], int] | None = None,
+    shed_times: list[float] | None = None,
+) -> Result:
+    """One run: constant ``load`` (or ``load_at(t)``) on ``WORKERS`` workers (or ``workers_at(t)``); the
+    times of the refusals are appended to ``shed_times`` when given."""
     rng = np.random.default_rng(seed)
+    rate = (lambda t: load) if load_at is None else load_at
+    n_workers = (lambda t: WORKERS) if workers_at is None else workers_at
     events: list[tuple[float, int, str, Any]] = []
     seq = 0
 
@@ -76,7 +110,7 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
         seq += 1
         heapq.heappush(events, (t, seq, kind, data))
 
-    push(rng.exponential(1.0 / (load * CAPACITY)), "arrival")
+    push(rng.exponential(1.0 / (rate(0.0) * CAPACITY)), "arrival")
     push(TICK, "tick")
     push(1.0, "monitor")
     queue: deque[tuple[float, int, int]] = deque()  # (arrival time, class index, request id)
@@ -97,7 +131,7 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
 
     def start(now: float) -> None:
         nonlocal busy, busy_time, last_change
-        while busy < WORKERS and queue:
+        while busy < n_workers(now) and queue:
             arrived, cls, r = queue.popleft()
             busy_time += busy * (now - last_change)
             last_change = now
@@ -109,7 +143,7 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
         if now > seconds:
             break
         if kind == "arrival":
-            push(now + rng.exponential(1.0 / (load * CAPACITY)), "arrival")
+            push(now + rng.exponential(1.0 / (rate(now) * CAPACITY)), "arrival")
             cls = int(rng.choice(3, p=MIX))
             measured = now >= warm
             if measured:
@@ -119,6 +153,8 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
                 verdict, waiter = ac.offer(CLASSES[cls], now + DEADLINE, now)
                 if verdict.action == "reject":
                     shed += measured
+                    if shed_times is not None:
+                        shed_times.append(now)
                 elif verdict.action == "admit":
                     admitted_at[rid] = now
                     queue.append((now, cls, rid))
@@ -129,6 +165,8 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
                 continue
             if policy != "none" and 100.0 * rng.random() < throttle:
                 shed += measured
+                if shed_times is not None:
+                    shed_times.append(now)
                 continue
             queue.append((now, cls, 0))
             start(now)
@@ -155,6 +193,8 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
                         queue.append((w_arrived, w_cls, w_rid))
                     else:
                         shed += w_measured
+                        if shed_times is not None:
+                            shed_times.append(now)
             start(now)
         elif kind == "tick":
             push(now + TICK, "tick")
@@ -168,7 +208,7 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
             busy_time += busy * (now - last_change)
             last_change = now
             if policy == "utilisation":
-                throttle = throttle_percentage(busy_time / WORKERS, 0.75)
+                throttle = throttle_percentage(busy_time / n_workers(now), 0.75)
             busy_time = 0.0
     measured_s = seconds - warm
     total = arrivals.sum()
@@ -183,12 +223,32 @@ def simulate(policy: str, load: float, seconds: float, seed: int = 0) -> Result:
     )  # fmt: skip
 
 
+def scenarios(policies: list[str], seed: int) -> None:
+    """Goodput over each scenario, and the time from the load dropping back to the last refusal."""
+    print("\n## Scenarios (40 s each)\n")
+    print(
+        "| scenario | policy | goodput (of capacity) | shed | critical avail. | refusals stop after the drop |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for name, (load_at, workers_at, drop) in SCENARIOS.items():
+        for policy in policies:
+            times: list[float] = []
+            r = simulate(policy, 1.0, 40.0, seed, load_at=load_at, workers_at=workers_at, shed_times=times)
+            late = [t for t in times if t >= drop]
+            settle = f"{max(late) - drop:.2f} s" if late else "at once"
+            print(f"| {name} | {policy} | {100 * r.goodput:.1f} % | {100 * r.shed:.1f} % | "
+                  f"{100 * r.critical_availability:.1f} % | {settle} |")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--loads", default="0.5,0.8,1,1.2,1.5,2,3,5")
     parser.add_argument("--policies", default="none,utilisation,delay-pi,admission,admission+pi")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--scenarios", action="store_true", help="also the step, spike, ramp and capacity-drop runs"
+    )
     args = parser.parse_args(argv)
     loads = [float(x) for x in args.loads.split(",")]
     print(f"## Overload model: {WORKERS} workers, {CAPACITY:.0f} rps capacity, {DEADLINE * 1e3:.0f} ms deadline, "
@@ -204,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {policy} | {m:g}x | {100 * r.goodput:.1f} % | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
                   f"{100 * r.shed:.1f} % | {100 * floor:.1f} % | {100 * r.critical_availability:.1f} % | "
                   f"{r.throttle_std:.1f} | {'yes' if r.collapsed else 'no'} |")  # fmt: skip
+    if args.scenarios:
+        scenarios(args.policies.split(","), args.seed)
     return 0
 
 
