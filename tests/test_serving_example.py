@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +59,10 @@ def service() -> Iterator[tuple[Any, str]]:
         thread.join(10)
 
 
-def call(url: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+def call(url: str, body: Any = None, criticality: str = "default") -> tuple[int, dict[str, str], bytes]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "X-Criticality": criticality}
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, dict(response.headers), response.read()
@@ -95,14 +97,19 @@ def test_predictions_match_the_model_and_the_scrape_counts_them(service: Any) ->
     assert sums[0] >= len(rows) * 0.08  # each call held a backend slot for 80 ms
 
 
-def test_under_full_throttle_predictions_are_shed_but_health_and_metrics_answer(service: Any) -> None:
+def test_under_full_throttle_even_critical_calls_are_refused_but_health_and_metrics_answer(
+    service: Any,
+) -> None:
     app, base = service
     features = load_breast_cancer().data[0].tolist()
-    for _ in range(5):  # the service's monitor may record a calmer sample in between: try again
-        app.state.hub.load_manager.record_metrics(create_load_metrics(cpu_usage=100.0, memory_usage=0.0))
-        status, headers, body = call(f"{base}/predict", {"features": features})
-        if status == 503:
-            break
+    # A second of a standing 1 s queue, as the monitor would report it, drives the delay throttle to 100 %.
+    start = time.time()
+    for k in range(300):
+        app.state.hub.load_manager.record_metrics(create_load_metrics(
+            cpu_usage=50.0, memory_usage=0.0, queue_delay_ms=1000.0,
+            timestamp=datetime.fromtimestamp(start + 0.015 * k, UTC)))  # fmt: skip
+    assert app.state.hub.load_manager.delay_throttle.throttle_percentage == 100.0
+    status, headers, body = call(f"{base}/predict", {"features": features}, criticality="critical")
     assert status == 503
     assert int(headers["retry-after"]) >= 1
     assert "rejected (throttle)" in json.loads(body)["error"]
