@@ -73,6 +73,7 @@ class _Counts:
     started_from_queue: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     rejected_by_class: dict[str, int] = field(default_factory=dict)
+    rejected_by_class_reason: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class AdmissionController:
@@ -201,7 +202,7 @@ class AdmissionController:
             with contextlib.suppress(ValueError):
                 self._queues[waiter.criticality].remove(waiter)
                 self._waiting -= 1
-            self._counts.rejected["gave up"] = self._counts.rejected.get("gave up", 0) + 1
+            self._count_reject("gave up", waiter.criticality)
             return False
 
     # ------------------------------------------------------------------ under the lock
@@ -267,8 +268,11 @@ class AdmissionController:
         return 0.0  # pragma: no cover
 
     def _count_reject(self, reason: str, cls: Criticality) -> None:
-        self._counts.rejected[reason] = self._counts.rejected.get(reason, 0) + 1
-        self._counts.rejected_by_class[cls.value] = self._counts.rejected_by_class.get(cls.value, 0) + 1
+        c = self._counts
+        c.rejected[reason] = c.rejected.get(reason, 0) + 1
+        c.rejected_by_class[cls.value] = c.rejected_by_class.get(cls.value, 0) + 1
+        reasons = c.rejected_by_class_reason.setdefault(cls.value, {})
+        reasons[reason] = reasons.get(reason, 0) + 1
 
     def _reject(
         self, reason: str, cls: Criticality, throttle: float, retry_after: float | None = None
@@ -373,7 +377,8 @@ class AdmissionController:
 
     def get_stats(self) -> dict[str, Any]:
         """``inflight``, ``limit``, ``waiting`` (by class), ``admitted``, ``queued``, ``started_from_queue``,
-        ``rejected`` (by reason), ``rejected_by_class``, ``class_shares`` and ``mean_duration``."""
+        ``rejected`` (by reason), ``rejected_by_class``, ``rejected_by_class_reason`` (class -> reason ->
+        count), ``class_shares`` and ``mean_duration``."""
         with self._lock:
             c = self._counts
             return {
@@ -381,5 +386,6 @@ class AdmissionController:
                 "waiting": {cls.value: len(q) for cls, q in self._queues.items()},
                 "admitted": c.admitted, "queued": c.queued, "started_from_queue": c.started_from_queue,
                 "rejected": dict(c.rejected), "rejected_by_class": dict(c.rejected_by_class),
+                "rejected_by_class_reason": {k: dict(v) for k, v in c.rejected_by_class_reason.items()},
                 "class_shares": {cls.value: s for cls, s in self._shares.items()}, "mean_duration": self._rtt,
             }  # fmt: skip

@@ -85,6 +85,8 @@ class PrometheusExporter(RequestObserver):
         scheduler_tasks{state}                   scheduler_queue_depth{queue}  (ready, blocked, delayed)
         scheduler_running                        remediations_total{action, outcome}
         requests_total{provider, outcome}        requests_shed_total{provider}
+        admission_rejected_total{provider, class, reason}
+        admission_limit{provider}                admission_waiting{provider, class}
         request_duration_seconds{provider, outcome}  (histogram: _bucket, _sum, _count)
 
     Examples
@@ -281,13 +283,27 @@ class _HubCollector:
         shed = c(
             "autoopt_requests_shed", "Provider calls shed before they ran, by provider.", labels=["provider"]
         )
+        by_class = c("autoopt_admission_rejected", "Calls admission control refused, by provider, class and reason.",
+                     labels=["provider", "class", "reason"])  # fmt: skip
+        limit = g("autoopt_admission_limit", "The concurrency limit admission control holds, by provider.",
+                  labels=["provider"])  # fmt: skip
+        waiting = g("autoopt_admission_waiting", "Calls waiting for a slot, by provider and class.",
+                    labels=["provider", "class"])  # fmt: skip
         for provider in self.exporter.providers():
             stats = provider.get_stats()
             name = lab["provider"](stats["name"])
             calls.add_metric([name, "ok"], stats["calls"] - stats["errors"])
             calls.add_metric([name, "error"], stats["errors"])
             shed.add_metric([name], stats["shed"])
-        yield from (calls, shed)
+            if provider.admission is not None:
+                adm = provider.admission.get_stats()
+                for cls, reasons in adm["rejected_by_class_reason"].items():
+                    for reason, n in reasons.items():
+                        by_class.add_metric([name, cls, reason], n)
+                limit.add_metric([name], adm["limit"])
+                for cls, n in adm["waiting"].items():
+                    waiting.add_metric([name, cls], n)
+        yield from (calls, shed, by_class, limit, waiting)
 
     @staticmethod
     def _tuning(hub: IntelligentAutomationHub, g: Any) -> Iterator[Any]:
