@@ -18,13 +18,14 @@ imports nothing from the components above it; :mod:`autoopt.tuning` and
 
 from __future__ import annotations
 
-from autoopt.execution._base import Executor, run_call, settle
+from autoopt.execution._base import ChainingExecutor, Executor, run_call, settle
 from autoopt.execution._dask import DaskExecutor
 from autoopt.execution._local import InlineExecutor, ProcessExecutor, ThreadExecutor
 from autoopt.execution._stop import CallTimeout, call_in_child
 
 __all__ = [
     "CallTimeout",
+    "ChainingExecutor",
     "DaskExecutor",
     "Executor",
     "InlineExecutor",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Executor", "run_call", "settle"]
+__all__ = ["ChainingExecutor", "Executor", "run_call", "settle"]
 
 
 def run_call(
@@ -90,10 +90,6 @@ class Executor(ABC):
     """
 
     remote: bool = False
-    chains: bool = False
-    """Whether :meth:`handle` gives, for a call in flight, what a later call can take as an argument in
-    place of its result (dask futures): the scheduler then submits a task before its referenced
-    dependencies finish, and the cluster passes the results between workers."""
     stoppable: bool = False
     """Whether a call can be hard-stopped at a deadline: each worker is a process that can run the
     call in a child process and kill it (workflow step timeouts use this)."""
@@ -121,11 +117,6 @@ class Executor(ABC):
         call holds while it runs, ``key`` names it. Executors without a scheduler of their own ignore them."""
         return self.submit(fn, *args, **dict(kwargs or {}))
 
-    def handle(self, future: cf.Future[Any]) -> Any:
-        """What a later call on this executor may take in place of ``future``'s result (see :attr:`chains`);
-        executors that do not chain have none."""
-        raise NotImplementedError(f"{type(self).__name__} does not chain calls")
-
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:  # noqa: B027 (optional)
         """Release the workers this executor owns (nothing, by default)."""
 
@@ -139,3 +130,16 @@ class Executor(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(max_workers={self.max_workers})"
+
+
+class ChainingExecutor(Executor):
+    """An executor whose calls can take a call still in flight as an argument (dask futures).
+
+    The scheduler's driver then submits a task before its referenced
+    dependencies finish, passing :meth:`handle` of each in place of its
+    result, and the cluster hands the results between its workers.
+    """
+
+    @abstractmethod
+    def handle(self, future: cf.Future[Any]) -> Any:
+        """What a later call on this executor takes in place of ``future``'s result."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from autoopt._validation import check_size
-from autoopt.execution._base import Executor, run_call
+from autoopt.execution._base import ChainingExecutor, run_call
 
 __all__ = ["DaskExecutor"]
 
@@ -30,7 +30,7 @@ def _distributed() -> Any:
     return distributed
 
 
-class DaskExecutor(Executor):
+class DaskExecutor(ChainingExecutor):
     """Submit calls to a ``dask.distributed`` cluster through ``client``.
 
     Each call becomes one ``client.submit`` (``pure=False``: a call is run
@@ -74,7 +74,6 @@ class DaskExecutor(Executor):
     """
 
     remote = True
-    chains = True
 
     def __init__(self, client: Any, *, max_workers: int | None = None) -> None:
         distributed = _distributed()

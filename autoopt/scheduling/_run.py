@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from autoopt._validation import check_int, check_sync_callable, describe_exception
-from autoopt.execution import Executor, InlineExecutor
+from autoopt.execution import ChainingExecutor, Executor, InlineExecutor
 from autoopt.scheduling._calls import Claim, resolve
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class RunLoop:
         self.running: dict[str, cf.Future[Any]] = {}  # task id -> its call, while in flight
         # Chaining (executors whose handles pass results between calls, dask): the calls started on
         # running dependencies, the tasks to try chaining, and calls reported before their dependencies.
-        self.chains = executor.chains
+        self.chaining = executor if isinstance(executor, ChainingExecutor) else None
         self.waiting_on: dict[cf.Future[Any], list[cf.Future[Any]]] = {}  # call -> its dependencies' calls
         self.candidates: dict[str, None] = {}
         self.deferred: list[cf.Future[Any]] = []
@@ -88,7 +88,8 @@ class RunLoop:
             if claim is None:
                 break
             self._submit(claim, [])
-        while self.candidates and self._room():
+        chaining = self.chaining  # None unless the executor chains (then candidates exist)
+        while chaining is not None and self.candidates and self._room():
             task_id = next(iter(self.candidates))
             del self.candidates[task_id]
             got = self.scheduler.claim_chained(task_id, self.running)
@@ -96,7 +97,7 @@ class RunLoop:
                 continue
             claim, waiting = got
             parents = [self.running[p] for p in waiting]
-            handles = {p: self.executor.handle(f) for p, f in zip(waiting, parents, strict=True)}
+            handles = {p: chaining.handle(f) for p, f in zip(waiting, parents, strict=True)}
             claim = replace(claim, args=resolve(claim.args, handles), kwargs=resolve(claim.kwargs, handles))
             self._submit(claim, parents)
 
@@ -122,7 +123,7 @@ class RunLoop:
         self.running[task.task_id] = future
         if waiting:
             self.waiting_on[future] = waiting
-        if self.chains:
+        if self.chaining is not None:
             self.candidates.update(dict.fromkeys(self.scheduler.dependents_of(task.task_id)))
         future.add_done_callback(self._on_done)  # O(1) per completion, whatever is in flight
 
@@ -173,7 +174,9 @@ class RunLoop:
             if not isinstance(exc, Exception) and self.interrupt is None:
                 self.interrupt = exc
         else:
-            if self.chains:  # blocked dependents may now chain on their other, running dependencies
+            if (
+                self.chaining is not None
+            ):  # blocked dependents may now chain on their other, running dependencies
                 self.candidates.update(dict.fromkeys(self.scheduler.dependents_of(task.task_id)))
             self.scheduler.complete_task(task.task_id, result=result)
         if self.progress is not None:
