@@ -24,8 +24,10 @@ def call_in_child(
 ) -> Any:
     """``run_call(fn, args, kwargs)`` in a fresh child process, killed (``SIGKILL``) after ``timeout`` s.
 
-    The call and its result travel pickled (cloudpickle out, pickle back);
-    an exception it raises is re-raised here. Raises :class:`CallTimeout`
+    The child is forked where the platform allows it, so the call needs no
+    serialising (elsewhere it is spawned, and the callable must be
+    importable); the result travels back through a pipe, and an exception
+    the call raises is re-raised here. Raises :class:`CallTimeout`
     once the child is killed. The child is forked where the platform allows
     it (cheap: ~ms), spawned elsewhere.
 
@@ -39,13 +41,13 @@ def call_in_child(
     ...
     autoopt.execution._stop.CallTimeout: the call passed its 0.2 s timeout; its process was killed
     """
-    import cloudpickle  # a dependency of joblib (a core dependency)
-
     methods = multiprocessing.get_all_start_methods()
     ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     receive, send = ctx.Pipe(duplex=False)
-    payload = cloudpickle.dumps((fn, tuple(args), dict(kwargs or {})))
-    child = ctx.Process(target=_child, args=(send, payload), name="autoopt-stoppable")
+    # Forked, the child inherits the call as it is (nothing is serialised); spawned (no fork on the
+    # platform), multiprocessing pickles it, so the callable must be importable there.
+    call = (fn, tuple(args), dict(kwargs or {}))
+    child = ctx.Process(target=_child, args=(send, *call), name="autoopt-stoppable")
     child.start()
     send.close()
     try:
@@ -65,10 +67,7 @@ def call_in_child(
     raise value
 
 
-def _child(send: Any, payload: bytes) -> None:
-    import pickle
-
-    fn, args, kwargs = pickle.loads(payload)
+def _child(send: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
     try:
         result: tuple[bool, Any] = (True, run_call(fn, args, kwargs))
     except BaseException as exc:  # sent back to the caller, which re-raises it
