@@ -297,10 +297,7 @@ class AdmissionController:
 
         Class and deadline default to the :func:`request_context` in force.
         """
-        cls, at = self._resolve(criticality, deadline)
-        verdict, waiter = self.offer(cls, at, self.clock())
-        if verdict.action == "reject":
-            raise self._error(verdict.reason, verdict)
+        waiter, timeout = self._arrive(criticality, deadline)
         if waiter is not None:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[tuple[bool, str]] = loop.create_future()
@@ -313,32 +310,23 @@ class AdmissionController:
                 loop.call_soon_threadsafe(settle, granted, reason)
 
             waiter.wake = wake
-            timeout = None if at is None else max(0.0, at - self.clock())
             try:
-                granted, reason = await asyncio.wait_for(future, timeout)
+                outcome = await asyncio.wait_for(future, timeout)
             except (TimeoutError, asyncio.CancelledError) as exc:
-                if self.abandon(waiter, self.clock()):
-                    self._wake(self.release(None, self.clock()))
+                self._gave_up(waiter)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
-                raise self._error("deadline passed in the queue") from None
-            if not granted:
-                raise self._error(reason)
-        start = self.clock()
-        try:
+                outcome = (False, "deadline passed in the queue")
+            self._started_or_raise(*outcome)
+        with self._held():
             yield
-        finally:
-            self._wake(self.release(self.clock() - start, self.clock()))
 
     @contextlib.contextmanager
     def slot_sync(
         self, criticality: Criticality | str | None = None, deadline: float | None = None
     ) -> Iterator[None]:
         """:meth:`slot` for threads: waits on an ``Event`` instead of a future."""
-        cls, at = self._resolve(criticality, deadline)
-        verdict, waiter = self.offer(cls, at, self.clock())
-        if verdict.action == "reject":
-            raise self._error(verdict.reason, verdict)
+        waiter, timeout = self._arrive(criticality, deadline)
         if waiter is not None:
             event = threading.Event()
             box: list[tuple[bool, str]] = []
@@ -348,14 +336,35 @@ class AdmissionController:
                 event.set()
 
             waiter.wake = wake
-            timeout = None if at is None else max(0.0, at - self.clock())
             if not event.wait(timeout):
-                if self.abandon(waiter, self.clock()):
-                    self._wake(self.release(None, self.clock()))
-                raise self._error("deadline passed in the queue")
-            granted, reason = box[0]
-            if not granted:
-                raise self._error(reason)
+                self._gave_up(waiter)
+                box.append((False, "deadline passed in the queue"))
+            self._started_or_raise(*box[0])
+        with self._held():
+            yield
+
+    # the drivers' shared steps: arrive (admitted, queued or refused), give up, start, hold the slot
+
+    def _arrive(
+        self, criticality: Criticality | str | None, deadline: float | None
+    ) -> tuple[_Waiter | None, float | None]:
+        """Offer the call; return its waiter (None when admitted) and how long it may wait. Raises when refused."""
+        cls, at = self._resolve(criticality, deadline)
+        verdict, waiter = self.offer(cls, at, self.clock())
+        if verdict.action == "reject":
+            raise self._error(verdict.reason, verdict)
+        return waiter, None if at is None else max(0.0, at - self.clock())
+
+    def _gave_up(self, waiter: _Waiter) -> None:
+        if self.abandon(waiter, self.clock()):  # granted meanwhile: hand the slot on
+            self._wake(self.release(None, self.clock()))
+
+    def _started_or_raise(self, granted: bool, reason: str) -> None:
+        if not granted:
+            raise self._error(reason)
+
+    @contextlib.contextmanager
+    def _held(self) -> Iterator[None]:
         start = self.clock()
         try:
             yield
