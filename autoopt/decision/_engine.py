@@ -7,7 +7,6 @@ import threading
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
 from itertools import islice
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from autoopt._clock import Clock, is_default_stamp, system_clock, to_datetime
@@ -23,6 +22,8 @@ from autoopt._validation import (
 from autoopt.config import AutomationConfig, check_config
 from autoopt.decision import _rules
 from autoopt.decision._context import ContextSchema, decision_time
+from autoopt.decision._counts import DecisionCounts, rule_stats
+from autoopt.decision._files import RuleFiles
 from autoopt.decision._policy import Policy, Proposal, scaling_delta
 from autoopt.decision._rules import RuleState, Segment, Snapshot, build_snapshot, confidence_band
 from autoopt.enums import DecisionType
@@ -43,7 +44,7 @@ def _has_time(ctx: Mapping[str, Any]) -> bool:
     return ts is not None and not is_default_stamp(ts)
 
 
-class DecisionEngine:
+class DecisionEngine(RuleFiles):
     """Evaluate guards, a policy and prioritised rules against a context, and learn from feedback.
 
     :meth:`evaluate` runs, in order (see :class:`~autoopt.decision.Policy` for the contract):
@@ -143,13 +144,9 @@ class DecisionEngine:
         self._seq = 0
         self._cooling: dict[int, RuleState] = {}  # fallback position -> a declarative rule that fired
         self._history: OrderedDict[str, Decision] = OrderedDict()
-        self._total = 0
+        self._counts = DecisionCounts()
         self._evaluations = 0
         self._cooldown_skips = 0
-        self._by_type: Counter[str] = Counter()
-        self._by_confidence: Counter[str] = Counter()
-        self._by_source: Counter[str] = Counter()
-        self._by_type_source: Counter[tuple[str, str]] = Counter()
         self._feedback_n = 0
         self._feedback_sum = 0.0
         self._rule_errors_total = 0
@@ -352,12 +349,7 @@ class DecisionEngine:
         self._history[decision.decision_id] = decision
         if len(self._history) > self.history_size:
             self._history.popitem(last=False)
-        self._total += 1
-        self._by_type[decision.decision_type.value] += 1
-        self._by_confidence[decision.confidence.value] += 1
-        source = "policy" if decision.rule_id is None else "rule"
-        self._by_source[source] += 1
-        self._by_type_source[decision.decision_type.value, source] += 1
+        self._counts.count(decision)
 
     def _ask_policy(
         self, snap: Snapshot, ctx: dict[str, Any], now: float, vetoed: frozenset[DecisionType]
@@ -694,21 +686,6 @@ class DecisionEngine:
         mean, confidence, errors, last error), ``total_rules``, ``enabled_rules``, ``history_size``.
         """
         with self._lock:
-            rules = {
-                rid: {
-                    "name": s.rule.name,
-                    "role": s.rule.role,
-                    "priority": s.priority,
-                    "enabled": s.rule.enabled,
-                    "fired": s.fired,
-                    "feedback_count": s.feedback_n,
-                    "average_feedback_score": s.feedback_sum / s.feedback_n if s.feedback_n else None,
-                    "confidence": s.confidence.value,
-                    "errors": s.errors,
-                    "last_error": s.last_error,
-                }
-                for rid, s in self._rules.items()
-            }
             policy = (
                 None
                 if self._policy is None
@@ -722,84 +699,21 @@ class DecisionEngine:
                     "last_error": self._last_policy_error,
                 }
             )
+            counts = self._counts.as_dict()
             return {
-                "total_decisions": self._total,
+                "total_decisions": counts.pop("total_decisions"),
                 "evaluations": self._evaluations,
-                "decisions_by_type": dict(self._by_type),
-                "decisions_by_confidence": dict(self._by_confidence),
-                "decisions_by_source": dict(self._by_source),
-                "decisions_by_type_and_source": _nested(self._by_type_source),
+                **counts,
                 "feedback_count": self._feedback_n,
                 "average_feedback_score": self._feedback_sum / self._feedback_n if self._feedback_n else None,
                 "cooldown_skips": self._cooldown_skips,
                 "rule_errors": self._rule_errors_total,
                 "policy": policy,
-                "rules": rules,
+                "rules": rule_stats(self._rules),
                 "total_rules": len(self._rules),
                 "enabled_rules": sum(1 for s in self._rules.values() if s.rule.enabled),
                 "history_size": len(self._history),
             }
-
-    # --------------------------------------------------------------- rule files
-
-    def to_dict(self) -> dict[str, Any]:
-        """The rules as a rule-file document: ``version``, registered ``context_keys`` and ``rules``.
-
-        Raises
-        ------
-        TypeError
-            If a rule has Python callables (a lambda rule), naming the rule.
-        """
-        return _rules.rules_to_dict(self.list_rules(), self.schema.registered())
-
-    def to_yaml(self) -> str:
-        """The rules as YAML text (:meth:`to_dict`); write it to a file to keep it."""
-        return _rules.dump_yaml(self.to_dict())
-
-    def to_json(self) -> str:
-        """The rules as JSON text (:meth:`to_dict`)."""
-        import json
-
-        return json.dumps(self.to_dict(), indent=2)
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any], **kwargs: Any) -> DecisionEngine:
-        """An engine holding the rules of a rule-file document; ``kwargs`` go to the constructor."""
-        rules, keys = _rules.rules_from_dict(doc, "from_dict()")
-        engine = cls(**kwargs)
-        for key in keys:
-            engine.register_context_key(**key)
-        for rule in rules:
-            engine.add_rule(rule)
-        return engine
-
-    @classmethod
-    def from_yaml(cls, source: str | Path, **kwargs: Any) -> DecisionEngine:
-        """An engine from a YAML rule file: a :class:`pathlib.Path` is read, a ``str`` is the text.
-
-        Read with ``yaml.safe_load``; the document must have ``version: 1`` and ``rules``.
-
-        Examples
-        --------
-        >>> engine = DecisionEngine.from_yaml('''
-        ... version: 1
-        ... rules:
-        ...   - name: hot
-        ...     condition: cpu_usage > 80 and error_rate < 0.05
-        ...     decision_type: scale_up
-        ...     parameters: {instances: "ceil(request_rate / 400)"}
-        ...     priority: 10
-        ... ''')
-        >>> d = engine.evaluate({"cpu_usage": 90, "error_rate": 0.0, "request_rate": 900.0})
-        >>> d.parameters, d.delta, d.expression
-        ({'instances': 3}, 3, 'cpu_usage > 80 and error_rate < 0.05')
-        """
-        return cls.from_dict(_rules.load_yaml(_rules.read_text(source, "from_yaml")), **kwargs)
-
-    @classmethod
-    def from_json(cls, source: str | Path, **kwargs: Any) -> DecisionEngine:
-        """An engine from a JSON rule file (see :meth:`from_yaml`)."""
-        return cls.from_dict(_rules.load_json(_rules.read_text(source, "from_json")), **kwargs)
 
     def backtest(self, frame: pd.DataFrame) -> pd.DataFrame:
         """What the rules would have decided on each row of ``frame``; see :func:`autoopt.decision.backtest_rules`."""
@@ -810,10 +724,3 @@ class DecisionEngine:
     def _backtest_view(self) -> tuple[Snapshot, float]:
         """The compiled order and the default cooldown, for :func:`backtest_rules`."""
         return self._snap, self.cooldown_seconds
-
-
-def _nested(counts: Counter[tuple[str, str]]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for (outer, inner), n in counts.items():
-        out.setdefault(outer, {})[inner] = n
-    return out
