@@ -36,7 +36,7 @@ from autoopt.core import EWMean
 from autoopt.enums import LearningMode
 from autoopt.models import LearningPattern
 
-__all__ = ["PatternLearner", "pattern_key"]
+__all__ = ["Conditions", "PatternLearner", "pattern_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +110,61 @@ def _canonical(conditions: Any, name: str) -> tuple[str, dict[str, Any]]:
     normalised = _normalise(conditions, name)
     key = json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return key, normalised
+
+
+class Conditions:
+    """A condition dict validated and canonicalised once, to record under many times.
+
+    :meth:`PatternLearner.record_observation` accepts one in place of a dict
+    and then skips the validation and the JSON key building, which are most
+    of its cost. Code on a request path that records under the same few
+    condition sets (a provider, per load level) builds each once.
+
+    Parameters
+    ----------
+    conditions : dict
+        As for :meth:`PatternLearner.record_observation`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`pattern_key` does.
+
+    Examples
+    --------
+    >>> from autoopt.learning import Conditions, PatternLearner
+    >>> busy = Conditions({"load": "high", "provider": "m"})
+    >>> busy.key
+    '{"load":"high","provider":"m"}'
+    >>> learner = PatternLearner(min_samples=1)
+    >>> learner.record_observation(busy, "serve", True)
+    >>> learner.get_recommended_action({"provider": "m", "load": "high"})
+    ('serve', 1.0)
+    """
+
+    __slots__ = ("_key", "_values")
+
+    def __init__(self, conditions: Mapping[str, Any]) -> None:
+        self._key, self._values = _canonical(conditions, "Conditions() argument 'conditions'")
+
+    @property
+    def key(self) -> str:
+        """:func:`pattern_key` of the conditions."""
+        return self._key
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The conditions as plain JSON data (a copy)."""
+        return json.loads(self.key)
+
+    def __repr__(self) -> str:
+        return f"Conditions({self.key})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Conditions) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 def _pattern_id(key: str) -> str:
@@ -249,8 +304,11 @@ class PatternLearner:
 
     # ------------------------------------------------------------------- record
 
-    def record_observation(self, conditions: dict[str, Any], action: str, success: bool) -> None:
+    def record_observation(self, conditions: dict[str, Any] | Conditions, action: str, success: bool) -> None:
         """Record that ``action`` taken under ``conditions`` succeeded or not.
+
+        ``conditions`` may be a :class:`Conditions`, checked and keyed once,
+        which makes repeated recording under it cheaper.
 
         Raises
         ------
@@ -262,7 +320,10 @@ class PatternLearner:
             If ``action`` is empty or a condition value is a non-finite number.
             Nothing is recorded on bad input.
         """
-        key, normalised = _canonical(conditions, "record_observation() argument 'conditions'")
+        if isinstance(conditions, Conditions):
+            key, normalised = conditions._key, conditions._values
+        else:
+            key, normalised = _canonical(conditions, "record_observation() argument 'conditions'")
         check_str(action, "record_observation() argument 'action'")
         if not isinstance(success, (bool, np.bool_)):
             raise TypeError(

@@ -10,7 +10,6 @@ seed's vision-provider wrapper built on it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -31,9 +30,10 @@ from autoopt._validation import (
     is_async_callable,
 )
 from autoopt.admission import AdmissionController
-from autoopt.enums import PredictionType, RemediationAction
+from autoopt.enums import LoadLevel, PredictionType, RemediationAction
 from autoopt.exceptions import LoadShedError
 from autoopt.hub import IntelligentAutomationHub, create_intelligent_automation_hub
+from autoopt.learning import Conditions
 from autoopt.models import jsonable
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
+_LATENCY, _ERROR_RATE = PredictionType.LATENCY, PredictionType.ERROR_RATE
 
 
 @dataclass
@@ -244,6 +245,7 @@ class AutomatedProvider(Generic[R]):
         self._remediations = 0
         self._report_errors = 0
         self.observer: RequestObserver | None = None  # told each completed call's duration (metrics)
+        self._conditions: dict[LoadLevel | None, Conditions] = {}  # the learner's conditions per load level
 
     # ------------------------------------------------------- pure decision
 
@@ -269,19 +271,18 @@ class AutomatedProvider(Generic[R]):
         try:
             now = self._clock()
             if hub.config.prediction_enabled:
-                hub.predictor.record_observation(
-                    PredictionType.LATENCY, latency_ms, timestamp=now, series=self.name
-                )
-                hub.predictor.record_observation(
-                    PredictionType.ERROR_RATE, 0.0 if error is None else 1.0, timestamp=now, series=self.name
+                hub.predictor.record_observations(
+                    {_LATENCY: latency_ms, _ERROR_RATE: 0.0 if error is None else 1.0}, now, series=self.name
                 )
             if hub.config.learning_enabled:
                 level = hub.load_manager.get_current_load()
-                hub.learner.record_observation(
-                    {"provider": self.name, "load_level": None if level is None else level.value},
-                    "serve",
-                    error is None,
-                )
+                conditions = self._conditions.get(level)
+                if conditions is None:  # checked and keyed once per load level
+                    conditions = Conditions(
+                        {"provider": self.name, "load_level": None if level is None else level.value}
+                    )
+                    self._conditions[level] = conditions
+                hub.learner.record_observation(conditions, "serve", error is None)
         except Exception as exc:  # reporting must never lose the model's result
             logger.exception("%s: reporting a call's outcome failed: %s", self.name, describe_exception(exc))
             with self._lock:
@@ -311,14 +312,15 @@ class AutomatedProvider(Generic[R]):
     async def __call__(self, *args: Any, **kwargs: Any) -> R:
         """Admit, await the wrapped callable, report; exceptions propagate unchanged."""
         if self.admission is not None:
-            async with contextlib.AsyncExitStack() as stack:
-                try:
-                    await stack.enter_async_context(self.admission.slot())
-                except LoadShedError:  # refused by admission (not raised by the model)
+            slot = self.admission.slot()
+            try:
+                async with slot:
+                    return await self._run(*args, **kwargs)
+            except LoadShedError:
+                if not slot.entered:  # refused by admission (not raised by the model)
                     with self._lock:
                         self._shed += 1
-                    raise
-                return await self._run(*args, **kwargs)
+                raise
         self.admit()
         return await self._run(*args, **kwargs)
 

@@ -364,3 +364,33 @@ def test_thread_hammer() -> None:
         assert p.optimal_action == f"act{p.conditions['slot']}"
         assert p.sample_count == threads_n * per_thread // slots
         assert 0.0 <= p.success_rate <= 1.0
+
+
+def test_conditions_record_the_same_as_the_dict():
+    """A prepared Conditions is the same pattern as its dict, scores included (EWMean closed form)."""
+    from autoopt.learning import Conditions
+
+    a, b = PatternLearner(min_samples=1), PatternLearner(min_samples=1)
+    prepared = Conditions({"provider": "m", "load_level": "high"})
+    outcomes = [True, False, True, True, False]
+    for ok in outcomes:
+        a.record_observation({"load_level": "high", "provider": "m"}, "serve", ok)
+        b.record_observation(prepared, "serve", ok)
+    ra, rb = (
+        a.get_recommended_action({"provider": "m", "load_level": "high"}),
+        b.get_recommended_action(prepared.values),
+    )
+    d = 0.9
+    w = [d ** (len(outcomes) - 1 - i) for i in range(len(outcomes))]
+    expected = sum(wi * o for wi, o in zip(w, outcomes, strict=True)) / sum(w)
+    assert ra == rb
+    assert rb is not None
+    assert rb[1] == pytest.approx(expected, rel=1e-12)
+    assert [p.pattern_id for p in a.get_patterns(1)] == [p.pattern_id for p in b.get_patterns(1)]
+    assert prepared.key == pattern_key({"load_level": "high", "provider": "m"})
+    assert prepared == Conditions({"load_level": "high", "provider": "m"})
+    assert len({prepared, prepared}) == 1
+    with pytest.raises(ValueError, match="finite"):
+        Conditions({"x": float("nan")})
+    with pytest.raises(TypeError, match="must be a dict"):
+        Conditions([("x", 1)])  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ manager's throttles, which shed the sheddable class first.
 from __future__ import annotations
 
 from autoopt.admission._context import Criticality, RequestContext, current_request, request_context
-from autoopt.admission._controller import AdmissionController, Verdict
+from autoopt.admission._controller import AdmissionController, Slot, Verdict
 from autoopt.admission._limit import Gradient2Limit
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Criticality",
     "Gradient2Limit",
     "RequestContext",
+    "Slot",
     "Verdict",
     "current_request",
     "request_context",

@@ -31,7 +31,7 @@ import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from autoopt.admission._context import Criticality, current_request
 from autoopt.admission._limit import Gradient2Limit
 from autoopt.exceptions import LoadShedError
 
-__all__ = ["AdmissionController", "Verdict"]
+__all__ = ["AdmissionController", "Slot", "Verdict"]
 
 _CLASSES = (Criticality.CRITICAL, Criticality.DEFAULT, Criticality.SHEDDABLE)
 
@@ -289,61 +289,20 @@ class AdmissionController:
         return LoadShedError(f"admission: rejected ({reason})", verdict.throttle if verdict else 0.0,
                              retry_after=retry)  # fmt: skip
 
-    @contextlib.asynccontextmanager
-    async def slot(
-        self, criticality: Criticality | str | None = None, deadline: float | None = None
-    ) -> AsyncIterator[None]:
-        """Hold a slot for the block (async driver); raises :class:`LoadShedError` when the call is refused.
+    def slot(self, criticality: Criticality | str | None = None, deadline: float | None = None) -> Slot:
+        """Hold a slot for an ``async with`` block (the async driver); entering raises
+        :class:`LoadShedError` when the call is refused.
 
-        Class and deadline default to the :func:`request_context` in force.
+        Class and deadline default to the :func:`request_context` in force. The same object is also a
+        sync context manager (:meth:`slot_sync`), for threads.
         """
-        waiter, timeout = self._arrive(criticality, deadline)
-        if waiter is not None:
-            loop = asyncio.get_running_loop()
-            future: asyncio.Future[tuple[bool, str]] = loop.create_future()
+        return Slot(self, criticality, deadline)
 
-            def settle(granted: bool, reason: str) -> None:
-                if not future.done():
-                    future.set_result((granted, reason))
+    def slot_sync(self, criticality: Criticality | str | None = None, deadline: float | None = None) -> Slot:
+        """:meth:`slot` for threads (``with``): waits on an ``Event`` instead of a future."""
+        return Slot(self, criticality, deadline)
 
-            def wake(granted: bool, reason: str) -> None:
-                loop.call_soon_threadsafe(settle, granted, reason)
-
-            waiter.wake = wake
-            try:
-                outcome = await asyncio.wait_for(future, timeout)
-            except (TimeoutError, asyncio.CancelledError) as exc:
-                self._gave_up(waiter)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                outcome = (False, "deadline passed in the queue")
-            self._started_or_raise(*outcome)
-        with self._held():
-            yield
-
-    @contextlib.contextmanager
-    def slot_sync(
-        self, criticality: Criticality | str | None = None, deadline: float | None = None
-    ) -> Iterator[None]:
-        """:meth:`slot` for threads: waits on an ``Event`` instead of a future."""
-        waiter, timeout = self._arrive(criticality, deadline)
-        if waiter is not None:
-            event = threading.Event()
-            box: list[tuple[bool, str]] = []
-
-            def wake(granted: bool, reason: str) -> None:
-                box.append((granted, reason))
-                event.set()
-
-            waiter.wake = wake
-            if not event.wait(timeout):
-                self._gave_up(waiter)
-                box.append((False, "deadline passed in the queue"))
-            self._started_or_raise(*box[0])
-        with self._held():
-            yield
-
-    # the drivers' shared steps: arrive (admitted, queued or refused), give up, start, hold the slot
+    # the drivers' shared steps: arrive (admitted, queued or refused), give up, start, end
 
     def _arrive(
         self, criticality: Criticality | str | None, deadline: float | None
@@ -355,6 +314,41 @@ class AdmissionController:
             raise self._error(verdict.reason, verdict)
         return waiter, None if at is None else max(0.0, at - self.clock())
 
+    async def _wait_async(self, waiter: _Waiter, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[bool, str]] = loop.create_future()
+
+        def settle(granted: bool, reason: str) -> None:
+            if not future.done():
+                future.set_result((granted, reason))
+
+        def wake(granted: bool, reason: str) -> None:
+            loop.call_soon_threadsafe(settle, granted, reason)
+
+        waiter.wake = wake
+        try:
+            outcome = await asyncio.wait_for(future, timeout)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            self._gave_up(waiter)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            outcome = (False, "deadline passed in the queue")
+        self._started_or_raise(*outcome)
+
+    def _wait_sync(self, waiter: _Waiter, timeout: float | None) -> None:
+        event = threading.Event()
+        box: list[tuple[bool, str]] = []
+
+        def wake(granted: bool, reason: str) -> None:
+            box.append((granted, reason))
+            event.set()
+
+        waiter.wake = wake
+        if not event.wait(timeout):
+            self._gave_up(waiter)
+            box.append((False, "deadline passed in the queue"))
+        self._started_or_raise(*box[0])
+
     def _gave_up(self, waiter: _Waiter) -> None:
         if self.abandon(waiter, self.clock()):  # granted meanwhile: hand the slot on
             self._wake(self.release(None, self.clock()))
@@ -363,13 +357,9 @@ class AdmissionController:
         if not granted:
             raise self._error(reason)
 
-    @contextlib.contextmanager
-    def _held(self) -> Iterator[None]:
-        start = self.clock()
-        try:
-            yield
-        finally:
-            self._wake(self.release(self.clock() - start, self.clock()))
+    def _end(self, start: float) -> None:
+        now = self.clock()
+        self._wake(self.release(now - start, now))
 
     def _resolve(
         self, criticality: Criticality | str | None, deadline: float | None
@@ -398,3 +388,46 @@ class AdmissionController:
                 "rejected_by_class_reason": {k: dict(v) for k, v in c.rejected_by_class_reason.items()},
                 "class_shares": {cls.value: s for cls, s in self._shares.items()}, "mean_duration": self._rtt,
             }  # fmt: skip
+
+
+class Slot:
+    """One call's hold on an :class:`AdmissionController` slot: ``async with`` (async driver) or ``with``
+    (sync driver), from :meth:`AdmissionController.slot`.
+
+    Entering admits the call, or queues it until a slot frees, or raises :class:`LoadShedError`; leaving
+    frees the slot and teaches the limit the call's duration. ``entered`` tells a caller whether a
+    :class:`LoadShedError` came from admission (False) or from the block (True). Use each once.
+    """
+
+    __slots__ = ("_ac", "_criticality", "_deadline", "_start", "entered")
+
+    def __init__(
+        self, ac: AdmissionController, criticality: Criticality | str | None, deadline: float | None
+    ):
+        self._ac = ac
+        self._criticality = criticality
+        self._deadline = deadline
+        self._start = 0.0
+        self.entered = False
+
+    async def __aenter__(self) -> None:
+        ac = self._ac
+        waiter, timeout = ac._arrive(self._criticality, self._deadline)
+        if waiter is not None:
+            await ac._wait_async(waiter, timeout)
+        self.entered = True
+        self._start = ac.clock()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._ac._end(self._start)
+
+    def __enter__(self) -> None:
+        ac = self._ac
+        waiter, timeout = ac._arrive(self._criticality, self._deadline)
+        if waiter is not None:
+            ac._wait_sync(waiter, timeout)
+        self.entered = True
+        self._start = ac.clock()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ac._end(self._start)

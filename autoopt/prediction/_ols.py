@@ -26,11 +26,11 @@ model then falls back to the mean (``b = 0``, ``n - 1`` degrees of freedom).
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from autoopt.core.ring import RingBuffer
 from autoopt.prediction._results import PredictionResults, t_quantile
 
 __all__ = ["SlidingOLS"]
@@ -63,7 +63,7 @@ class SlidingOLS:
         if isinstance(window, bool) or not isinstance(window, int) or window < 3:
             raise ValueError(f"window must be an int >= 3; got {window!r}.")
         self.window = window
-        self._buf = RingBuffer(window, width=2)
+        self._buf: deque[tuple[float, float]] = deque()  # the window, oldest first
         self._n = 0
         self._shift: float | None = None  # moments are of x - shift, for precision at large |x|
         self._mx = 0.0
@@ -83,8 +83,8 @@ class SlidingOLS:
     def update(self, x: float, y: float) -> SlidingOLS:
         """Add the point ``(x, y)``, dropping the oldest if the window is full; return self."""
         if self._n == self.window:
-            ox, oy = self._buf[0]
-            self._remove(float(ox), float(oy))
+            ox, oy = self._buf.popleft()
+            self._remove(ox, oy)
         self._buf.append((x, y))
         if self._shift is None:
             self._shift = x
@@ -117,13 +117,11 @@ class SlidingOLS:
         self._mx, self._my, self._n = mx_new, my_new, n - 1
         self._removals += 1
         if self._removals >= self.window:
-            self._recompute(skip_oldest=True)
+            self._recompute()
 
-    def _recompute(self, skip_oldest: bool = False) -> None:
+    def _recompute(self) -> None:
         """Recompute the moments exactly from the buffer (O(window), every ``window`` removals)."""
-        data = self._buf.view()
-        if skip_oldest:
-            data = data[1:]
+        data = np.array(self._buf, dtype=np.float64)  # O(window), once every `window` removals
         self._shift = float(data[0, 0])
         x, y = data[:, 0] - self._shift, data[:, 1]
         self._n = len(x)

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -272,48 +273,110 @@ class PerformancePredictor:
             On a bad type, value, timestamp or series name; nothing is recorded.
         """
         ptype = check_enum(prediction_type, PredictionType, "record_observation() argument 'prediction_type'")
-        key = (ptype, _check_series(series, "record_observation"))
-        lo, hi = _BOUNDS[ptype]
-        y = check_real(
-            value,
-            f"record_observation() argument 'value' for {ptype.value}",
-            low=lo,
-            high=None if math.isinf(hi) else hi,
-        )
-        cfg = self.config
-        skew = cfg.max_clock_skew_s
-        if timestamp is None:
-            ts = None
-            start = self._clock()  # used only if this is the series' first observation
-        else:
-            now = None if skew is None else self._clock()
-            ts = check_sample_time(
-                timestamp, "record_observation() argument 'timestamp'", now=now, max_skew=skew
-            )
-            start = ts
-        max_back = cfg.max_backward_step_s
+        series = _check_series(series, "record_observation")
+        y = _check_value(ptype, value, "record_observation() argument 'value'")
+        ts, start = self._check_time(timestamp, "record_observation() argument 'timestamp'")
         with self._lock:
-            state = self._series.get(key)
-            if state is None:
-                state = self._new_series(key, start)
-                t = start
-            elif ts is None:
-                t = state.last_ts + self.sample_interval
-            elif ts >= state.last_ts:
-                t = ts
-            else:
-                if max_back is not None and state.last_ts - ts > max_back:
-                    raise backward_step_error(
-                        "record_observation() argument 'timestamp'", ts, state.last_ts, max_back
-                    )
-                self._clamped += 1
-                t = state.last_ts
-            if key[1] is not None:
-                self._named.move_to_end(key)
-            state.ols.update((t - state.origin) / 60.0, y)
-            state.history.append((t, y))
-            state.last_ts = t
-            state.n_total += 1
+            self._append((ptype, series), y, ts, start)
+
+    def record_observations(
+        self,
+        values: Mapping[PredictionType, float],
+        timestamp: Any = None,
+        *,
+        series: str | None = None,
+    ) -> None:
+        """Record observations of several metrics made at one time.
+
+        The same as calling :meth:`record_observation` for each item, but all
+        are checked before any is recorded, and the timestamp, the series name
+        and the lock are handled once: cheaper on a request path, which
+        reports a latency and an outcome per call.
+
+        Parameters
+        ----------
+        values : dict
+            ``{prediction_type: value}``, each value as in :meth:`record_observation`.
+        timestamp : datetime or float, optional
+        series : str, optional
+
+        Raises
+        ------
+        ValueError, TypeError
+            On a bad type, value, timestamp or series name; nothing is recorded.
+
+        Examples
+        --------
+        >>> from autoopt import PerformancePredictor, PredictionType
+        >>> p = PerformancePredictor()
+        >>> p.record_observations({PredictionType.LATENCY: 12.5, PredictionType.ERROR_RATE: 0.0},
+        ...                       timestamp=1_700_000_000.0, series="model-a")
+        >>> p.observation_count("latency", series="model-a"), p.observation_count("error_rate", series="model-a")
+        (1, 1)
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"record_observations() argument 'values' must be a dict of prediction type to value; "
+                f"got {values!r:.80} of type {type(values).__name__}."
+            )
+        checked = []
+        for ptype, value in values.items():
+            ptype = check_enum(ptype, PredictionType, "record_observations() argument 'values' key")
+            checked.append(
+                (
+                    ptype,
+                    _check_value(ptype, value, f"record_observations() argument 'values'[{ptype.value!r}]"),
+                )
+            )
+        series = _check_series(series, "record_observations")
+        ts, start = self._check_time(timestamp, "record_observations() argument 'timestamp'")
+        max_back = self.config.max_backward_step_s
+        with self._lock:
+            if ts is not None and max_back is not None:  # all or nothing: refuse before recording any
+                for ptype, _ in checked:
+                    state = self._series.get((ptype, series))
+                    if state is not None and state.last_ts - ts > max_back:
+                        raise backward_step_error(
+                            "record_observations() argument 'timestamp'", ts, state.last_ts, max_back
+                        )
+            for ptype, y in checked:
+                self._append((ptype, series), y, ts, start)
+
+    def _check_time(self, timestamp: Any, name: str) -> tuple[float | None, float]:
+        """``(ts, start)``: the checked timestamp (None for "one interval on") and a new series' start."""
+        skew = self.config.max_clock_skew_s
+        if timestamp is None:
+            return None, self._clock()  # start is used only if this is the series' first observation
+        now = None if skew is None else self._clock()
+        ts = check_sample_time(timestamp, name, now=now, max_skew=skew)
+        return ts, ts
+
+    def _append(
+        self, key: tuple[PredictionType, str | None], y: float, ts: float | None, start: float
+    ) -> None:
+        """Under the lock: add one checked observation to its series."""
+        state = self._series.get(key)
+        if state is None:
+            state = self._new_series(key, start)
+            t = start
+        elif ts is None:
+            t = state.last_ts + self.sample_interval
+        elif ts >= state.last_ts:
+            t = ts
+        else:
+            max_back = self.config.max_backward_step_s
+            if max_back is not None and state.last_ts - ts > max_back:
+                raise backward_step_error(
+                    "record_observation() argument 'timestamp'", ts, state.last_ts, max_back
+                )
+            self._clamped += 1
+            t = state.last_ts
+        if key[1] is not None:
+            self._named.move_to_end(key)
+        state.ols.update((t - state.origin) / 60.0, y)
+        state.history.append((t, y))
+        state.last_ts = t
+        state.n_total += 1
 
     def _new_series(self, key: tuple[PredictionType, str | None], start: float) -> SeriesState:
         """Under the lock: a new series, evicting the least recently used named series past ``max_series``."""
@@ -621,6 +684,11 @@ def _check_target(last_ts: float, horizon_minutes: float, name: str) -> None:
             f"{name} ({horizon_minutes!r} minutes) puts the forecast's target past 2262-04-11, "
             "the end of pandas' time range."
         )
+
+
+def _check_value(ptype: PredictionType, value: Any, name: str) -> float:
+    lo, hi = _BOUNDS[ptype]
+    return check_real(value, f"{name} for {ptype.value}", low=lo, high=None if math.isinf(hi) else hi)
 
 
 def _check_series(series: Any, method: str) -> str | None:

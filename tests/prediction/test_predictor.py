@@ -346,3 +346,44 @@ def test_results_type_is_the_one_every_path_builds() -> None:
     assert isinstance(state.ols.predict(1.0), PredictionResults)
     assert isinstance(state.model, Forecaster)
     assert isinstance(state.model.get_forecast(2), PredictionResults)
+
+
+def test_record_observations_equals_one_call_per_metric_and_statsmodels():
+    """The batch form records what separate calls record; its forecast is still statsmodels' OLS."""
+    rng = np.random.default_rng(3)
+    t0 = 1_700_000_000.0
+    lat = 20.0 + 0.3 * np.arange(40) + rng.normal(0, 2, 40)
+    err = rng.uniform(0, 0.2, 40)
+    one, batch = PerformancePredictor(), PerformancePredictor()
+    for i in range(40):
+        ts = t0 + 60.0 * i
+        one.record_observation(PredictionType.LATENCY, lat[i], timestamp=ts, series="m")
+        one.record_observation(PredictionType.ERROR_RATE, err[i], timestamp=ts, series="m")
+        batch.record_observations({"latency": lat[i], PredictionType.ERROR_RATE: err[i]}, ts, series="m")
+    for ptype, y in ((PredictionType.LATENCY, lat), (PredictionType.ERROR_RATE, err)):
+        a = one.predict_frame(ptype, 30.0, series="m")
+        b = batch.predict_frame(ptype, 30.0, series="m")
+        assert a.equals(b)
+        window = min(len(y), one.window)
+        x = np.arange(40, dtype=float)[-window:]
+        ref = _statsmodels_frame(x, y[-window:], np.array([39.0 + 30.0]), alpha=one.alpha)
+        assert b["mean"].iloc[0] == pytest.approx(
+            float(np.clip(ref["mean"].iloc[0], 0, 1 if ptype is PredictionType.ERROR_RATE else None)),
+            rel=1e-9,
+        )
+
+
+def test_record_observations_is_all_or_nothing():
+    p = PerformancePredictor(config=AutomationConfig(max_backward_step_s=60.0))
+    p.record_observations({"latency": 5.0}, 1_700_000_000.0, series="m")
+    with pytest.raises(ValueError, match=r"'values'\['error_rate'\]"):
+        p.record_observations({"latency": 5.0, "error_rate": 1.5}, 1_700_000_060.0, series="m")
+    with pytest.raises(ValueError, match="'values' key"):
+        p.record_observations({"latency": 5.0, "bogus": 1.0}, 1_700_000_060.0, series="m")
+    with pytest.raises(TypeError, match="'values' must be a dict"):
+        p.record_observations([("latency", 5.0)], 1_700_000_060.0)  # type: ignore[arg-type]
+    p.record_observations({"error_rate": 0.0}, 1_700_000_000.0, series="m")
+    with pytest.raises(ValueError, match="timestamp"):  # too far back for latency: error_rate not recorded
+        p.record_observations({"error_rate": 0.0, "latency": 5.0}, 1_699_999_000.0, series="m")
+    assert p.observation_count("latency", series="m") == 1
+    assert p.observation_count("error_rate", series="m") == 1
