@@ -1,16 +1,55 @@
-"""An adaptive concurrency limit learned from measured latency: Netflix's Gradient2 rule."""
+"""Adaptive concurrency limits learned from measured latency: Envoy's gradient controller and Netflix's
+Gradient2 rule, behind one small ABC."""
 
 from __future__ import annotations
 
+import math
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
-from autoopt._validation import check_real, check_size
+import numpy as np
 
-__all__ = ["Gradient2Limit"]
+from autoopt._validation import SeedLike, check_random_state, check_real, check_size
+
+__all__ = ["ConcurrencyLimit", "Gradient2Limit", "GradientLimit"]
 
 
-class Gradient2Limit:
+class ConcurrencyLimit(ABC):
+    """How many calls may run at once; an :class:`AdmissionController` admits while fewer run.
+
+    Implementations are told each finished call's latency and keep their own lock.
+    """
+
+    @property
+    @abstractmethod
+    def limit(self) -> float:
+        """The current limit (a caller admits while ``inflight < limit``)."""
+
+    @property
+    def probing(self) -> bool:
+        """True while the limit is held low on purpose to measure the no-load latency (the controller
+        then does not read the queue it builds as overload)."""
+        return False
+
+    @abstractmethod
+    def update(self, rtt: float, inflight: int, now: float | None = None) -> float:
+        """Take one call's latency (seconds), the calls in flight when it ended and the time (seconds,
+        the controller's clock); return the new limit."""
+
+    @abstractmethod
+    def get_stats(self) -> dict[str, Any]:
+        """The limit's state, JSON-ready."""
+
+
+def _check_sample(rtt: Any, inflight: Any, where: str) -> float:
+    r = check_real(rtt, f"{where} argument 'rtt'", low=0.0, low_open=True)
+    if not isinstance(inflight, int) or isinstance(inflight, bool) or inflight < 0:
+        raise TypeError(f"{where} argument 'inflight' must be an int >= 0; got {inflight!r}")
+    return r
+
+
+class Gradient2Limit(ConcurrencyLimit):
     """How many calls may run at once, learned from their latency (Netflix concurrency-limits' Gradient2).
 
     After each call the limit moves by the *gradient* between the long-run
@@ -91,13 +130,10 @@ class Gradient2Limit:
         with self._lock:
             return self._limit
 
-    def update(self, rtt: float, inflight: int) -> float:
-        """Take one call's latency (seconds) and the calls in flight when it ended; return the new limit."""
-        r = check_real(rtt, "Gradient2Limit.update() argument 'rtt'", low=0.0, low_open=True)
-        if not isinstance(inflight, int) or isinstance(inflight, bool) or inflight < 0:
-            raise TypeError(
-                f"Gradient2Limit.update() argument 'inflight' must be an int >= 0; got {inflight!r}"
-            )
+    def update(self, rtt: float, inflight: int, now: float | None = None) -> float:
+        """Take one call's latency (seconds) and the calls in flight when it ended; return the new limit
+        (``now`` is not used: this rule counts calls, not time)."""
+        r = _check_sample(rtt, inflight, "Gradient2Limit.update()")
         with self._lock:
             self._n += 1
             if self._n <= 10:
@@ -125,3 +161,172 @@ class Gradient2Limit:
                 "last_rtt": self._last_rtt,
                 "samples": self._n,
             }
+
+
+class GradientLimit(ConcurrencyLimit):
+    """Envoy's adaptive-concurrency gradient controller: the limit follows the ratio of the no-load
+    latency to the latency now, and the no-load latency is measured, not remembered.
+
+    Every ``interval`` seconds the median latency of the calls that ended in it (``sample_rtt``) moves
+    the limit::
+
+        gradient  = clip((1 + buffer) * min_rtt / sample_rtt, 0.5, 2)
+        limit     = limit * gradient + sqrt(limit * gradient)     (the square root is head-room)
+
+    ``min_rtt`` is the median latency of ``probe_samples`` calls run with the limit held at
+    ``probe_limit``, measured first and then every ``probe_interval`` seconds (with +-15 % jitter), or
+    at once when the limit has sat at ``min_limit`` for five intervals (the backend may simply have
+    become slower). Because ``min_rtt`` is measured without a queue in front of the backend, the limit
+    cannot drift up in steady overload, as one learned from a running average of the latency does
+    (:class:`Gradient2Limit`): there the average follows the latency the queue adds, so the queue grows.
+    While fewer than half the limit are in flight the limit is not raised (the latency then says
+    nothing about a higher one).
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between updates (Envoy: 0.1).
+    buffer : float
+        Latency growth over ``min_rtt`` tolerated before the limit falls (Envoy: 0.25).
+    probe_interval : float
+        Seconds between measurements of ``min_rtt`` (Envoy: 60).
+    probe_samples : int
+        Calls one measurement takes (Envoy: 50).
+    probe_limit : int
+        The limit while measuring (Envoy's ``min_concurrency``: 3); keep it at or below the backend's
+        real concurrency.
+    probe_duration : float
+        Longest a measurement holds the limit down, in seconds, once it has 10 samples: a slow backend
+        (80 ms calls, 3 at a time) would otherwise take 1.3 s for 50, and queue a light load behind them.
+    min_limit, max_limit : float
+        Bounds of the limit (Envoy: 3 and 1,000).
+    initial_limit : float
+        The limit once the first measurement of ``min_rtt`` is done (the calls of that measurement
+        run ``probe_limit`` at a time).
+    seed : int, optional
+        Seeds the jitter of the measurement times.
+
+    Examples
+    --------
+    A backend of 8 workers (8 ms calls; each call beyond 8 in flight waits its turn): the limit
+    settles near the 8 workers, where queueing starts.
+
+    >>> limit = GradientLimit(seed=0)
+    >>> now, inflight = 0.0, 3
+    >>> for _ in range(4000):
+    ...     inflight = int(limit.limit)                      # a saturated client keeps the limit busy
+    ...     rtt = 0.008 * max(1.0, inflight / 8)             # service, plus the queue past 8 workers
+    ...     now += rtt / inflight
+    ...     _ = limit.update(rtt, inflight, now)
+    >>> 8 <= limit.limit <= 14
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = 0.1,
+        buffer: float = 0.25,
+        probe_interval: float = 60.0,
+        probe_samples: int = 50,
+        probe_limit: int = 3,
+        probe_duration: float = 0.5,
+        min_limit: float = 3.0,
+        max_limit: float = 1000.0,
+        initial_limit: float = 20.0,
+        seed: SeedLike = None,
+    ) -> None:
+        arg = "GradientLimit() argument"
+        self.interval = check_real(interval, f"{arg} 'interval'", low=0.0, low_open=True)
+        self.buffer = check_real(buffer, f"{arg} 'buffer'", low=0.0)
+        self.probe_interval = check_real(probe_interval, f"{arg} 'probe_interval'", low=0.0, low_open=True)
+        self.probe_samples = check_size(probe_samples, f"{arg} 'probe_samples'")
+        self.probe_limit = check_size(probe_limit, f"{arg} 'probe_limit'")
+        self.probe_duration = check_real(probe_duration, f"{arg} 'probe_duration'", low=0.0)
+        self.min_limit = check_real(min_limit, f"{arg} 'min_limit'", low=1.0)
+        self.max_limit = check_real(max_limit, f"{arg} 'max_limit'", low=self.min_limit)
+        self.initial_limit = check_real(
+            initial_limit, f"{arg} 'initial_limit'", low=self.min_limit, high=self.max_limit
+        )
+        self._rng = check_random_state(seed, f"{arg} 'seed'")
+        self._lock = threading.Lock()
+        self._limit = self.initial_limit
+        self._min_rtt: float | None = None
+        self._probe: list[float] | None = []  # latencies of the measurement under way (None: none is)
+        self._probe_start = -math.inf  # calls that started before it do not count (the first: all count)
+        self._probe_began: float | None = None  # when the measurement under way began (its first sample)
+        self._next_probe = math.inf
+        self._window: list[float] = []
+        self._window_start: float | None = None
+        self._window_peak = 0
+        self._at_floor = 0
+        self._last_sample: float | None = None
+        self._probes = 0
+
+    @property
+    def limit(self) -> float:
+        with self._lock:
+            return float(self.probe_limit) if self._probe is not None else self._limit
+
+    @property
+    def probing(self) -> bool:
+        with self._lock:
+            return self._probe is not None
+
+    def update(self, rtt: float, inflight: int, now: float | None = None) -> float:
+        r = _check_sample(rtt, inflight, "GradientLimit.update()")
+        if now is None:
+            raise TypeError("GradientLimit.update() argument 'now' is required: this limit updates in time")
+        t = check_real(now, "GradientLimit.update() argument 'now'")
+        with self._lock:
+            if self._probe is not None:
+                if t - r >= self._probe_start:  # only calls that started under the probe's limit
+                    self._probe.append(r)
+                if self._probe_began is None:  # the first measurement: from its first sample
+                    self._probe_began = t
+                began = self._probe_began
+                enough = len(self._probe) >= min(10, self.probe_samples) and t - began >= self.probe_duration
+                if len(self._probe) >= self.probe_samples or enough:
+                    self._min_rtt = float(np.median(self._probe))
+                    self._probe, self._probes = None, self._probes + 1
+                    self._next_probe = t + self.probe_interval * (
+                        1.0 + 0.15 * (2.0 * self._rng.random() - 1.0)
+                    )
+                    self._window, self._window_start, self._at_floor = [], t, 0
+                    return self._limit
+                return float(self.probe_limit)
+            if t >= self._next_probe:
+                self._probe, self._probe_start, self._probe_began = [], t, t
+                return float(self.probe_limit)
+            if self._window_start is None:
+                self._window_start = t
+            self._window.append(r)
+            self._window_peak = max(self._window_peak, inflight)
+            if t - self._window_start < self.interval:
+                return self._limit
+            self._step(t)
+            return self._limit
+
+    def _step(self, t: float) -> None:
+        """Under the lock: one update from the window that just ended."""
+        assert self._min_rtt is not None
+        sample = float(np.median(self._window))
+        self._last_sample = sample
+        gradient = min(2.0, max(0.5, (1.0 + self.buffer) * self._min_rtt / sample))
+        if not (gradient > 1.0 and self._window_peak < self._limit / 2.0):  # not app-limited
+            scaled = self._limit * gradient
+            self._limit = min(self.max_limit, max(self.min_limit, scaled + math.sqrt(scaled)))
+        self._window, self._window_start, self._window_peak = [], t, 0
+        self._at_floor = self._at_floor + 1 if self._limit <= self.min_limit else 0
+        if self._at_floor >= 5:  # the backend may have become slower: measure min_rtt again now
+            self._next_probe = t
+
+    def get_stats(self) -> dict[str, Any]:
+        """``limit``, ``min_rtt``, ``sample_rtt`` (the last window's median, seconds), ``probing`` and
+        ``probes`` (measurements done)."""
+        with self._lock:
+            return {
+                "limit": float(self.probe_limit) if self._probe is not None else self._limit,
+                "min_rtt": self._min_rtt, "sample_rtt": self._last_sample,
+                "probing": self._probe is not None, "probes": self._probes,
+            }  # fmt: skip

@@ -61,7 +61,7 @@ from autoopt import (
     create_intelligent_automation_hub,
     create_load_metrics,
 )
-from autoopt.admission import AdmissionController, Gradient2Limit, request_context
+from autoopt.admission import AdmissionController, GradientLimit, request_context
 from autoopt.load import DelayThrottle
 from autoopt.observability import PrometheusExporter
 
@@ -128,18 +128,14 @@ def create_app(
         seed=0, load_manager=LoadManager(delay_throttle=DelayThrottle())
     )
     backend = backend or Backend()
-    # Admission: a concurrency limit learned from latency, a priority queue with deadlines, and the
-    # queue-delay throttle (the PI), sheddable calls first.
-    # The delay throttle only: the utilisation one sheds everything at 100 % busy, which under overload is
-    # where the backend should run (benchmarks/overload shows it swinging). The limit is the backend's known
-    # concurrency: on this constant-latency backend Gradient2's long-run latency drifts up with the queue,
-    # and a learned limit reached 81 % goodput at 2x and 64 % at 5x in the load test, against 93 % here.
+    # Admission: a concurrency limit learned from latency (GradientLimit: the no-load latency is measured
+    # with 3 calls at a time, then the limit follows its ratio to the latency now), a priority queue with
+    # deadlines, and the queue-delay throttle (the PI), sheddable calls first. The delay throttle only: the
+    # utilisation one sheds everything at 100 % busy, which under overload is where the backend should run.
     delay = hub.load_manager.delay_throttle
     admission = (
         AdmissionController(
-            limit=Gradient2Limit(
-                initial_limit=backend.slots, min_limit=backend.slots, max_limit=backend.slots
-            ),
+            limit=GradientLimit(probe_limit=min(3, backend.slots), seed=0),
             throttle=None if delay is None else (lambda: delay.throttle_percentage),
             seed=0,
         )

@@ -57,30 +57,49 @@ def test_higher_classes_start_first_and_evict_the_newest_lowest_waiter_when_full
 def test_a_standing_queue_drops_stale_waiters_but_spares_critical() -> None:
     ac = AdmissionController(limit=fixed(1), queue_interval=0.1, overload_timeout=0.005)
     ac.offer(D, None, 0.0)
+    _, c1 = ac.offer(C, None, 0.0)
+    _, c2 = ac.offer(C, None, 0.0)
     _, old = ac.offer(D, None, 0.0)
-    _, crit = ac.offer(C, None, 0.0)
-    _, new = ac.offer(D, None, 0.29)
-    # at t = 0.3 the queue has not been empty for 300 ms: it stands. Critical starts first, whatever its
-    # age; the default waiters have waited more than 5 ms, which in a standing queue is only delay.
-    assert ac.release(0.3, now=0.3) == [
-        (crit, True, ""),
+    _, new = ac.offer(D, None, 0.2)
+    # t = 0.1: the oldest waiter is past the 5 ms target, but not yet for queue_interval: FIFO, no drop
+    assert ac.release(0.1, now=0.1) == [(c1, True, "")]
+    # t = 0.25: past the target at every dispatch for 150 ms, the queue stands. Critical starts first,
+    # whatever its age; the default waiters are past the target, which in a standing queue is only delay.
+    assert ac.release(0.15, now=0.25) == [
+        (c2, True, ""),
         (old, False, "queue timeout"),
         (new, False, "queue timeout"),
     ]
     assert ac.get_stats()["rejected"] == {"queue timeout": 2}
 
 
-def test_a_standing_queue_serves_the_newest_first() -> None:
-    ac = AdmissionController(limit=fixed(1), queue_interval=0.1, overload_timeout=10.0)
+def test_a_queue_below_the_target_never_stands_or_drops() -> None:
+    ac = AdmissionController(limit=fixed(1), queue_interval=0.1, overload_timeout=0.05)
     ac.offer(D, None, 0.0)
-    _, a = ac.offer(D, None, 0.0)
-    _, b = ac.offer(D, None, 0.2)
-    assert ac.release(0.3, now=0.3) == [(b, True, "")]  # adaptive LIFO
-    assert ac.release(0.01, now=0.31) == [(a, True, "")]
-    _, c = ac.offer(D, None, 0.32)  # a still runs: these wait
-    _, d = ac.offer(D, None, 0.33)
-    assert ac.release(0.01, now=0.35) == [(c, True, "")]  # the queue was empty until 0.32: FIFO again
-    assert ac.release(0.01, now=0.36) == [(d, True, "")]
+    waiters = [ac.offer(D, None, 0.01 * k)[1] for k in range(1, 40)]
+    decided = [ac.release(0.01, now=0.01 * k + 0.04)[0] for k in range(1, 40)]  # each waits 40 ms < 50
+    assert decided == [(w, True, "") for w in waiters]  # FIFO throughout, nobody dropped
+
+
+def test_a_standing_queue_serves_the_newest_first_until_it_has_been_empty_for_the_interval() -> None:
+    ac = AdmissionController(limit=fixed(1), queue_interval=0.1, overload_timeout=0.005)
+    ac.offer(C, None, 0.0)  # critical waiters: a standing queue reorders them but never drops them
+    _, a = ac.offer(C, None, 0.0)
+    _, b = ac.offer(C, None, 0.01)
+    _, x = ac.offer(C, None, 0.02)
+    _, y = ac.offer(C, None, 0.2)
+    assert ac.release(0.1, now=0.1) == [(a, True, "")]  # not standing yet: FIFO
+    assert ac.release(0.01, now=0.25) == [(y, True, "")]  # standing: adaptive LIFO
+    assert ac.release(0.01, now=0.26) == [(x, True, "")]
+    assert ac.release(0.01, now=0.27) == [(b, True, "")]
+    assert ac.release(0.01, now=0.30) == []  # empty since 0.30 ...
+    assert ac.offer(C, None, 0.35)[0].action == "admit"
+    assert ac.release(0.01, now=0.45) == []  # ... for 150 ms: no longer standing
+    ac.offer(C, None, 0.46)
+    _, c = ac.offer(C, None, 0.47)
+    _, d = ac.offer(C, None, 0.48)
+    assert ac.release(0.01, now=0.49) == [(c, True, "")]  # FIFO again
+    assert ac.release(0.01, now=0.50) == [(d, True, "")]
 
 
 def test_the_throttle_sheds_the_sheddable_class_first() -> None:
