@@ -38,7 +38,8 @@ def test_without_control_it_collapses_past_capacity() -> None:
 def test_the_delay_pi_holds_goodput_latency_and_shed_bands(load: float) -> None:
     no_load_p99 = simulate("none", 0.5, seconds=30.0, seed=2).p99_ms
     r = simulate("delay-pi", load, seconds=30.0, seed=2)
-    assert r.goodput >= 0.95
+    # each refusal costs the workers 1 % of a call: at 5x the 80 % refused leave at most 96 % of capacity
+    assert r.goodput >= 0.98 * (1.0 - 0.01 * (load - 1.0))
     assert r.p99_ms <= 3.0 * no_load_p99
     assert 1.0 - 1.0 / load <= r.shed + 0.01
     assert r.shed <= 1.0 - 1.0 / load + 0.05
@@ -46,12 +47,21 @@ def test_the_delay_pi_holds_goodput_latency_and_shed_bands(load: float) -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_admission_almost_never_rejects_below_capacity_with_its_defaults(seed: int) -> None:
+def test_admission_never_rejects_below_capacity_with_its_defaults(seed: int) -> None:
     r = simulate("admission", 0.8, seconds=30.0, seed=seed)
-    # Not exactly never: a burst that keeps the queue standing for 100 ms gets CoDel's 5 ms drops
-    # (0 to 0.11 % of the calls on these seeds); issue 16 asks for none.
-    assert r.shed <= 0.002
+    assert r.shed == 0.0
     assert r.goodput == pytest.approx(0.8, rel=0.02)
+
+
+@pytest.mark.parametrize("load", [2.0, 5.0])
+def test_retries_with_a_budget_amplify_little_and_keep_goodput(load: float) -> None:
+    budget = simulate("admission", load, seconds=20.0, seed=4, retries="budget")
+    unbounded = simulate("admission", load, seconds=20.0, seed=4, retries="unbounded")
+    assert budget.amplification <= 1.0 + 0.1 + 0.01  # the 10 % budget (its bucket starts with 10 tokens)
+    assert unbounded.amplification > 2.0  # every refusal retried: the load doubles and more
+    assert budget.goodput >= 0.93
+    assert budget.goodput > unbounded.goodput  # each refusal costs the workers 1 % of a call
+    assert not unbounded.collapsed
 
 
 @pytest.mark.parametrize("load", [2.0, 3.0, 5.0])

@@ -128,6 +128,8 @@ def test_under_full_throttle_even_critical_calls_are_refused_but_health_and_metr
                if s.labels == {"provider": "breast_cancer", "class": "critical", "reason": "throttle"}]  # fmt: skip
     assert refused == [1.0]  # sheds by class
     # no call has finished: the limit is still measuring the no-load latency, 3 calls at a time
-    assert [s.value for s in families["autoopt_admission_limit"].samples] == [
-        app.state.provider.admission.limit.limit
-    ] == [3.0]
+    assert (
+        [s.value for s in families["autoopt_admission_limit"].samples]
+        == [app.state.provider.admission.limit.limit]
+        == [3.0]
+    )

@@ -52,6 +52,11 @@ DEADLINE = 0.5
 CLASSES = (Criticality.CRITICAL, Criticality.DEFAULT, Criticality.SHEDDABLE)
 MIX = (0.1, 0.6, 0.3)
 TICK = 0.015
+REJECT_COST = 0.01 * SERVICE_MEAN  # a refusal costs 1 % of a service time (parsing, the answer)
+RETRY_DELAY = 0.05  # a client retries a refusal after 50 ms, jittered 0.5-1.5x, within its deadline
+MAX_ATTEMPTS = 3
+RETRY_BUDGET = 0.1  # Finagle/gRPC-style: retries at most 10 % of first attempts (a token bucket)
+WINDOW = 0.3  # the controller's control window: AdmissionController.queue_interval, the longest of its loops
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Result:
     shed: float
     critical_availability: float
     throttle_std: float
+    amplification: float = 1.0  # sends per request: 1 + the retries
 
     @property
     def collapsed(self) -> bool:
@@ -72,16 +78,22 @@ class Result:
         return self.goodput < 0.5 * min(self.load, 1.0)
 
 
-SCENARIOS: dict[str, tuple[Callable[[float], float], Callable[[float], int], float]] = {
-    # name: (load multiple at time t, workers at time t, when the load drops back)
-    "step": (lambda t: 3.0 if 10.0 <= t < 30.0 else 0.5, lambda t: WORKERS, 30.0),
-    "spike": (lambda t: 5.0 if 10.0 <= t < 12.0 else 0.5, lambda t: WORKERS, 12.0),
+SCENARIOS: dict[str, tuple[Callable[[float], float], Callable[[float], int], float, float]] = {
+    # name: (load multiple at time t, workers at time t, when the overload starts, when the load drops back)
+    "step": (lambda t: 3.0 if 10.0 <= t < 30.0 else 0.5, lambda t: WORKERS, 10.0, 30.0),
+    "spike": (lambda t: 5.0 if 10.0 <= t < 12.0 else 0.5, lambda t: WORKERS, 10.0, 12.0),
     "ramp": (
         lambda t: 0.5 + 4.5 * min(max(t - 5.0, 0.0), 20.0) / 20.0 if t < 30.0 else 0.5,
         lambda t: WORKERS,
+        5.0 + 20.0 * 0.5 / 4.5,  # the load passes capacity
         30.0,
     ),
-    "capacity drop": (lambda t: 0.8 if t < 30.0 else 0.3, lambda t: 4 if 10.0 <= t < 30.0 else WORKERS, 30.0),
+    "capacity drop": (
+        lambda t: 0.8 if t < 30.0 else 0.3,
+        lambda t: 4 if 10.0 <= t < 30.0 else WORKERS,
+        10.0,
+        30.0,
+    ),
 }
 """Scenarios over 40 s: a step to 3x for 20 s, a 2 s spike to 5x, a ramp to 5x, and half the workers
 lost for 20 s under 0.8x load; each ends at 0.5x (0.3x after the capacity drop)."""
@@ -96,9 +108,17 @@ def simulate(
     load_at: Callable[[float], float] | None = None,
     workers_at: Callable[[float], int] | None = None,
     shed_times: list[float] | None = None,
+    retries: str = "off",
+    good_times: list[float] | None = None,
 ) -> Result:
     """One run: constant ``load`` (or ``load_at(t)``) on ``WORKERS`` workers (or ``workers_at(t)``); the
-    times of the refusals are appended to ``shed_times`` when given."""
+    times of the refusals are appended to ``shed_times`` and those of in-time answers to ``good_times``,
+    when given.
+
+    ``retries``: ``"off"``; ``"budget"``, a refused request is sent again (after ``RETRY_DELAY``, at most
+    ``MAX_ATTEMPTS`` sends, within its deadline) while the clients' retry budget allows (10 % of first
+    sends); ``"unbounded"``, the same without a budget. Every refusal costs ``REJECT_COST`` of a worker's
+    time. Goodput counts requests answered within the deadline of their first send."""
     rng = np.random.default_rng(seed)
     rate = (lambda t: load) if load_at is None else load_at
     n_workers = (lambda t: WORKERS) if workers_at is None else workers_at
@@ -113,8 +133,8 @@ def simulate(
     push(rng.exponential(1.0 / (rate(0.0) * CAPACITY)), "arrival")
     push(TICK, "tick")
     push(1.0, "monitor")
-    queue: deque[tuple[float, int, int]] = deque()  # (arrival time, class index, request id)
-    waiting: dict[int, tuple[Any, float, int, int, bool]] = {}  # waiters in the controller's queue
+    queue: deque[tuple[float, int, int, float]] = deque()  # (first send, class index, request id, enqueued)
+    waiting: dict[int, tuple[Any, tuple[float, int, int, bool], int]] = {}  # the controller's waiters
     busy = 0
     busy_time, last_change = 0.0, 0.0
     throttle = 0.0
@@ -128,54 +148,75 @@ def simulate(
     latencies: list[float] = []
     throttles: list[float] = []
     warm = min(5.0, seconds / 4)
+    debt = 0.0  # workers' time owed to refusals, paid by the next job that starts
+    tokens = 10.0  # the retry budget's bucket (each first send adds RETRY_BUDGET, a retry takes 1)
+    sends = retries_sent = 0
+
+    def refused(now: float, info: tuple[float, int, int, bool]) -> None:
+        """A send was refused: pay its cost, and maybe retry it."""
+        nonlocal debt, tokens, retries_sent, shed
+        debt += REJECT_COST
+        first, cls, attempt, measured = info
+        delay = RETRY_DELAY * (0.5 + rng.random())
+        allowed = retries == "unbounded" or (retries == "budget" and tokens >= 1.0)
+        if allowed and attempt < MAX_ATTEMPTS and now + delay < first + DEADLINE:
+            tokens -= retries == "budget"
+            retries_sent += 1
+            push(now + delay, "retry", (first, cls, attempt + 1, measured))
+            return
+        shed += measured
+        if shed_times is not None:
+            shed_times.append(now)
 
     def start(now: float) -> None:
-        nonlocal busy, busy_time, last_change
+        nonlocal busy, busy_time, last_change, debt
         while busy < n_workers(now) and queue:
-            arrived, cls, r = queue.popleft()
+            arrived, cls, r, _ = queue.popleft()
             busy_time += busy * (now - last_change)
             last_change = now
             busy += 1
-            push(now + rng.exponential(SERVICE_MEAN), "done", (arrived, cls, r))
+            extra, debt = debt, 0.0
+            push(now + rng.exponential(SERVICE_MEAN) + extra, "done", (arrived, cls, r))
 
     while events:
         now, _, kind, data = heapq.heappop(events)
         if now > seconds:
             break
-        if kind == "arrival":
-            push(now + rng.exponential(1.0 / (rate(now) * CAPACITY)), "arrival")
-            cls = int(rng.choice(3, p=MIX))
-            measured = now >= warm
-            if measured:
-                arrivals[cls] += 1
+        if kind in ("arrival", "retry"):
+            if kind == "arrival":
+                push(now + rng.exponential(1.0 / (rate(now) * CAPACITY)), "arrival")
+                cls = int(rng.choice(3, p=MIX))
+                info = (now, cls, 1, now >= warm)
+                arrivals[cls] += info[3]
+                tokens = min(10.0, tokens + RETRY_BUDGET)
+            else:
+                info = data
+            first, cls, _, _ = info
+            sends += 1
             if policy.startswith("admission"):
                 rid += 1
-                verdict, waiter = ac.offer(CLASSES[cls], now + DEADLINE, now)
+                verdict, waiter = ac.offer(CLASSES[cls], first + DEADLINE, now)
                 if verdict.action == "reject":
-                    shed += measured
-                    if shed_times is not None:
-                        shed_times.append(now)
+                    refused(now, info)
                 elif verdict.action == "admit":
                     admitted_at[rid] = now
-                    queue.append((now, cls, rid))
+                    queue.append((first, cls, rid, now))
                     start(now)
                 else:
-                    push(now + DEADLINE, "giveup", (waiter, now, cls, rid, measured))
-                    waiting[id(waiter)] = (waiter, now, cls, rid, measured)
+                    push(first + DEADLINE, "giveup", (waiter, info, rid))
+                    waiting[id(waiter)] = (waiter, info, rid)
                 continue
             if policy != "none" and 100.0 * rng.random() < throttle:
-                shed += measured
-                if shed_times is not None:
-                    shed_times.append(now)
+                refused(now, info)
                 continue
-            queue.append((now, cls, 0))
+            queue.append((first, cls, 0, now))
             start(now)
         elif kind == "giveup":
             waiter = data[0]
             if id(waiter) in waiting and not waiter.done:
                 ac.abandon(waiter, now)
                 del waiting[id(waiter)]
-                shed += data[4]
+                shed += data[1][3]  # past its deadline: the client has gone, no retry
         elif kind == "done":
             arrived, cls, r = data
             busy_time += busy * (now - last_change)
@@ -185,21 +226,21 @@ def simulate(
             if latency <= DEADLINE and arrived >= warm:
                 answered_in_time[cls] += 1
                 latencies.append(latency)
+                if good_times is not None:
+                    good_times.append(now)
             if r:
                 for waiter, granted, _ in ac.release(now - admitted_at.pop(r), now):
-                    _, w_arrived, w_cls, w_rid, w_measured = waiting.pop(id(waiter))
+                    _, w_info, w_rid = waiting.pop(id(waiter))
                     if granted:
                         admitted_at[w_rid] = now
-                        queue.append((w_arrived, w_cls, w_rid))
+                        queue.append((w_info[0], w_info[1], w_rid, now))
                     else:
-                        shed += w_measured
-                        if shed_times is not None:
-                            shed_times.append(now)
+                        refused(now, w_info)
             start(now)
         elif kind == "tick":
             push(now + TICK, "tick")
             if policy in ("delay-pi", "admission+pi"):
-                head = now - queue[0][0] if queue else 0.0
+                head = now - queue[0][3] if queue else 0.0
                 throttle = pi.update(head, now)
             if now >= warm:
                 throttles.append(throttle)
@@ -220,24 +261,41 @@ def simulate(
         shed=shed / total if total else 0.0,
         critical_availability=answered_in_time[0] / arrivals[0] if arrivals[0] else float("nan"),
         throttle_std=float(np.std(throttles)) if throttles else 0.0,
+        amplification=sends / max(sends - retries_sent, 1),
     )  # fmt: skip
 
 
-def scenarios(policies: list[str], seed: int) -> None:
-    """Goodput over each scenario, and the time from the load dropping back to the last refusal."""
-    print("\n## Scenarios (40 s each)\n")
-    print(
-        "| scenario | policy | goodput (of capacity) | shed | critical avail. | refusals stop after the drop |"
-    )
-    print("|---|---|---:|---:|---:|---:|")
-    for name, (load_at, workers_at, drop) in SCENARIOS.items():
+def settle_time(good: list[float], start: float, end: float, served: float, bin_s: float = 0.1) -> float:
+    """Seconds from ``start`` until goodput, in ``bin_s`` bins, stays at >= 90 % of ``served`` answers per
+    second up to ``end`` (inf if it never does)."""
+    edges = np.arange(start, end + 1e-9, bin_s)
+    counts, _ = np.histogram(good, bins=edges)
+    ok = counts / bin_s >= 0.9 * served
+    bad = np.flatnonzero(~ok)
+    if len(bad) == 0:
+        return 0.0
+    return float("inf") if bad[-1] == len(ok) - 1 else float((bad[-1] + 1) * bin_s)
+
+
+def scenarios(policies: list[str], seed: int, retries: str = "off") -> None:
+    """Goodput over each scenario, how long it takes to settle, and how long refusals go on after the drop."""
+    print(f"\n## Scenarios (40 s each; client retries: {retries}; control window {WINDOW * 1e3:.0f} ms)\n")
+    print("| scenario | policy | goodput (of capacity) | shed | critical avail. | settles after the rise "
+          "| refusals stop after the drop |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for name, (load_at, workers_at, rise, drop) in SCENARIOS.items():
         for policy in policies:
             times: list[float] = []
-            r = simulate(policy, 1.0, 40.0, seed, load_at=load_at, workers_at=workers_at, shed_times=times)
+            good: list[float] = []
+            r = simulate(policy, 1.0, 40.0, seed, load_at=load_at, workers_at=workers_at, shed_times=times,
+                         retries=retries, good_times=good)  # fmt: skip
+            served = min(load_at(rise + 1.0), workers_at(rise + 1.0) / WORKERS) * CAPACITY
+            settle = settle_time(good, rise, drop, served)
             late = [t for t in times if t >= drop]
-            settle = f"{max(late) - drop:.2f} s" if late else "at once"
+            stop = max(late) - drop if late else 0.0
             print(f"| {name} | {policy} | {100 * r.goodput:.1f} % | {100 * r.shed:.1f} % | "
-                  f"{100 * r.critical_availability:.1f} % | {settle} |")  # fmt: skip
+                  f"{100 * r.critical_availability:.1f} % | {settle:.1f} s | "
+                  f"{stop:.2f} s ({stop / WINDOW:.1f} windows) |")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenarios", action="store_true", help="also the step, spike, ramp and capacity-drop runs"
     )
+    parser.add_argument(
+        "--retries", default="budget,unbounded",
+        help="also runs with client retries: with the 10 %% budget, without one (comma-separated; '' for none)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     loads = [float(x) for x in args.loads.split(",")]
     print(f"## Overload model: {WORKERS} workers, {CAPACITY:.0f} rps capacity, {DEADLINE * 1e3:.0f} ms deadline, "
@@ -264,8 +326,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {policy} | {m:g}x | {100 * r.goodput:.1f} % | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
                   f"{100 * r.shed:.1f} % | {100 * floor:.1f} % | {100 * r.critical_availability:.1f} % | "
                   f"{r.throttle_std:.1f} | {'yes' if r.collapsed else 'no'} |")  # fmt: skip
+    modes = [m for m in args.retries.split(",") if m]
+    if modes:
+        print(f"\n## Client retries (a refusal retried after ~{RETRY_DELAY * 1e3:.0f} ms, at most {MAX_ATTEMPTS} "
+              f"sends, within the deadline; a refusal costs {REJECT_COST * 1e6:.0f} µs of a worker)\n")  # fmt: skip
+        print(
+            "| policy | retries | load | goodput | p99 ms | shed (after retries) | sends per request | collapse |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---|")
+        for policy in args.policies.split(","):
+            for mode in modes:
+                for m in [x for x in loads if x >= 1.0]:
+                    r = simulate(policy, m, args.seconds, args.seed, retries=mode)
+                    print(f"| {policy} | {mode} | {m:g}x | {100 * r.goodput:.1f} % | {r.p99_ms:.1f} | "
+                          f"{100 * r.shed:.1f} % | {r.amplification:.2f} | {'yes' if r.collapsed else 'no'} |")  # fmt: skip
     if args.scenarios:
-        scenarios(args.policies.split(","), args.seed)
+        for mode in ["off", *modes[:1]]:
+            scenarios(args.policies.split(","), args.seed, mode)
     return 0
 
 

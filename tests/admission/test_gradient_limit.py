@@ -53,7 +53,7 @@ def test_the_update_rule_by_hand() -> None:
 def test_no_drift_in_steady_overload_where_gradient2_drifts() -> None:
     """In steady overload the limit must settle near the backend's 8 workers: the queue past them is what
     the limit is for. Gradient2's running average follows the latency the queue adds, so its limit climbs."""
-    g = _saturate(GradientLimit(seed=0), 40_000)
+    g = _saturate(GradientLimit(buffer=0.25, seed=0), 40_000)
     tail = np.asarray(g[-10_000:])
     # equilibrium of limit = L*gr + sqrt(L*gr) with gr = 1.25 * 8 / L past 8 workers: L = 10 + sqrt(10)
     assert tail.min() >= 8.0
@@ -64,7 +64,7 @@ def test_no_drift_in_steady_overload_where_gradient2_drifts() -> None:
 
 
 def test_min_rtt_is_measured_again_and_follows_a_slower_backend() -> None:
-    lim = GradientLimit(probe_interval=5.0, probe_samples=20, seed=1)
+    lim = GradientLimit(buffer=0.25, probe_interval=5.0, probe_samples=20, seed=1)
     _saturate(lim, 20_000, service=0.008)
     first = lim.get_stats()
     assert first["probes"] >= 2  # the start, then every 5 s +- 15 %
