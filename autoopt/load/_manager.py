@@ -117,6 +117,13 @@ class LoadManager:
         Opt-in: a PI controller on queueing delay (after PIE, RFC 8033), fed
         each sample's ``queue_delay_ms``. Without it the throttle is exactly
         the utilisation one.
+    level_hysteresis : float, default 0
+        Opt-in hysteresis on levels, as a utilisation fraction: a sample
+        leaves the current level for a lower one only once its utilisation
+        is more than this below the current level's threshold (it then gets
+        the level that utilisation plus the margin would have). It only
+        delays leaving a level: a higher level is entered at once, and the
+        throttle, a continuous function of the latest sample, is unchanged.
 
     Attributes
     ----------
@@ -188,8 +195,12 @@ class LoadManager:
         history_size: int = 10_000,
         stale_after_seconds: float | None = 300.0,
         delay_throttle: DelayThrottle | None = None,
+        level_hysteresis: float = 0.0,
     ) -> None:
         self.config = check_config(config, "LoadManager()")
+        self.level_hysteresis = check_real(
+            level_hysteresis, "LoadManager() argument 'level_hysteresis'", low=0.0, high=1.0
+        )
         if delay_throttle is not None and not isinstance(delay_throttle, DelayThrottle):
             raise TypeError(
                 f"LoadManager() argument 'delay_throttle' must be a DelayThrottle or None; got {delay_throttle!r:.80}."
@@ -293,6 +304,10 @@ class LoadManager:
         )
         order = self._order
         with self._lock:
+            current = self._current_level
+            if self.level_hysteresis and current is not None and level.severity < current.severity:
+                held = classify_load(min(1.0, utilization + self.level_hysteresis), self.config)
+                level = current if held.severity >= current.severity else held
             latest = order.latest
             if latest is None or ts >= latest:
                 order.latest = ts

@@ -166,3 +166,41 @@ def test_load_manager_keeps_the_seed_behaviour_and_combines_the_throttles() -> N
         100.0 * (1 - (1 - a / 100) * (1 - b / 100)), rel=1e-12
     )
     assert LoadManager().get_load_stats()["delay_throttle"] is None
+
+
+def test_level_hysteresis_only_delays_leaving_a_level() -> None:
+    from datetime import UTC, datetime
+
+    from autoopt import AutomationConfig, LoadLevel, LoadMetrics
+    from autoopt._clock import ManualClock
+    from autoopt.load import LoadManager
+    from autoopt.models import classify_load
+
+    cfg = AutomationConfig()
+    crit, high = cfg.load_threshold_critical, cfg.load_threshold_high
+    clock = ManualClock(1_000.0)
+
+    def feed(lm: LoadManager, us: list[float]) -> list[LoadLevel]:
+        out = []
+        for u in us:
+            clock.advance(1.0)
+            out.append(
+                lm.record_metrics(LoadMetrics(100.0 * u, 0.0, timestamp=datetime.fromtimestamp(clock(), UTC)))
+            )
+        return out
+
+    flapping = [crit + 0.01, crit - 0.01] * 5  # noise around the critical threshold
+    plain, held = LoadManager(cfg, clock=clock), LoadManager(cfg, clock=clock, level_hysteresis=0.05)
+    assert feed(plain, flapping) == [classify_load(u, cfg) for u in flapping]  # the seed: flaps
+    assert set(feed(held, flapping)) == {LoadLevel.CRITICAL}  # held within the margin
+    # leaving: more than the margin below the threshold drops to the level u + margin has
+    assert feed(held, [crit - 0.06]) == [classify_load(crit - 0.01, cfg)]
+    assert feed(held, [crit]) == [LoadLevel.CRITICAL]  # entering a higher level is never delayed
+    levels = feed(held, [0.05] * 3)
+    assert levels[-1] is classify_load(0.05, cfg)
+    # the throttle follows the latest sample, whatever the level: exactly 0 once load drops below HIGH
+    feed(held, [high - 0.01])
+    assert held.get_throttle_percentage() == 0.0
+    assert not held.should_shed_load()
+    with pytest.raises(ValueError, match="'level_hysteresis'"):
+        LoadManager(cfg, level_hysteresis=-0.1)
