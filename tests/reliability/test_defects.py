@@ -302,6 +302,7 @@ def test_8_a_failing_report_never_loses_the_model_result() -> None:
         raise RuntimeError("predictor full")
 
     hub.predictor.record_observation = broken  # type: ignore[method-assign]
+    hub.predictor.record_observations = broken  # type: ignore[method-assign]  # the provider's batch form
     assert asyncio.run(provider()) is True
     stats = provider.get_stats()
     assert stats["calls"] == 1
