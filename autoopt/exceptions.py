@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["LoadShedError", "TrialPruned", "UnknownIdError"]
 
 
@@ -30,8 +32,6 @@ class LoadShedError(RuntimeError):
     @property
     def retry_after_header(self) -> str:
         """:attr:`retry_after` in whole seconds, rounded up, at least 1 (1 without an estimate)."""
-        import math
-
         return str(max(1, math.ceil(self.retry_after or 0.0)))
 
 

@@ -265,9 +265,11 @@ class AutomatedProvider(Generic[R]):
                 throttle,
             )
 
-    def _report(self, latency_ms: float, error: BaseException | None) -> str | None:
-        """Record one outcome; return a remediation reason when one is due. Never raises."""
+    def _report(self, seconds: float, error: BaseException | None) -> str | None:
+        """Record one outcome (and tell the observer); return a remediation reason when one is due.
+        Never raises."""
         hub = self.hub
+        latency_ms = 1000.0 * seconds
         try:
             now = self._clock()
             if hub.config.prediction_enabled:
@@ -283,6 +285,9 @@ class AutomatedProvider(Generic[R]):
                     )
                     self._conditions[level] = conditions
                 hub.learner.record_observation(conditions, "serve", error is None)
+            observer = self.observer
+            if observer is not None:
+                observer.observe(self.name, seconds, "ok" if error is None else "error")
         except Exception as exc:  # reporting must never lose the model's result
             logger.exception("%s: reporting a call's outcome failed: %s", self.name, describe_exception(exc))
             with self._lock:
@@ -300,7 +305,7 @@ class AutomatedProvider(Generic[R]):
             self._consecutive_errors = 0
         if not (hub.config.auto_remediation_enabled and hub.remediation.has_handler(self.remediation_action)):
             return None
-        return f"{self.failure_threshold} consecutive failures; last: {type(error).__name__}: {error}"
+        return f"{self.failure_threshold} consecutive failures; last: {describe_exception(error)}"
 
     def _remediate(self, reason: str) -> None:
         self.hub.remediation.execute_remediation(self.remediation_action, self.name, reason)
@@ -329,17 +334,11 @@ class AutomatedProvider(Generic[R]):
         try:
             result = await self._fn(*args, **kwargs)
         except Exception as exc:
-            seconds = self._timer() - start
-            reason = self._report(1000.0 * seconds, exc)
-            if self.observer is not None:
-                self.observer.observe(self.name, seconds, "error")
+            reason = self._report(self._timer() - start, exc)
             if reason is not None:
                 await asyncio.to_thread(self._remediate, reason)
             raise
-        seconds = self._timer() - start
-        self._report(1000.0 * seconds, None)
-        if self.observer is not None:
-            self.observer.observe(self.name, seconds, "ok")
+        self._report(self._timer() - start, None)
         return result
 
     def get_stats(self) -> dict[str, Any]:

@@ -38,9 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoopt._validation import SeedLike, check_random_state, check_real, check_size
+from autoopt._validation import SeedLike, check_enum, check_random_state, check_real, check_size
 from autoopt.admission._context import Criticality, current_request
 from autoopt.admission._limit import ConcurrencyLimit, GradientLimit
+from autoopt.core import EWMean
 from autoopt.exceptions import LoadShedError
 
 __all__ = ["AdmissionController", "Slot", "Verdict"]
@@ -56,6 +57,7 @@ class _Waiter:
     wake: Callable[[bool, str], None] | None = None
     done: bool = False  # granted or rejected: out of the queue
     granted: bool = False
+    reason: str = ""  # why it was rejected, once done
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,6 @@ class _Counts:
     admitted: int = 0
     queued: int = 0
     started_from_queue: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    rejected_by_class: dict[str, int] = field(default_factory=dict)
     rejected_by_class_reason: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -137,7 +137,9 @@ class AdmissionController:
         arg = "AdmissionController() argument"
         if limit is not None and not isinstance(limit, ConcurrencyLimit):
             raise TypeError(f"{arg} 'limit' must be a ConcurrencyLimit; got {limit!r:.80}")
-        self.limit = GradientLimit(seed=seed) if limit is None else limit
+        self._rng = check_random_state(seed, f"{arg} 'seed'")
+        # the default limit's jitter gets a stream of its own, drawn from this one
+        self.limit = GradientLimit(seed=int(self._rng.integers(2**63))) if limit is None else limit
         self.max_queue = check_size(max_queue, f"{arg} 'max_queue'", low=0)
         self.queue_interval = check_real(queue_interval, f"{arg} 'queue_interval'", low=0.0, low_open=True)
         self.overload_timeout = (
@@ -149,7 +151,6 @@ class AdmissionController:
             raise TypeError(f"{arg} 'throttle' must be callable; got {throttle!r:.80}")
         self.throttle = throttle
         self.clock = clock
-        self._rng = check_random_state(seed, f"{arg} 'seed'")
         self._lock = threading.Lock()
         self._inflight = 0
         self._queues: dict[Criticality, deque[_Waiter]] = {c: deque() for c in _CLASSES}
@@ -159,7 +160,7 @@ class AdmissionController:
         self._probe_seen = -math.inf  # when the limit was last seen measuring latency
         self._shares = {Criticality.CRITICAL: 0.1, Criticality.DEFAULT: 0.6, Criticality.SHEDDABLE: 0.3}
         self._arrivals = 0
-        self._rtt = 0.0  # mean call duration (exponential average), for retry_after
+        self._rtt = EWMean(0.05)  # mean call duration, for retry_after and the queue's target
         self._counts = _Counts()
 
     # ------------------------------------------------------------------ the pure decision
@@ -200,7 +201,7 @@ class AdmissionController:
             self._inflight -= 1
             if duration is not None and duration > 0.0:
                 self.limit.update(duration, self._inflight + 1, now)
-                self._rtt += (duration - self._rtt) * (0.05 if self._rtt else 1.0)
+                self._rtt.update(duration)
             return self._dispatch(now)
 
     def abandon(self, waiter: _Waiter, now: float) -> bool:
@@ -209,11 +210,10 @@ class AdmissionController:
         with self._lock:
             if waiter.done:
                 return waiter.granted
-            waiter.done = True
             with contextlib.suppress(ValueError):
                 self._queues[waiter.criticality].remove(waiter)
                 self._waiting -= 1
-            self._count_reject("gave up", waiter.criticality)
+            self._decide(waiter, False, "gave up")
             return False
 
     # ------------------------------------------------------------------ under the lock
@@ -222,29 +222,25 @@ class AdmissionController:
         out: list[tuple[_Waiter, bool, str]] = []
         target = self._target()
         standing = self._update_standing(now, target)
+        limit = self.limit.limit  # fixed while the lock is held: the limit changes only in release()
         for cls in _CLASSES:
             queue = self._queues[cls]
-            while queue and self._inflight < self.limit.limit:
+            while queue and self._inflight < limit:
                 waiter = queue.pop() if standing else queue.popleft()
                 self._waiting -= 1
-                waiter.done = True
                 if waiter.deadline is not None and waiter.deadline <= now:
-                    out.append((waiter, False, "deadline"))
-                    self._count_reject("deadline", cls)
+                    out.append(self._decide(waiter, False, "deadline"))
                     continue
                 self._inflight += 1
-                waiter.granted = True
                 self._counts.started_from_queue += 1
-                out.append((waiter, True, ""))
+                out.append(self._decide(waiter, True, ""))
             if standing and cls is not Criticality.CRITICAL:
                 # CoDel: in a standing queue, waiting longer than overload_timeout is only delay (the
                 # critical class is spared: it leaves the queue only by starting or by its deadline)
                 while queue and now - queue[0].enqueued > target:
                     waiter = queue.popleft()
                     self._waiting -= 1
-                    waiter.done = True
-                    out.append((waiter, False, "queue timeout"))
-                    self._count_reject("queue timeout", cls)
+                    out.append(self._decide(waiter, False, "queue timeout"))
         return out
 
     def _target(self) -> float:
@@ -252,7 +248,7 @@ class AdmissionController:
         the mean call duration, whichever is longer."""
         if self.overload_timeout is not None:
             return self.overload_timeout
-        return max(0.005, self._rtt)
+        return max(0.005, self._mean_rtt())
 
     def _update_standing(self, now: float, target: float) -> bool:
         """Whether the queue stands. It starts to once its oldest waiter has been older than
@@ -281,11 +277,8 @@ class AdmissionController:
             queue = self._queues[cls]
             if queue:
                 waiter = queue.pop()  # the newest of the lowest class waiting
-                waiter.done = True
                 self._waiting -= 1
-                self._count_reject("evicted", cls)
-                if waiter.wake is not None:
-                    waiter.wake(False, "evicted by a higher class")
+                self._wake([self._decide(waiter, False, "evicted by a higher class", count="evicted")])
                 return True
         return False
 
@@ -306,11 +299,21 @@ class AdmissionController:
             left = max(0.0, left - s)
         return 0.0  # pragma: no cover
 
+    def _mean_rtt(self) -> float:
+        return self._rtt.get() if self._rtt.n else 0.0
+
+    def _decide(
+        self, waiter: _Waiter, granted: bool, reason: str, count: str | None = None
+    ) -> tuple[_Waiter, bool, str]:
+        """Settle a waiter that has left the queue; a refusal is counted (as ``count``, or ``reason``).
+        Its driver reads the outcome from the waiter if it had not yet set its ``wake``."""
+        waiter.done, waiter.granted, waiter.reason = True, granted, reason
+        if not granted:
+            self._count_reject(count or reason, waiter.criticality)
+        return waiter, granted, reason
+
     def _count_reject(self, reason: str, cls: Criticality) -> None:
-        c = self._counts
-        c.rejected[reason] = c.rejected.get(reason, 0) + 1
-        c.rejected_by_class[cls.value] = c.rejected_by_class.get(cls.value, 0) + 1
-        reasons = c.rejected_by_class_reason.setdefault(cls.value, {})
+        reasons = self._counts.rejected_by_class_reason.setdefault(cls.value, {})
         reasons[reason] = reasons.get(reason, 0) + 1
 
     def _reject(
@@ -318,40 +321,47 @@ class AdmissionController:
     ) -> Verdict:
         self._count_reject(reason, cls)
         if retry_after is None:  # about the time for the queue ahead to drain
-            retry_after = (self._waiting + 1) * self._rtt / max(self.limit.limit, 1.0)
+            retry_after = (self._waiting + 1) * self._mean_rtt() / max(self.limit.limit, 1.0)
         return Verdict("reject", reason, retry_after, throttle)
 
     # ------------------------------------------------------------------ drivers
 
     def _error(self, reason: str, verdict: Verdict | None = None) -> LoadShedError:
-        retry = verdict.retry_after if verdict is not None else self._rtt
+        retry = verdict.retry_after if verdict is not None else self._mean_rtt()
         return LoadShedError(f"admission: rejected ({reason})", verdict.throttle if verdict else 0.0,
                              retry_after=retry)  # fmt: skip
 
     def slot(self, criticality: Criticality | str | None = None, deadline: float | None = None) -> Slot:
-        """Hold a slot for an ``async with`` block (the async driver); entering raises
-        :class:`LoadShedError` when the call is refused.
+        """Hold a slot for a block: ``async with`` in a coroutine (waits on a future), ``with`` in a thread
+        (waits on an ``Event``). Entering raises :class:`LoadShedError` when the call is refused.
 
-        Class and deadline default to the :func:`request_context` in force. The same object is also a
-        sync context manager (:meth:`slot_sync`), for threads.
+        Class and deadline default to the :func:`request_context` in force.
         """
         return Slot(self, criticality, deadline)
 
-    def slot_sync(self, criticality: Criticality | str | None = None, deadline: float | None = None) -> Slot:
-        """:meth:`slot` for threads (``with``): waits on an ``Event`` instead of a future."""
-        return Slot(self, criticality, deadline)
+    slot_sync = slot  # the same Slot; the name reads better at ``with`` sites in threads
 
-    # the drivers' shared steps: arrive (admitted, queued or refused), give up, start, end
+    # the drivers' shared steps: arrive (admitted, queued or refused), wait, give up, end
 
     def _arrive(
         self, criticality: Criticality | str | None, deadline: float | None
-    ) -> tuple[_Waiter | None, float | None]:
-        """Offer the call; return its waiter (None when admitted) and how long it may wait. Raises when refused."""
+    ) -> tuple[_Waiter | None, float, float | None]:
+        """Offer the call; return its waiter (None when admitted), the time, and how long it may wait.
+        Raises when refused."""
         cls, at = self._resolve(criticality, deadline)
-        verdict, waiter = self.offer(cls, at, self.clock())
+        now = self.clock()
+        verdict, waiter = self.offer(cls, at, now)
         if verdict.action == "reject":
             raise self._error(verdict.reason, verdict)
-        return waiter, None if at is None else max(0.0, at - self.clock())
+        return waiter, now, None if at is None else max(0.0, at - now)
+
+    def _attach(self, waiter: _Waiter, wake: Callable[[bool, str], None]) -> tuple[bool, str] | None:
+        """Give a queued waiter its wake-up; if its fate was decided before it had one, return it."""
+        with self._lock:
+            if waiter.done:
+                return waiter.granted, waiter.reason
+            waiter.wake = wake
+            return None
 
     async def _wait_async(self, waiter: _Waiter, timeout: float | None) -> None:
         loop = asyncio.get_running_loop()
@@ -364,14 +374,15 @@ class AdmissionController:
         def wake(granted: bool, reason: str) -> None:
             loop.call_soon_threadsafe(settle, granted, reason)
 
-        waiter.wake = wake
-        try:
-            outcome = await asyncio.wait_for(future, timeout)
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            self._gave_up(waiter)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            outcome = (False, "deadline passed in the queue")
+        outcome = self._attach(waiter, wake)
+        if outcome is None:
+            try:
+                outcome = await asyncio.wait_for(future, timeout)
+            except (TimeoutError, asyncio.CancelledError) as exc:
+                self._gave_up(waiter)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise self._error("deadline passed in the queue") from None
         self._started_or_raise(*outcome)
 
     def _wait_sync(self, waiter: _Waiter, timeout: float | None) -> None:
@@ -382,15 +393,19 @@ class AdmissionController:
             box.append((granted, reason))
             event.set()
 
-        waiter.wake = wake
-        if not event.wait(timeout):
-            self._gave_up(waiter)
-            box.append((False, "deadline passed in the queue"))
-        self._started_or_raise(*box[0])
+        outcome = self._attach(waiter, wake)
+        if outcome is None:
+            if not event.wait(timeout):
+                # a grant that lands now is handed on by _gave_up: this caller has left either way
+                self._gave_up(waiter)
+                raise self._error("deadline passed in the queue")
+            outcome = box[0]
+        self._started_or_raise(*outcome)
 
     def _gave_up(self, waiter: _Waiter) -> None:
-        if self.abandon(waiter, self.clock()):  # granted meanwhile: hand the slot on
-            self._wake(self.release(None, self.clock()))
+        now = self.clock()
+        if self.abandon(waiter, now):  # granted meanwhile: hand the slot on
+            self._wake(self.release(None, now))
 
     def _started_or_raise(self, granted: bool, reason: str) -> None:
         if not granted:
@@ -404,8 +419,14 @@ class AdmissionController:
         self, criticality: Criticality | str | None, deadline: float | None
     ) -> tuple[Criticality, float | None]:
         ctx = current_request()
-        cls = ctx.criticality if criticality is None else Criticality(criticality)
-        return cls, ctx.deadline if deadline is None else deadline
+        cls = (
+            ctx.criticality
+            if criticality is None
+            else check_enum(criticality, Criticality, "AdmissionController.slot() argument 'criticality'")
+        )
+        if deadline is None:
+            return cls, ctx.deadline
+        return cls, check_real(deadline, "AdmissionController.slot() argument 'deadline'")
 
     @staticmethod
     def _wake(decided: list[tuple[_Waiter, bool, str]]) -> None:
@@ -419,13 +440,18 @@ class AdmissionController:
         count), ``class_shares`` and ``mean_duration``."""
         with self._lock:
             c = self._counts
+            by_reason: dict[str, int] = {}
+            for reasons in c.rejected_by_class_reason.values():
+                for reason, n in reasons.items():
+                    by_reason[reason] = by_reason.get(reason, 0) + n
             return {
                 "inflight": self._inflight, "limit": self.limit.limit,
                 "waiting": {cls.value: len(q) for cls, q in self._queues.items()},
                 "admitted": c.admitted, "queued": c.queued, "started_from_queue": c.started_from_queue,
-                "rejected": dict(c.rejected), "rejected_by_class": dict(c.rejected_by_class),
+                "rejected": by_reason,
+                "rejected_by_class": {k: sum(v.values()) for k, v in c.rejected_by_class_reason.items()},
                 "rejected_by_class_reason": {k: dict(v) for k, v in c.rejected_by_class_reason.items()},
-                "class_shares": {cls.value: s for cls, s in self._shares.items()}, "mean_duration": self._rtt,
+                "class_shares": {cls.value: s for cls, s in self._shares.items()}, "mean_duration": self._mean_rtt(),
             }  # fmt: skip
 
 
@@ -451,22 +477,24 @@ class Slot:
 
     async def __aenter__(self) -> None:
         ac = self._ac
-        waiter, timeout = ac._arrive(self._criticality, self._deadline)
+        waiter, now, timeout = ac._arrive(self._criticality, self._deadline)
         if waiter is not None:
             await ac._wait_async(waiter, timeout)
+            now = ac.clock()
         self.entered = True
-        self._start = ac.clock()
+        self._start = now
 
     async def __aexit__(self, *exc: object) -> None:
         self._ac._end(self._start)
 
     def __enter__(self) -> None:
         ac = self._ac
-        waiter, timeout = ac._arrive(self._criticality, self._deadline)
+        waiter, now, timeout = ac._arrive(self._criticality, self._deadline)
         if waiter is not None:
             ac._wait_sync(waiter, timeout)
+            now = ac.clock()
         self.entered = True
-        self._start = ac.clock()
+        self._start = now
 
     def __exit__(self, *exc: object) -> None:
         self._ac._end(self._start)

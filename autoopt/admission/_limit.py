@@ -4,13 +4,12 @@ Gradient2 rule, behind one small ABC."""
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 from abc import ABC, abstractmethod
 from typing import Any
 
-import numpy as np
-
-from autoopt._validation import SeedLike, check_random_state, check_real, check_size
+from autoopt._validation import SeedLike, check_int, check_random_state, check_real, check_size
 
 __all__ = ["ConcurrencyLimit", "Gradient2Limit", "GradientLimit"]
 
@@ -43,10 +42,8 @@ class ConcurrencyLimit(ABC):
 
 
 def _check_sample(rtt: Any, inflight: Any, where: str) -> float:
-    r = check_real(rtt, f"{where} argument 'rtt'", low=0.0, low_open=True)
-    if not isinstance(inflight, int) or isinstance(inflight, bool) or inflight < 0:
-        raise TypeError(f"{where} argument 'inflight' must be an int >= 0; got {inflight!r}")
-    return r
+    check_int(inflight, f"{where} argument 'inflight'", low=0)
+    return check_real(rtt, f"{where} argument 'rtt'", low=0.0, low_open=True)
 
 
 class Gradient2Limit(ConcurrencyLimit):
@@ -291,12 +288,12 @@ class GradientLimit(ConcurrencyLimit):
                 began = self._probe_began
                 enough = len(self._probe) >= min(10, self.probe_samples) and t - began >= self.probe_duration
                 if len(self._probe) >= self.probe_samples or enough:
-                    self._min_rtt = float(np.median(self._probe))
+                    self._min_rtt = statistics.median(self._probe)
                     self._probe, self._probes = None, self._probes + 1
                     self._next_probe = t + self.probe_interval * (
                         1.0 + 0.15 * (2.0 * self._rng.random() - 1.0)
                     )
-                    self._window, self._window_start, self._at_floor = [], t, 0
+                    self._window, self._window_start, self._window_peak, self._at_floor = [], t, 0, 0
                     return self._limit
                 return float(self.probe_limit)
             if t >= self._next_probe:
@@ -314,7 +311,7 @@ class GradientLimit(ConcurrencyLimit):
     def _step(self, t: float) -> None:
         """Under the lock: one update from the window that just ended."""
         assert self._min_rtt is not None
-        sample = float(np.median(self._window))
+        sample = statistics.median(self._window)
         self._last_sample = sample
         gradient = min(2.0, max(0.5, (1.0 + self.buffer) * self._min_rtt / sample))
         if not (gradient > 1.0 and self._window_peak < self._limit / 2.0):  # not app-limited

@@ -116,7 +116,9 @@ class LoadManager:
     delay_throttle : DelayThrottle, optional
         Opt-in: a PI controller on queueing delay (after PIE, RFC 8033), fed
         each sample's ``queue_delay_ms``. Without it the throttle is exactly
-        the utilisation one.
+        the utilisation one. A sample without ``queue_delay_ms`` leaves the
+        delay throttle where the last one with it put it (until the samples
+        go stale), so feed the delay with every sample, or with none.
     level_hysteresis : float, default 0
         Opt-in hysteresis on levels, as a utilisation fraction: a sample
         leaves the current level for a lower one only once its utilisation
@@ -308,14 +310,13 @@ class LoadManager:
             if self.level_hysteresis and current is not None and level.severity < current.severity:
                 held = classify_load(min(1.0, utilization + self.level_hysteresis), self.config)
                 level = current if held.severity >= current.severity else held
-            latest = order.latest
-            if latest is None or ts >= latest:
-                order.latest = ts
-            else:  # late: clamped (counted) or refused, before anything is recorded
-                ts = order.place(ts, max_back, "LoadMetrics.timestamp")
+            # a late sample is clamped (counted) or refused; checked first, so a refusal here or from the
+            # delay throttle below leaves nothing recorded
+            placed = order.check(ts, max_back, "LoadMetrics.timestamp")
             if self.delay_throttle is not None and metrics.queue_delay_ms is not None:
                 # Our own controller (no user code): O(1) under its lock, fed the non-decreasing index time.
-                self._delay_pct = self.delay_throttle.update(metrics.queue_delay_ms / 1000.0, ts)
+                self._delay_pct = self.delay_throttle.update(metrics.queue_delay_ms / 1000.0, placed)
+            ts = order.place(ts, max_back, "LoadMetrics.timestamp")
             self._sums.append(ts, row)
             self._history.append(metrics)
             self._total += 1

@@ -277,7 +277,7 @@ class PerformancePredictor:
         y = _check_value(ptype, value, "record_observation() argument 'value'")
         ts, start = self._check_time(timestamp, "record_observation() argument 'timestamp'")
         with self._lock:
-            self._append((ptype, series), y, ts, start)
+            self._append((ptype, series), y, ts, start, "record_observation() argument 'timestamp'")
 
     def record_observations(
         self,
@@ -339,8 +339,8 @@ class PerformancePredictor:
                         raise backward_step_error(
                             "record_observations() argument 'timestamp'", ts, state.last_ts, max_back
                         )
-            for ptype, y in checked:
-                self._append((ptype, series), y, ts, start)
+            for ptype, y in checked:  # checked above: none of these raises
+                self._append((ptype, series), y, ts, start, "record_observations() argument 'timestamp'")
 
     def _check_time(self, timestamp: Any, name: str) -> tuple[float | None, float]:
         """``(ts, start)``: the checked timestamp (None for "one interval on") and a new series' start."""
@@ -352,9 +352,10 @@ class PerformancePredictor:
         return ts, ts
 
     def _append(
-        self, key: tuple[PredictionType, str | None], y: float, ts: float | None, start: float
+        self, key: tuple[PredictionType, str | None], y: float, ts: float | None, start: float, name: str
     ) -> None:
-        """Under the lock: add one checked observation to its series."""
+        """Under the lock: add one checked observation to its series (``name``: the timestamp's, for a
+        refusal)."""
         state = self._series.get(key)
         if state is None:
             state = self._new_series(key, start)
@@ -366,9 +367,7 @@ class PerformancePredictor:
         else:
             max_back = self.config.max_backward_step_s
             if max_back is not None and state.last_ts - ts > max_back:
-                raise backward_step_error(
-                    "record_observation() argument 'timestamp'", ts, state.last_ts, max_back
-                )
+                raise backward_step_error(name, ts, state.last_ts, max_back)
             self._clamped += 1
             t = state.last_ts
         if key[1] is not None:
@@ -483,9 +482,7 @@ class PerformancePredictor:
         seasonal path's job."""
         x0 = (state.last_ts - state.origin) / 60.0 + horizons
         linear = state.ols.predict(x0, self.alpha)
-        return linear, (
-            None if self._seasonal is None else self._seasonal.job(state)
-        )  # last: a refit job marks the series as fitting
+        return linear, self._seasonal.job(state)  # last: a refit job marks the series as fitting
 
     def _answer(
         self, state: SeriesState, job: tuple[str, Any] | None, linear: PredictionResults, horizons: Any

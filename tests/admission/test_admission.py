@@ -230,3 +230,71 @@ def test_gradient2_follows_its_rule() -> None:
         lim.update(float("nan"), inflight=1)
     with pytest.raises(ValueError, match="'initial_limit'"):
         Gradient2Limit(initial_limit=500)
+
+
+def test_a_grant_that_lands_before_the_driver_waits_is_not_lost() -> None:
+    """A release from another thread may grant a queued waiter before its driver has set its wake-up; the
+    driver must then start at once, not wait for a wake-up that already happened."""
+    ac = AdmissionController(limit=fixed(1))
+    ac.offer(D, None, 0.0)
+    _, waiter = ac.offer(D, None, 0.0)
+    assert ac.release(0.01, now=0.01) == [(waiter, True, "")]  # granted while nobody listens
+    ac._wait_sync(waiter, timeout=0.0)  # returns at once: the grant is read from the waiter
+    _, evicted = ac.offer(S, None, 0.02)
+    ac.max_queue = 1
+    ac.offer(C, None, 0.03)  # a full queue: the sheddable waiter is evicted before it listens
+    with pytest.raises(LoadShedError, match="evicted by a higher class"):
+        ac._wait_sync(evicted, timeout=0.0)
+    assert ac.get_stats()["rejected"] == {"evicted": 1}
+
+
+def test_a_sync_waiter_that_times_out_never_enters_and_frees_a_late_grant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import autoopt.admission._controller as controller
+
+    ac = AdmissionController(limit=fixed(1))
+    ac.offer(D, None, 0.0)
+    _, waiter = ac.offer(D, None, 0.0)
+
+    class LateEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            ac._wake(ac.release(0.01, now=0.01))  # the grant lands just as the wait times out
+            return False
+
+    monkeypatch.setattr(controller.threading, "Event", LateEvent)
+    with pytest.raises(LoadShedError, match="deadline passed in the queue"):
+        ac._wait_sync(waiter, timeout=0.0)
+    assert ac.get_stats()["inflight"] == 0  # the late grant was handed on, not held twice
+
+
+def test_slot_checks_its_arguments() -> None:
+    ac = AdmissionController()
+
+    async def enter(**kwargs: object) -> None:
+        async with ac.slot(**kwargs):  # type: ignore[arg-type]
+            pass
+
+    with pytest.raises(ValueError, match="'criticality'"):
+        asyncio.run(enter(criticality="urgent"))
+    with pytest.raises(ValueError, match="'deadline'"):
+        asyncio.run(enter(deadline=float("nan")))
+    with pytest.raises(TypeError, match="'deadline'"):
+        asyncio.run(enter(deadline=True))
+    assert ac.get_stats()["admitted"] == 0  # nothing was offered
+
+
+def test_a_failing_observer_never_loses_the_model_result() -> None:
+    from autoopt.serving import RequestObserver
+
+    class Broken(RequestObserver):
+        def observe(self, provider: str, seconds: float, outcome: str) -> None:
+            raise RuntimeError("exporter down")
+
+    async def model(x: int) -> int:
+        return x
+
+    provider = AutomatedProvider(model, create_intelligent_automation_hub(seed=0))
+    provider.observer = Broken()
+    assert asyncio.run(provider(7)) == 7
+    assert provider.get_stats()["report_errors"] == 1

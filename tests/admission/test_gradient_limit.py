@@ -92,8 +92,10 @@ def test_bad_input_is_refused() -> None:
         lim.update(0.01, 1)
     with pytest.raises(ValueError, match="'rtt'"):
         lim.update(float("inf"), 1, 0.0)
-    with pytest.raises(TypeError, match="'inflight'"):
+    with pytest.raises(ValueError, match="'inflight'"):
         lim.update(0.01, -1, 0.0)
+    with pytest.raises(TypeError, match="'inflight'"):
+        lim.update(0.01, 2.5, 0.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'buffer'"):
         GradientLimit(buffer=-0.1)
     with pytest.raises(ValueError, match="'initial_limit'"):
