@@ -148,6 +148,16 @@ def test_sheds_and_the_delay_throttle_are_exported(served: Any) -> None:
     text = PrometheusExporter(hub2).generate_latest().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert value(families["autoopt_throttle_ratio"], "autoopt_throttle_ratio", part="delay") == 0.0
+    for _ in range(40):  # a standing 200 ms queue: the PI's throttle rises, and the scrape reads it
+        hub2.process_metrics(create_load_metrics(cpu_usage=40.0, memory_usage=20.0, queue_delay_ms=200.0))
+    text = PrometheusExporter(hub2).generate_latest().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    delay = lm.delay_throttle
+    assert delay is not None
+    assert delay.throttle_percentage > 0.0
+    assert value(families["autoopt_throttle_ratio"], "autoopt_throttle_ratio", part="delay") == pytest.approx(
+        delay.throttle_percentage / 100.0
+    )
 
 
 def test_each_hub_has_its_own_registry_and_labels_are_capped() -> None:
@@ -165,3 +175,47 @@ def test_each_hub_has_its_own_registry_and_labels_are_capped() -> None:
         PrometheusExporter(object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'max_label_values'"):
         PrometheusExporter(hubs[0], max_label_values=0)
+
+
+def test_past_the_cap_a_label_is_one_series_and_the_same_in_every_family() -> None:
+    """Values folded into OTHER are added up into one sample (Prometheus refuses a family with the same
+    labels twice), and the histogram and the counters agree on which providers keep their name."""
+    hub = create_intelligent_automation_hub(seed=0)
+    exporter = PrometheusExporter(hub, max_label_values=1)
+
+    async def model(x: int) -> int:
+        return x
+
+    providers = [AutomatedProvider(model, hub, name=n, seed=0) for n in ("a", "b", "c")]
+    for p in reversed(providers):  # instrumented c, b, a; first called in the order a, b, c
+        exporter.instrument(p)
+    for k, p in enumerate(providers):
+        for _ in range(k + 1):
+            asyncio.run(p(1))
+    families = {f.name: f for f in text_string_to_metric_families(exporter.generate_latest().decode())}
+    ok = [s for s in families["autoopt_requests"].samples if s.labels["outcome"] == "ok"]
+    assert sorted((s.labels["provider"], s.value) for s in ok) == [("a", 1.0), (OTHER, 5.0)]
+    hist = {s.labels["provider"] for s in families["autoopt_request_duration_seconds"].samples}
+    assert hist == {"a", OTHER}
+    assert len(exporter._children) <= 2  # past the cap nothing is cached
+
+
+def test_trial_states_use_the_results_names() -> None:
+    hub = create_intelligent_automation_hub(seed=0)
+    calls = iter(range(100))
+
+    def objective(x: float) -> float:
+        if next(calls) == 1:
+            raise RuntimeError("boom")
+        return x
+
+    session = hub.self_tuner.create_session({"x": (0.0, 1.0, 0.5)}, objective_fn=objective)
+    hub.self_tuner.optimize(session.session_id, n_trials=3)
+    families = {
+        f.name: f for f in text_string_to_metric_families(PrometheusExporter(hub).generate_latest().decode())
+    }
+    frame = hub.self_tuner.get_study(session.session_id).trials_dataframe()  # optuna's own count
+    assert value(families["autoopt_tuning_trials"], "autoopt_tuning_trials", state="failed") == 1
+    assert value(families["autoopt_tuning_trials"], "autoopt_tuning_trials", state="complete") == (
+        (frame["state"] == "COMPLETE").sum()
+    )

@@ -44,6 +44,8 @@ class _Labels:
 
     def __call__(self, value: Any) -> str:
         text = str(value)
+        if text == OTHER:
+            return OTHER  # a real value spelled "other" joins the folded ones
         with self._lock:
             if text in self._seen:
                 return text
@@ -141,8 +143,10 @@ class PrometheusExporter(RequestObserver):
         key = (provider, outcome)
         child = self._children.get(key)
         if child is None:
-            child = self.request_duration.labels(self._provider_label(provider), outcome)
-            self._children[key] = child
+            label = self._provider_label(provider)
+            child = self.request_duration.labels(label, outcome)
+            if label != OTHER:  # past the cap: looked up each time, so the cache stays bounded too
+                self._children[key] = child
         child.observe(seconds)
 
     def instrument(self, provider: AutomatedProvider[Any]) -> None:
@@ -172,13 +176,40 @@ class PrometheusExporter(RequestObserver):
             return list(self._providers)
 
 
+class _Family:
+    """The samples of one metric family, keyed by their (capped) labels: values folded into the same
+    labels are added up (counts), or, for a gauge of a level that cannot be added (``additive=False``),
+    left out past the cap. Prometheus refuses a family with the same labels twice."""
+
+    def __init__(self, family: Any, additive: bool = True) -> None:
+        self.family = family
+        self.additive = additive
+        self._values: dict[tuple[str, ...], float] = {}
+
+    def add(self, labels: list[str], value: float) -> None:
+        key = tuple(labels)
+        if key in self._values:
+            if self.additive:
+                self._values[key] += value
+            return
+        if not self.additive and OTHER in key:
+            return
+        self._values[key] = value
+
+    def done(self) -> Any:
+        for key, value in self._values.items():
+            self.family.add_metric(list(key), value)
+        return self.family
+
+
 class _HubCollector:
     """Reads the hub's statistics at scrape time and yields them as metric families."""
 
     def __init__(self, exporter: PrometheusExporter) -> None:
         self.exporter = exporter
         cap = exporter.max_label_values
-        self._labels = {name: _Labels(cap) for name in ("series", "signal", "action", "type", "provider")}
+        self._labels = {name: _Labels(cap) for name in ("series", "signal", "action", "type")}
+        self._labels["provider"] = exporter._provider_label  # one cap per label: the histogram's too
 
     def describe(self) -> list[Any]:
         return []  # collected at scrape time only (names vary with what the hub has seen)
@@ -191,15 +222,12 @@ class _HubCollector:
         lab = self._labels
 
         decisions = summary["decision_stats"]
-        fam = c(
-            "autoopt_decisions",
-            "Decisions made, by type and source (rule or policy).",
-            labels=["type", "source"],
-        )
+        fam = _Family(c("autoopt_decisions", "Decisions made, by type and source (rule or policy).",
+                        labels=["type", "source"]))  # fmt: skip
         for dtype, by_source in decisions.get("decisions_by_type_and_source", {}).items():
             for source, n in by_source.items():
-                fam.add_metric([lab["type"](dtype), source], n)
-        yield fam
+                fam.add([lab["type"](dtype), source], n)
+        yield fam.done()
         yield c("autoopt_decision_evaluations", "Times the decision engine evaluated a context.",
                 value=decisions["evaluations"])  # fmt: skip
         yield c(
@@ -228,32 +256,30 @@ class _HubCollector:
             fam.add_metric(["delay"], load["delay_throttle"] / 100.0)
         yield fam
 
-        scored = c(
-            "autoopt_forecast_scored", "Forecasts scored against what happened, by series.", labels=["series"]
-        )
-        mae = g(
-            "autoopt_forecast_mae",
-            "Mean absolute error of the scored forecasts, by series.",
-            labels=["series"],
-        )
-        cover = g("autoopt_forecast_interval_coverage_ratio",
-                  "Share of scored forecasts whose interval held the outcome, by series.", labels=["series"])  # fmt: skip
+        scored = _Family(c("autoopt_forecast_scored", "Forecasts scored against what happened, by series.",
+                           labels=["series"]))  # fmt: skip
+        mae = _Family(g("autoopt_forecast_mae", "Mean absolute error of the scored forecasts, by series.",
+                        labels=["series"]), additive=False)  # fmt: skip
+        cover = _Family(g("autoopt_forecast_interval_coverage_ratio",
+                          "Share of scored forecasts whose interval held the outcome, by series.",
+                          labels=["series"]), additive=False)  # fmt: skip
         for series, acc in summary["prediction_accuracy"].items():
             name = lab["series"](series)
-            scored.add_metric([name], acc["count"])
+            scored.add([name], acc["count"])
             if acc["mae"] is not None:
-                mae.add_metric([name], acc["mae"])
+                mae.add([name], acc["mae"])
             if acc["coverage"] is not None:
-                cover.add_metric([name], acc["coverage"])
-        yield from (scored, mae, cover)
+                cover.add([name], acc["coverage"])
+        yield from (scored.done(), mae.done(), cover.done())
 
-        fam = g("autoopt_anomaly_score", "The latest anomaly score, by monitored signal.", labels=["signal"])
+        fam = _Family(g("autoopt_anomaly_score", "The latest anomaly score, by monitored signal.",
+                        labels=["signal"]), additive=False)  # fmt: skip
         for signal, info in summary["anomaly"].items():
             if info.get("last_score") is not None:
-                fam.add_metric([lab["signal"](signal)], info["last_score"])
-        yield fam
+                fam.add([lab["signal"](signal)], info["last_score"])
+        yield fam.done()
 
-        yield from self._tuning(hub, g)
+        yield from self._tuning(hub, summary["tuning"]["by_status"], g)
         sched = summary["scheduler"]
         fam = g("autoopt_scheduler_tasks", "Tasks the scheduler holds, by state.", labels=["state"])
         for state, n in sched["states"].items():
@@ -265,69 +291,57 @@ class _HubCollector:
         yield fam
         yield g("autoopt_scheduler_running", "Tasks running.", value=sched["running"])
 
-        fam = c(
-            "autoopt_remediations",
-            "Remediations finished, by action and outcome.",
-            labels=["action", "outcome"],
-        )
+        fam = _Family(c("autoopt_remediations", "Remediations finished, by action and outcome.",
+                        labels=["action", "outcome"]))  # fmt: skip
         for action, st in summary["remediation_stats"]["by_action"].items():
-            fam.add_metric([lab["action"](action), "success"], st["successes"])
-            fam.add_metric([lab["action"](action), "failure"], st["failures"])
-        yield fam
+            fam.add([lab["action"](action), "success"], st["successes"])
+            fam.add([lab["action"](action), "failure"], st["failures"])
+        yield fam.done()
 
-        calls = c(
-            "autoopt_requests",
-            "Provider calls that ran, by provider and outcome.",
-            labels=["provider", "outcome"],
-        )
-        shed = c(
-            "autoopt_requests_shed", "Provider calls shed before they ran, by provider.", labels=["provider"]
-        )
-        by_class = c("autoopt_admission_rejected", "Calls admission control refused, by provider, class and reason.",
-                     labels=["provider", "class", "reason"])  # fmt: skip
-        limit = g("autoopt_admission_limit", "The concurrency limit admission control holds, by provider.",
-                  labels=["provider"])  # fmt: skip
-        waiting = g("autoopt_admission_waiting", "Calls waiting for a slot, by provider and class.",
-                    labels=["provider", "class"])  # fmt: skip
+        calls = _Family(c("autoopt_requests", "Provider calls that ran, by provider and outcome.",
+                          labels=["provider", "outcome"]))  # fmt: skip
+        shed = _Family(c("autoopt_requests_shed", "Provider calls shed before they ran, by provider.",
+                         labels=["provider"]))  # fmt: skip
+        by_class = _Family(c("autoopt_admission_rejected",
+                             "Calls admission control refused, by provider, class and reason.",
+                             labels=["provider", "class", "reason"]))  # fmt: skip
+        limit = _Family(g("autoopt_admission_limit", "The concurrency limit admission control holds, by provider.",
+                          labels=["provider"]), additive=False)  # fmt: skip
+        waiting = _Family(g("autoopt_admission_waiting", "Calls waiting for a slot, by provider and class.",
+                            labels=["provider", "class"]))  # fmt: skip
         for provider in self.exporter.providers():
             stats = provider.get_stats()
             name = lab["provider"](stats["name"])
-            calls.add_metric([name, "ok"], stats["calls"] - stats["errors"])
-            calls.add_metric([name, "error"], stats["errors"])
-            shed.add_metric([name], stats["shed"])
+            calls.add([name, "ok"], stats["calls"] - stats["errors"])
+            calls.add([name, "error"], stats["errors"])
+            shed.add([name], stats["shed"])
             if provider.admission is not None:
                 adm = provider.admission.get_stats()
                 for cls, reasons in adm["rejected_by_class_reason"].items():
                     for reason, n in reasons.items():
-                        by_class.add_metric([name, cls, reason], n)
-                limit.add_metric([name], adm["limit"])
+                        by_class.add([name, cls, reason], n)
+                limit.add([name], adm["limit"])
                 for cls, n in adm["waiting"].items():
-                    waiting.add_metric([name, cls], n)
-        yield from (calls, shed, by_class, limit, waiting)
+                    waiting.add([name, cls], n)
+        yield from (f.done() for f in (calls, shed, by_class, limit, waiting))
 
     @staticmethod
-    def _tuning(hub: IntelligentAutomationHub, g: Any) -> Iterator[Any]:
+    def _tuning(hub: IntelligentAutomationHub, by_status: dict[str, int], g: Any) -> Iterator[Any]:
+        from autoopt.exceptions import UnknownIdError
+        from autoopt.tuning._results import trial_state_counts
+
         sessions = g("autoopt_tuning_sessions", "Tuning sessions, by status.", labels=["status"])
         trials = g("autoopt_tuning_trials", "Trials of all tuning sessions, by state.", labels=["state"])
-        by_status: dict[str, int] = {}
         by_state: dict[str, int] = {}
         for session in hub.self_tuner.list_sessions():
-            by_status[session.status.value] = by_status.get(session.status.value, 0) + 1
-            _count_trial_states(hub, session.session_id, by_state)
+            try:
+                counts = trial_state_counts(hub.self_tuner.get_study(session.session_id))
+            except UnknownIdError:  # removed since it was listed
+                continue
+            for state, n in counts.items():
+                by_state[state] = by_state.get(state, 0) + n
         for status, n in sorted(by_status.items()):
             sessions.add_metric([status], n)
         for state, n in sorted(by_state.items()):
             trials.add_metric([state], n)
         yield from (sessions, trials)
-
-
-def _count_trial_states(hub: IntelligentAutomationHub, session_id: str, out: dict[str, int]) -> None:
-    from autoopt.exceptions import UnknownIdError
-
-    try:
-        study = hub.self_tuner.get_study(session_id)
-    except UnknownIdError:  # removed since it was listed
-        return
-    for trial in study.get_trials(deepcopy=False):
-        name = trial.state.name.lower()
-        out[name] = out.get(name, 0) + 1

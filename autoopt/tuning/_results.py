@@ -54,6 +54,17 @@ _STATE_NAMES = {
 _DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 
 
+def trial_state_counts(study: optuna.Study) -> dict[str, int]:
+    """How many of the study's trials are in each state, by the names :func:`trials_frame` uses
+    (``complete``, ``failed``, ``pruned``, ``running``, ``waiting``), bookkeeping trials left out."""
+    out: dict[str, int] = {}
+    for t in study.get_trials(deepcopy=False):
+        if VOID_ATTR not in t.user_attrs:
+            name = _STATE_NAMES[t.state]
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
 # ------------------------------------------------------------------ the table
 
 
