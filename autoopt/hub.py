@@ -406,10 +406,14 @@ class IntelligentAutomationHub:
                 self._last_remediation_error = message
             return None
         self._decision_engine.mark_executed(decision.decision_id)
-        if result.pending:  # a runbook running in the background: learned from when it ends
-            with self._lock:
+        # A runbook running in the background is learned from when it ends. The check and the
+        # registration are one step under the lock _runbook_finished takes, so a runbook that ends
+        # meanwhile is either seen ended here or finds its entry there.
+        with self._lock:
+            pending = result.pending
+            if pending:
                 self._runbook_conditions[result.remediation_id] = {"load_level": level.value}
-        elif self.config.learning_enabled:
+        if not pending and self.config.learning_enabled:
             self._learner.record_observation({"load_level": level.value}, action.value, result.success)
         with self._lock:
             self._remediations += 1

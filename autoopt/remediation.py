@@ -352,6 +352,13 @@ class AutoRemediation:
     ) -> Remediation:
         """Run the handler for ``action`` on ``target`` and record the outcome.
 
+        When a runbook is registered for ``action`` (:meth:`register_runbook`),
+        it is started in the background instead and a *pending* record
+        (``pending=True``, with the run's ``run_id``) comes back at once; the
+        record is filled in when the run ends (see :meth:`add_listener`).
+        ``max_attempts`` and ``backoff_seconds`` do not apply then: the
+        runbook's steps have their own retry policies.
+
         Parameters
         ----------
         action : RemediationAction or str
@@ -371,8 +378,9 @@ class AutoRemediation:
         Returns
         -------
         Remediation
-            The record of the last attempt. Handler failures and exceptions
-            are reported in it, never raised.
+            The record of the last attempt, or for a runbook the pending record
+            of the run just started. Handler failures and exceptions are
+            reported in it, never raised.
 
         Raises
         ------

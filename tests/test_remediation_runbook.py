@@ -149,3 +149,54 @@ def test_the_hub_never_blocks_on_the_runbook_and_learns_its_outcome(caplog: pyte
     [record] = hub.remediation.get_remediation_history()
     assert record.success is True
     assert record.target == "checkout"
+
+
+class _LockThatLetsTheRunbookEnd:
+    """The hub's lock, but its first use once armed waits (before taking it) for the runbook to end:
+    the moment between the hub seeing the record pending and registering it for the listener."""
+
+    def __init__(self, lock: threading.Lock, remediation: AutoRemediation, gate: threading.Event) -> None:
+        self.lock, self.remediation, self.gate = lock, remediation, gate
+        self.armed = False
+
+    def __enter__(self) -> bool:
+        if self.armed:
+            self.armed = False
+            self.gate.set()
+            assert self.remediation.wait_for_runbooks(timeout=30)
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.__exit__(*exc)
+
+
+def test_a_runbook_that_ends_as_the_hub_registers_it_is_still_learned_from() -> None:
+    clock = ManualClock(T0.timestamp())
+    ops = Ops()
+    hub = create_intelligent_automation_hub(clock=clock)
+    remediation = hub.remediation
+    remediation.register_runbook(RemediationAction.RESTART, RUNBOOK, actions=ops.actions(), store="sqlite://")
+    hub.decision_engine.add_rule(
+        create_decision_rule(
+            "errors",
+            lambda c: c["error_rate"] > 0.5,
+            DecisionType.REMEDIATE,
+            lambda c: {"target": "checkout"},
+        )
+    )
+    lock = _LockThatLetsTheRunbookEnd(hub._lock, remediation, ops.gate)
+    hub._lock = lock  # type: ignore[assignment]
+    execute_remediation = remediation.execute_remediation
+
+    def started(*args: object, **kwargs: object) -> object:
+        record = execute_remediation(*args, **kwargs)  # type: ignore[arg-type]
+        lock.armed = True  # the runbook ends before the hub next takes its lock
+        return record
+
+    remediation.execute_remediation = started  # type: ignore[method-assign]
+    hub.process_metrics(create_load_metrics(cpu_usage=10.0, memory_usage=30.0, error_rate=0.9, timestamp=T0))
+    assert not lock.armed
+    assert ops.calls == [("drain", "checkout"), ("restart", "checkout")]
+    # its outcome was learned once, and nothing is left waiting for a runbook that already ended
+    assert hub.learner.get_learning_stats()["total_observations"] == 1
+    assert hub._runbook_conditions == {}

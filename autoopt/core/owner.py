@@ -31,9 +31,11 @@ def process_start(pid: int) -> str:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-@functools.cache
 def owner_token() -> dict[str, Any]:
     """This process: ``{"host", "pid", "start"}``.
+
+    Computed once per process id, so a child forked after a call names
+    itself, not its parent.
 
     Examples
     --------
@@ -43,7 +45,11 @@ def owner_token() -> dict[str, Any]:
     >>> owner_alive(owner_token())
     True
     """
-    pid = os.getpid()
+    return dict(_token(os.getpid()))
+
+
+@functools.cache
+def _token(pid: int) -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": pid, "start": process_start(pid)}
 
 

@@ -27,13 +27,22 @@ from autoopt.workflows._refs import render
 from autoopt.workflows._spec import ACTION_TYPES, RunbookError, Step, Workflow
 
 if TYPE_CHECKING:
-    from autoopt.workflows._engine import DEFAULT_STORE, cancel, execute, open_store, resume
-    from autoopt.workflows._store import SCHEMA_VERSION, FencedError, Lease, LeaseHeldError, RunStore
+    from autoopt.workflows._engine import cancel, execute, open_store, resume
+    from autoopt.workflows._store import (
+        DEFAULT_STORE,
+        SCHEMA_VERSION,
+        FencedError,
+        Lease,
+        LeaseHeldError,
+        RunStore,
+    )
 
 # Loaded on first access: the store imports SQLAlchemy, which reading and validating runbooks never needs.
 _LAZY = {
-    **dict.fromkeys(("DEFAULT_STORE", "cancel", "execute", "open_store", "resume"), "_engine"),
-    **dict.fromkeys(("SCHEMA_VERSION", "FencedError", "Lease", "LeaseHeldError", "RunStore"), "_store"),
+    **dict.fromkeys(("cancel", "execute", "open_store", "resume"), "_engine"),
+    **dict.fromkeys(
+        ("DEFAULT_STORE", "SCHEMA_VERSION", "FencedError", "Lease", "LeaseHeldError", "RunStore"), "_store"
+    ),
 }
 
 __all__ = [

@@ -22,7 +22,13 @@ the ``compensate`` actions of the steps that succeeded run one at a time,
 in reverse completion order, and the run ends ``FAILED`` with the cause. A
 compensation that fails is recorded beside the cause, and the others still
 run. The run is ``COMPENSATING`` meanwhile, so a resumed run carries on
-with the compensations not yet done.
+with the compensations not yet done. The driver renews the lease before
+each compensation and while it waits for one. A compensation that passes
+its step's ``timeout`` is recorded ``FAILED`` (timed out), but it is not
+stopped, and the next one starts only once it has ended: the driver waits
+until the executor's future is done (inline, threads and processes: the
+call returned or raised; dask: the cluster reports the task ended, which a
+client that lost its scheduler cannot vouch for).
 
 **Resume.** :func:`resume` takes the lease at the next epoch (a run held by
 a live driver is refused), checks the workflow's SHA-256 and that every
@@ -34,8 +40,9 @@ attempt of a step gets the same idempotency key, ``"<run_id>/<step_id>"``
 (``".../compensate"`` for its compensation).
 
 **Secrets.** Parameters marked ``secret`` are stored as ``***``; their
-values are redacted from outputs and errors before they are stored or
-logged. :func:`resume` needs them passed again.
+values are redacted from outputs (inside the output's strings, before it
+is turned into JSON) and errors before they are stored or logged.
+:func:`resume` needs them passed again.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from autoopt._validation import check_real
+from autoopt._validation import check_callable, check_real, describe_exception, safe_repr, safe_str
 from autoopt.core.backoff import backoff_delay
 from autoopt.execution import Executor, InlineExecutor
 from autoopt.execution._base import settle
@@ -59,14 +66,11 @@ from autoopt.workflows._actions import Actions
 from autoopt.workflows._record import REDACTED, WorkflowRun, redact
 from autoopt.workflows._refs import render
 from autoopt.workflows._spec import RunbookError, Step, Workflow
-from autoopt.workflows._store import FencedError, Lease, RunStore
+from autoopt.workflows._store import DEFAULT_STORE, FencedError, Lease, RunStore
 
-__all__ = ["DEFAULT_STORE", "cancel", "execute", "open_store", "resume"]
+__all__ = ["cancel", "execute", "open_store", "resume"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_STORE = "sqlite:///autoopt_workflows.db"
-"""Where runs are kept when no ``store`` is given: an SQLite file in the working directory."""
 
 
 def open_store(store: RunStore | str | None) -> RunStore:
@@ -82,13 +86,13 @@ def open_store(store: RunStore | str | None) -> RunStore:
 
 @dataclass(frozen=True)
 class _Settings:
-    lease_seconds: float = 30.0
-    retry_delay: float = 1.0
-    retry_multiplier: float = 2.0
-    max_retry_delay: float = 60.0
-    poll_interval: float = 0.25
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+    lease_seconds: float
+    retry_delay: float
+    retry_multiplier: float
+    max_retry_delay: float
+    poll_interval: float
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
 
 def _settings(**kw: Any) -> _Settings:
@@ -96,8 +100,7 @@ def _settings(**kw: Any) -> _Settings:
         check_real(kw[name], f"argument {name!r}", low=0.0, low_open=name != "retry_delay")
     check_real(kw["retry_multiplier"], "argument 'retry_multiplier'", low=1.0)
     for name in ("clock", "sleep"):
-        if not callable(kw[name]):
-            raise TypeError(f"argument {name!r} must be callable; got {kw[name]!r}")
+        check_callable(kw[name], f"argument {name!r}")
     return _Settings(**kw)
 
 
@@ -127,13 +130,17 @@ def execute(
     ``store`` (:data:`DEFAULT_STORE` by default). ``run_id`` defaults to a
     fresh UUID. ``lease_seconds`` is how long the run stays held after the
     driver's last renewal. It renews every third of it, between steps and
-    while it waits for running ones: an *inline* step longer than
-    ``lease_seconds`` lets the lease lapse, so give long steps a thread or
-    process executor, or a longer lease. Retries wait
+    while it waits for running steps and compensations: an *inline* step
+    or compensation longer than ``lease_seconds`` lets the lease lapse, so
+    give long ones a thread or process executor, or a longer lease. Retries wait
     ``min(max_retry_delay, retry_delay * retry_multiplier ** (k - 1))``
     before retry ``k``. ``poll_interval`` is how often a cancel from another
     process is looked for. ``clock`` (seconds since the epoch) and ``sleep``
     are injectable for tests.
+
+    The run parameters are stored as JSON, so each one (secrets aside: they
+    are never stored) must be JSON-serialisable: ``TypeError`` naming it
+    otherwise.
 
     Raises :class:`FencedError` if another driver takes the run over while
     this one runs it.
@@ -152,9 +159,17 @@ def execute(
         raise ValueError(
             f"execute() argument 'run_id' must be a non-empty str of <= 64 chars; got {run_id!r}"
         )
-    runs = open_store(store)
     secrets = workflow.secrets()
     stored = {k: REDACTED if k in secrets else v for k, v in values.items()}
+    for k, v in stored.items():
+        try:
+            json.dumps(v)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"execute() argument 'params': parameter {k!r} must be JSON-serialisable (a run stores "
+                f"its parameters); got {safe_repr(v)} ({safe_str(exc)})"
+            ) from None
+    runs = open_store(store)
     lease = runs.create_run(
         run_id, workflow=workflow.name, digest=workflow.digest(), spec=workflow.to_dict(), params=stored,
         steps={s.id: f"{run_id}/{s.id}" for s in workflow.steps}, lease_seconds=opts.lease_seconds,
@@ -225,6 +240,15 @@ def resume(
             f"run {run_id!r}: pass the secret parameters {missing} again (params=...); they are never stored"
         )
     lease = runs.acquire(run_id, lease_seconds=opts.lease_seconds, now=opts.clock())
+    try:  # read again under the lease: the previous driver may have written after the read above
+        row = runs.load(run_id)
+    except BaseException:
+        with contextlib.suppress(FencedError):
+            runs.release(lease, now=opts.clock())
+        raise
+    if row["state"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        runs.release(lease, now=opts.clock())
+        return WorkflowRun.from_row(runs.load(run_id), stored.order())
     logger.info("workflow %r: run %s resumed at epoch %d", stored.name, run_id, lease.epoch)
     driver = _Driver(stored, values, actions, executor or InlineExecutor(), runs, lease, opts, row)
     return driver.run()
@@ -316,6 +340,7 @@ class _Driver:
             seq={s: r["seq"] for s, r in rows.items() if r["seq"] is not None},
             compensation={s: rows[s]["comp_state"] if s in rows else None for s in self.order},
         )
+        self.completed = max(self.st.seq.values(), default=0)  # the last completion number given out
 
     def now(self) -> float:
         return self.opts.clock()
@@ -360,8 +385,9 @@ class _Driver:
         for sid in self.order:
             step, rec = self.steps[sid], self.resumed["steps"][sid]
             if rec["state"] == "RUNNING":
-                self.store.step_interrupted(self.lease, sid, rec["attempts"], now=now)
-                self.interrupted[sid] = self.interrupted.get(sid, 0) + 1
+                # the row was read under this driver's lease, so the attempt is still the running one
+                if self.store.step_interrupted(self.lease, sid, rec["attempts"], now=now):
+                    self.interrupted[sid] = self.interrupted.get(sid, 0) + 1
                 self.st.state[sid] = "PENDING"
                 logger.info("workflow %r: step %r attempt %d was cut short by its driver's death; running it again",
                             self.wf.name, sid, rec["attempts"])  # fmt: skip
@@ -405,8 +431,8 @@ class _Driver:
         marks += [self.renewed + self.opts.lease_seconds / 3, self.polled + self.opts.poll_interval]
         return max(0.0, min(marks) - now)
 
-    def _renew(self, now: float) -> None:
-        if now - self.renewed >= self.opts.lease_seconds / 3:
+    def _renew(self, now: float, *, force: bool = False) -> None:
+        if force or now - self.renewed >= self.opts.lease_seconds / 3:
             self.store.renew(self.lease, lease_seconds=self.opts.lease_seconds, now=now)
             self.renewed = now
 
@@ -470,8 +496,9 @@ class _Driver:
             att.parameters = render(dict(step.parameters), self.params, self.st.outputs)
             action = render(step.action, self.params, self.st.outputs)
         except KeyError as exc:  # an output key the step names is missing: deterministic, not retried
-            self.store.step_ended(self.lease, step.id, n, "FAILED", now=now, error=self._hide(str(exc)))
-            self._after_failure(step, step.retry_count + 1, "FAILED", str(exc), now)
+            error = self._hide(safe_str(exc))
+            self.store.step_ended(self.lease, step.id, n, "FAILED", now=now, error=error)
+            self._after_failure(step, n, "FAILED", error, now, retry=False)
             return
         key = f"{self.lease.run_id}/{step.id}"
         logger.debug("workflow %r: step %r attempt %d started", self.wf.name, step.id, n)
@@ -489,12 +516,16 @@ class _Driver:
             value = fut.result()
         except TimeoutError as exc:
             if step.timeout is not None:  # the step's own deadline (a killed process, a cancelled coroutine)
-                self._failed(att, "TIMED_OUT", f"passed its {step.timeout:g} s timeout ({exc})", now)
+                self._failed(
+                    att, "TIMED_OUT", f"passed its {step.timeout:g} s timeout ({safe_str(exc)})", now
+                )
                 return
-            self._failed(att, "FAILED", f"{type(exc).__name__}: {exc}", now)  # the action's own timeout
+            self._failed(att, "FAILED", describe_exception(exc), now)  # the action's own timeout
             return
+        except (KeyboardInterrupt, SystemExit):  # the process is asked to stop: not the step's failure
+            raise
         except BaseException as exc:  # the action's failure: recorded, never raised
-            self._failed(att, "FAILED", f"{type(exc).__name__}: {exc}", now)
+            self._failed(att, "FAILED", describe_exception(exc), now)
             return
         if att.deadline is not None and now > att.deadline:
             self._failed(
@@ -502,16 +533,20 @@ class _Driver:
             )
             return
         try:
-            text = self._hide(json.dumps(value, allow_nan=False))
+            text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:
             self._failed(
                 att, "FAILED", f"its output is not JSON-serialisable, which a durable run needs ({exc})", now
             )
             return
-        if self.store.step_ended(self.lease, step.id, att.number, "SUCCEEDED", now=now, output=text):
+        if self.secrets:  # redacted in the (plain JSON) value, never in its text
+            text = json.dumps(redact(json.loads(text), self.secrets))
+        seq = self.completed + 1
+        if self.store.step_ended(self.lease, step.id, att.number, "SUCCEEDED", now=now, output=text, seq=seq):
+            self.completed = seq
             self.st.state[step.id] = "SUCCEEDED"
             self.st.outputs[step.id] = json.loads(text)
-            self.st.seq[step.id] = max(self.st.seq.values(), default=0) + 1
+            self.st.seq[step.id] = seq
             logger.debug("workflow %r: step %r succeeded", self.wf.name, step.id)
 
     def _expire(self, now: float) -> None:
@@ -527,9 +562,11 @@ class _Driver:
         if self.store.step_ended(self.lease, att.step.id, att.number, state, now=now, error=error):
             self._after_failure(att.step, att.number, state, error, now)
 
-    def _after_failure(self, step: Step, attempt: int, state: str, error: str, now: float) -> None:
-        error = self._hide(error)
-        if self.phase == "run" and attempt - self.interrupted.get(step.id, 0) <= step.retry_count:
+    def _after_failure(
+        self, step: Step, attempt: int, state: str, error: str, now: float, *, retry: bool = True
+    ) -> None:
+        """Retry the step if its policy allows (and ``retry``), else it ends ``state``; ``error`` is redacted."""
+        if retry and self.phase == "run" and attempt - self.interrupted.get(step.id, 0) <= step.retry_count:
             delay = self._delay(attempt)
             self.store.step_pending(self.lease, step.id, now=now,
                                     detail=f"retry {attempt} of {step.retry_count} in {delay:.3g} s")  # fmt: skip
@@ -553,7 +590,7 @@ class _Driver:
         self.store.step_final(self.lease, sid, state, reason, now=now)
 
     def _hide(self, text: str) -> str:
-        return redact(text, self.secrets)
+        return str(redact(text, self.secrets))
 
     # ------------------------------------------------------------------ compensation
 
@@ -564,18 +601,53 @@ class _Driver:
                 and self.st.compensation[s] in (None, "RUNNING")]  # fmt: skip
         todo.sort(key=lambda s: self.st.seq.get(s, 0), reverse=True)
         for sid in todo:
-            step = self.steps[sid]
+            self._renew(self.now(), force=True)
             self.store.compensation(self.lease, sid, "RUNNING", now=self.now())
-            try:
-                parameters = render(dict(step.parameters), self.params, self.st.outputs)
-                fut = self.executor.submit(_call_compensation, self.actions, step, parameters,
-                                           self.st.outputs.get(sid), f"{self.lease.run_id}/{sid}/compensate")  # fmt: skip
-                fut.result(timeout=step.timeout)
-            except BaseException as exc:  # recorded beside the cause; the other compensations still run
-                if isinstance(exc, FencedError | KeyboardInterrupt | SystemExit):
-                    raise
-                error = self._hide(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-                self.store.compensation(self.lease, sid, "FAILED", now=self.now(), error=error)
-                logger.error("workflow %r: compensation of step %r failed: %s", self.wf.name, sid, error)
+            error = self._run_compensation(self.steps[sid])
+            if error is None:
+                self.store.compensation(self.lease, sid, "SUCCEEDED", now=self.now())
                 continue
-            self.store.compensation(self.lease, sid, "SUCCEEDED", now=self.now())
+            error = self._hide(error)  # recorded beside the cause; the other compensations still run
+            self.store.compensation(self.lease, sid, "FAILED", now=self.now(), error=error)
+            logger.error("workflow %r: compensation of step %r failed: %s", self.wf.name, sid, error)
+
+    def _run_compensation(self, step: Step) -> str | None:
+        """Run ``step``'s compensation and wait until it has ended, renewing the lease meanwhile (in
+        steps of a third of it); its failure, or None. Past the step's timeout it counts as failed, but
+        it is waited for all the same: the next compensation never runs beside it."""
+        deadline = None if step.timeout is None else self.now() + step.timeout
+        try:
+            parameters = render(dict(step.parameters), self.params, self.st.outputs)
+            fut = self.executor.submit(_call_compensation, self.actions, step, parameters,
+                                       self.st.outputs.get(step.id), f"{self.lease.run_id}/{step.id}/compensate")  # fmt: skip
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return describe_exception(exc)
+        late = False  # past the timeout and still running
+        while True:
+            wait = self.opts.lease_seconds / 3
+            if deadline is not None and not late:
+                wait = min(wait, max(0.0, deadline - self.now()))
+            done, _ = cf.wait([fut], timeout=wait)
+            now = self.now()
+            self._renew(now)
+            if done:
+                break
+            if deadline is not None and now >= deadline and not late:
+                late = True
+                logger.warning("workflow %r: compensation of step %r passed its %g s timeout; waiting for it "
+                               "to end before the next one", self.wf.name, step.id, step.timeout)  # fmt: skip
+        late = late or (deadline is not None and self.now() > deadline)
+        try:
+            fut.result()
+            outcome = None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            outcome = describe_exception(exc)
+        if late:
+            return f"passed its {step.timeout:g} s timeout; it ran on to its end" + (
+                f" and failed ({outcome})" if outcome else ""
+            )
+        return outcome

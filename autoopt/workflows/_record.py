@@ -22,12 +22,38 @@ RUN_STATES = ("RUNNING", "COMPENSATING", "SUCCEEDED", "FAILED", "CANCELLED")
 REDACTED = "***"
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of a secret value replaced by ``***``."""
-    for s in secrets:
-        if s:
-            text = text.replace(s, REDACTED)
-    return text
+def redact(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every occurrence of a secret replaced by ``***``, inside its strings.
+
+    ``value`` is a Python value: a string (an error message), or JSON-ready
+    data (a step's output), whose strings (dict keys included) are redacted
+    recursively and whose other parts are kept as they are; an int or float
+    that prints as a secret is replaced whole. Redaction works on the value,
+    never on its JSON text, so a secret JSON escapes (``"``, non-ASCII) is
+    still found and a short one (``"1"``) cannot break the JSON. Longer
+    secrets are replaced first, so one that contains another leaks no part.
+
+    Examples
+    --------
+    >>> redact({"token": 'ab"c', "n": 12, "list": ['x-ab"c']}, ['ab"c', "1"])
+    {'token': '***', 'n': 12, 'list': ['x-***']}
+    """
+    found = sorted({s for s in secrets if s}, key=len, reverse=True)
+    return _redact(value, found) if found else value
+
+
+def _redact(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for s in secrets:
+            value = value.replace(s, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_redact(k, secrets): _redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v, secrets) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in secrets:
+        return REDACTED
+    return value
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,12 @@ import sqlalchemy as sa
 
 from autoopt.core.owner import owner_alive, owner_token
 
-__all__ = ["SCHEMA_VERSION", "FencedError", "Lease", "LeaseHeldError", "RunStore"]
+__all__ = ["DEFAULT_STORE", "SCHEMA_VERSION", "FencedError", "Lease", "LeaseHeldError", "RunStore"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_STORE = "sqlite:///autoopt_workflows.db"
+"""Where runs are kept when no store is given: an SQLite file in the working directory."""
 
 SCHEMA_VERSION = 1
 """Version of the tables' layout; a store written by another version is refused, never guessed at."""
@@ -121,7 +124,7 @@ class RunStore:
 
     Parameters
     ----------
-    url : str
+    url : str, default :data:`DEFAULT_STORE`
         An SQLAlchemy URL (``"sqlite:///runs.db"``,
         ``"postgresql+psycopg2://user:pw@host/db"``) or a file path, read as
         an SQLite database. ``"sqlite://"`` is an in-memory database: one
@@ -136,7 +139,7 @@ class RunStore:
     []
     """
 
-    def __init__(self, url: str = "sqlite:///autoopt_workflows.db") -> None:
+    def __init__(self, url: str = DEFAULT_STORE) -> None:
         if not isinstance(url, str) or not url:
             raise TypeError(f"RunStore() argument 'url' must be a non-empty str; got {url!r}")
         if "://" not in url:
@@ -186,14 +189,17 @@ class RunStore:
         lease_seconds: float,
         now: float,
     ) -> Lease:
-        """Record a new run (every step PENDING, ``steps`` maps ids to idempotency keys) held at epoch 1."""
+        """Record a new run (every step PENDING, ``steps`` maps ids to idempotency keys) held at epoch 1.
+
+        ``params`` must be JSON-serialisable (``TypeError`` otherwise; :func:`execute` checks them first).
+        """
         owner = json.dumps(owner_token())
         with self.engine.begin() as conn:
             try:
                 conn.execute(
                     sa.insert(_runs).values(
                         run_id=run_id, workflow=workflow, digest=digest, spec=json.dumps(spec),
-                        params=json.dumps(params, default=repr), state="RUNNING", cause=None, epoch=1,
+                        params=json.dumps(params), state="RUNNING", cause=None, epoch=1,
                         owner=owner, lease_until=now + lease_seconds, cancel_requested=False,
                         created=now, updated=now,
                     )
@@ -297,22 +303,23 @@ class RunStore:
         now: float,
         output: str | None = None,
         error: str | None = None,
+        seq: int | None = None,
     ) -> bool:
         """Record how attempt ``attempt`` ended; False (nothing written) unless it is the step's running attempt.
 
-        ``state`` is ``SUCCEEDED`` (``output`` is its JSON; the step gets
-        the next completion number), ``FAILED`` or ``TIMED_OUT``; the driver
-        sets a step that will be retried back to ``PENDING``.
+        ``state`` is ``SUCCEEDED`` (``output`` is its JSON and ``seq`` its
+        completion number, 1 for the run's first step to succeed: the driver
+        counts them), ``FAILED`` or ``TIMED_OUT``; the driver sets a step
+        that will be retried back to ``PENDING``.
         """
+        values: dict[str, Any] = {"state": state, "ended": now, "error": error}
+        if state == "SUCCEEDED":
+            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+                raise ValueError(
+                    f"step_ended() argument 'seq' must be an int >= 1 for SUCCEEDED; got {seq!r}"
+                )
+            values.update(output=output, seq=seq)
         with self._fenced(lease, now) as conn:
-            values: dict[str, Any] = {"state": state, "ended": now, "error": error}
-            if state == "SUCCEEDED":
-                seq = conn.execute(
-                    sa.select(sa.func.coalesce(sa.func.max(_steps.c.seq), 0)).where(
-                        _steps.c.run_id == lease.run_id
-                    )
-                ).scalar_one()
-                values.update(output=output, seq=int(seq) + 1)
             done = conn.execute(
                 sa.update(_steps)
                 .where(_steps.c.run_id == lease.run_id, _steps.c.step_id == step_id,
@@ -334,17 +341,23 @@ class RunStore:
             )
             self._event(conn, lease.run_id, step_id, "pending", None, lease.epoch, now, detail)
 
-    def step_interrupted(self, lease: Lease, step_id: str, attempt: int, *, now: float) -> None:
+    def step_interrupted(self, lease: Lease, step_id: str, attempt: int, *, now: float) -> bool:
         """A resumed run found ``attempt`` of ``step_id`` RUNNING (its driver died): back to PENDING, and
-        an ``interrupted`` event, so the attempt is run again without counting as a failure."""
+        an ``interrupted`` event, so the attempt is run again without counting as a failure.
+
+        Returns False, writing nothing, when that attempt is no longer the step's running one.
+        """
         with self._fenced(lease, now) as conn:
-            conn.execute(
+            done = conn.execute(
                 sa.update(_steps)
                 .where(_steps.c.run_id == lease.run_id, _steps.c.step_id == step_id,
                        _steps.c.state == "RUNNING", _steps.c.attempts == attempt)
                 .values(state="PENDING", error=None)
             )  # fmt: skip
+            if done.rowcount != 1:
+                return False
             self._event(conn, lease.run_id, step_id, "interrupted", attempt, lease.epoch, now, None)
+        return True
 
     def interruptions(self, run_id: str) -> dict[str, int]:
         """How many attempts of each step were cut short by a driver's death (``interrupted`` events)."""

@@ -341,9 +341,9 @@ def test_a_taken_over_lease_fences_the_old_driver(store: RunStore) -> None:
         store.renew(lease, lease_seconds=10.0, now=112.0)
     assert store.load("r")["steps"]["a"]["state"] == "PENDING"
     store.step_started(newer, "a", 1, now=113.0)
-    assert store.step_ended(newer, "a", 1, "SUCCEEDED", now=114.0, output="1")
+    assert store.step_ended(newer, "a", 1, "SUCCEEDED", now=114.0, output="1", seq=1)
     # a repeated (late) completion of the same attempt records nothing
-    assert not store.step_ended(newer, "a", 1, "SUCCEEDED", now=115.0, output="2")
+    assert not store.step_ended(newer, "a", 1, "SUCCEEDED", now=115.0, output="2", seq=2)
     assert [e["event"] for e in store.events("r") if e["step_id"] == "a"] == ["started", "succeeded"]
 
 
