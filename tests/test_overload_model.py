@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from benchmarks.overload.model import CAPACITY, SERVICE_MEAN, WORKERS, simulate
@@ -73,3 +74,20 @@ def test_admission_with_the_delay_pi_keeps_goodput_and_the_critical_class(load: 
     assert 1.0 - 1.0 / load - 0.01 <= r.shed <= 1.0 - 1.0 / load + 0.05
     assert not r.collapsed
     assert r.p99_ms <= 3.0 * no_load_p99
+
+
+def test_settle_time_ignores_sampling_noise_and_finds_a_known_settling() -> None:
+    """A stationary 60 % shed of a Poisson stream has settled from the first window; one that sheds 90 %
+    for 3 s and then 60 % settles when the rolling window has left the first 3 s."""
+    from benchmarks.overload.model import settle_time
+
+    rng = np.random.default_rng(0)
+    arrivals = np.sort(rng.uniform(10.0, 30.0, 60_000))  # 3,000 per second
+    steady = arrivals[rng.random(len(arrivals)) < 0.6]
+    assert settle_time(list(arrivals), list(steady), 10.0, 30.0) == pytest.approx(1.0)
+    p = np.where(arrivals < 13.0, 0.9, 0.6)
+    stepped = arrivals[rng.random(len(arrivals)) < p]
+    took = settle_time(list(arrivals), list(stepped), 10.0, 30.0)
+    assert (
+        3.0 < took < 4.0
+    )  # the 1 s window is within 5 points of 60 % only once it holds < ~17 % of the 90 % spell

@@ -61,7 +61,7 @@ from autoopt import (
     create_intelligent_automation_hub,
     create_load_metrics,
 )
-from autoopt.admission import AdmissionController, GradientLimit, request_context
+from autoopt.admission import AdmissionController, Criticality, GradientLimit, request_context
 from autoopt.load import DelayThrottle
 from autoopt.observability import PrometheusExporter
 
@@ -156,9 +156,11 @@ def create_app(
             return JSONResponse({"error": 'send {"features": [30 numbers]}'}, status_code=422)
         if len(features) != N_FEATURES or not all(math.isfinite(v) for v in features):
             return JSONResponse({"error": f"features must be {N_FEATURES} finite numbers"}, status_code=422)
-        criticality = request.headers.get("x-criticality", "default")
-        if criticality not in ("critical", "default", "sheddable"):
-            return JSONResponse({"error": "x-criticality is critical, default or sheddable"}, status_code=422)
+        try:
+            criticality = Criticality(request.headers.get("x-criticality", "default"))
+        except ValueError:
+            classes = ", ".join(c.value for c in Criticality)
+            return JSONResponse({"error": f"x-criticality is one of {classes}"}, status_code=422)
         try:
             with request_context(criticality, timeout=DEADLINE_SECONDS):
                 return JSONResponse(await (provider(features) if control else backend.predict(features)))
