@@ -71,6 +71,9 @@ class Verdict:
     throttle: float = 0.0
 
 
+_ADMIT = Verdict("admit")
+
+
 @dataclass
 class _Counts:
     admitted: int = 0
@@ -181,7 +184,7 @@ class AdmissionController:
             if not ahead and self._inflight < self.limit.limit:
                 self._inflight += 1
                 self._counts.admitted += 1
-                return Verdict("admit", throttle=throttle), None
+                return (_ADMIT if throttle == 0.0 else Verdict("admit", throttle=throttle)), None
             if self._waiting >= self.max_queue and not self._evict_below(rank):
                 return self._reject("queue full", criticality, throttle), None
             waiter = _Waiter(criticality, deadline, now)
@@ -255,6 +258,9 @@ class AdmissionController:
         ``overload_timeout`` at every dispatch for ``queue_interval``, and stops once it has been empty at
         every dispatch for ``queue_interval`` (a standing queue's waiters are dropped at that age, so only
         emptiness says the overload is over; and one that empties now and then stays standing)."""
+        if self._waiting == 0 and not self._standing:  # the common case below capacity: nothing to judge
+            self._since = None
+            return False
         if self.limit.probing:  # the limit is held low to measure latency: its queue is not overload
             self._probe_seen = now
             return self._standing
