@@ -21,35 +21,11 @@ from autoopt.workflows import (
     LeaseHeldError,
     RunbookError,
     RunStore,
-    Workflow,
     cancel,
     execute,
     resume,
 )
-
-
-def wf(*steps: dict[str, Any], params: dict[str, Any] | None = None) -> Workflow:
-    meta: dict[str, Any] = {"id": "t"}
-    if params is not None:
-        meta["parameters"] = params
-    return Workflow.from_dict({"metadata": meta, "steps": list(steps)})
-
-
-def py(sid: str, action: str, deps: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
-    return {"id": sid, "action_type": "python", "action": action, "dependencies": list(deps), **extra}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.t
-
-    def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.t += s
+from tests.workflows._helpers import FakeClock, py, wf
 
 
 @pytest.fixture
