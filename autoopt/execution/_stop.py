@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,12 +25,11 @@ def call_in_child(
 ) -> Any:
     """``run_call(fn, args, kwargs)`` in a fresh child process, killed (``SIGKILL``) after ``timeout`` s.
 
-    The child is forked where the platform allows it, so the call needs no
-    serialising (elsewhere it is spawned, and the callable must be
-    importable); the result travels back through a pipe, and an exception
-    the call raises is re-raised here. Raises :class:`CallTimeout`
-    once the child is killed. The child is forked where the platform allows
-    it (cheap: ~ms), spawned elsewhere.
+    On Linux the child is forked (cheap: ~ms), so the call needs no
+    serialising; elsewhere it is spawned (macOS's CPython defaults to spawn
+    because forking there is unsafe), and the callable must be importable.
+    The result travels back through a pipe, and an exception the call raises
+    is re-raised here. Raises :class:`CallTimeout` once the child is killed.
 
     Examples
     --------
@@ -41,8 +41,7 @@ def call_in_child(
     ...
     autoopt.execution._stop.CallTimeout: the call passed its 0.2 s timeout; its process was killed
     """
-    methods = multiprocessing.get_all_start_methods()
-    ctx: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     receive, send = ctx.Pipe(duplex=False)
     # Forked, the child inherits the call as it is (nothing is serialised); spawned (no fork on the
     # platform), multiprocessing pickles it, so the callable must be importable there.
