@@ -17,35 +17,36 @@ __all__ = ["DecisionCounts", "rule_stats"]
 class DecisionCounts:
     """Decisions made, by type, confidence, source (``rule``/``policy``) and type and source together.
 
-    No lock of its own: the engine counts under its lock.
+    No lock of its own: the engine counts under its lock. Counting keeps two counters; the counts by type
+    and by source are summed from the ones by type and source when read.
     """
 
     total: int = 0
-    by_type: Counter[str] = field(default_factory=Counter)
     by_confidence: Counter[str] = field(default_factory=Counter)
-    by_source: Counter[str] = field(default_factory=Counter)
     by_type_source: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def count(self, decision: Decision) -> None:
-        source = "policy" if decision.rule_id is None else "rule"
-        kind = decision.decision_type.value
         self.total += 1
-        self.by_type[kind] += 1
         self.by_confidence[decision.confidence.value] += 1
-        self.by_source[source] += 1
-        self.by_type_source[kind, source] += 1
+        self.by_type_source[
+            decision.decision_type.value, "policy" if decision.rule_id is None else "rule"
+        ] += 1
 
     def as_dict(self) -> dict[str, Any]:
         """``total_decisions``, ``decisions_by_type``, ``decisions_by_confidence``, ``decisions_by_source``
         and ``decisions_by_type_and_source`` (type -> source -> count)."""
         nested: dict[str, dict[str, int]] = {}
+        by_type: Counter[str] = Counter()
+        by_source: Counter[str] = Counter()
         for (kind, source), n in self.by_type_source.items():
             nested.setdefault(kind, {})[source] = n
+            by_type[kind] += n
+            by_source[source] += n
         return {
             "total_decisions": self.total,
-            "decisions_by_type": dict(self.by_type),
+            "decisions_by_type": dict(by_type),
             "decisions_by_confidence": dict(self.by_confidence),
-            "decisions_by_source": dict(self.by_source),
+            "decisions_by_source": dict(by_source),
             "decisions_by_type_and_source": nested,
         }
 
