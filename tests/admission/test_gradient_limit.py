@@ -102,3 +102,17 @@ def test_bad_input_is_refused() -> None:
         GradientLimit(initial_limit=2000)
     with pytest.raises(TypeError, match="ConcurrencyLimit"):
         AdmissionController(limit=8)  # type: ignore[arg-type]
+
+
+def test_a_burst_in_a_light_window_does_not_raise_the_limit() -> None:
+    """App-limited is judged by the window's mean in flight, not its peak: the backlog a measurement
+    releases (a burst) must not let the limit grow while traffic is light."""
+    lim = GradientLimit(probe_samples=3, initial_limit=20, seed=0)
+    for k in range(3):
+        lim.update(0.01, 2, now=0.01 * (k + 1))
+    assert lim.limit == 20.0
+    inflight = [15] + [3] * 20  # one burst past half the limit, then light traffic
+    for k, n in enumerate(inflight):
+        lim.update(0.01, n, now=0.05 + 0.006 * k)  # 0.126 s: closes one 100 ms window
+    assert lim.get_stats()["sample_rtt"] == pytest.approx(0.01)  # the window closed, latency at min_rtt
+    assert lim.limit == 20.0  # gradient 1.5, but app-limited: unchanged
