@@ -120,10 +120,10 @@ class RunLoop:
             raise
         self.executed += 1
         self.in_flight[future] = claim
-        self.running[task.task_id] = future
-        if waiting:
-            self.waiting_on[future] = waiting
-        if self.chaining is not None:
+        if self.chaining is not None:  # only chaining looks a running task's call up by its id
+            self.running[task.task_id] = future
+            if waiting:
+                self.waiting_on[future] = waiting
             self.candidates.update(dict.fromkeys(self.scheduler.dependents_of(task.task_id)))
         future.add_done_callback(self._on_done)  # O(1) per completion, whatever is in flight
 
@@ -143,11 +143,18 @@ class RunLoop:
 
     def collect(self, done: Iterable[cf.Future[Any]]) -> None:
         """Report each finished call's result or error (a chained call after the calls it was started on)."""
+        if not self.waiting_on and not self.deferred:  # nothing chained: report in the order they finished
+            for future in done:
+                self._collect_one(future)
+            return
         pending = [*self.deferred, *done]
         self.deferred = []
         while pending:
-            later = [f for f in pending if any(p in self.in_flight for p in self.waiting_on.get(f, ()))]
-            ready = [f for f in pending if not any(p in self.in_flight for p in self.waiting_on.get(f, ()))]
+            ready: list[cf.Future[Any]] = []
+            later: list[cf.Future[Any]] = []
+            for f in pending:
+                waits = any(p in self.in_flight for p in self.waiting_on.get(f, ()))
+                (later if waits else ready).append(f)
             if not ready:
                 self.deferred = later  # their dependencies' calls have not been reported yet
                 return
@@ -158,7 +165,7 @@ class RunLoop:
     def _collect_one(self, future: cf.Future[Any]) -> None:
         claim = self.in_flight.pop(future)
         task = claim.task
-        del self.running[task.task_id]
+        self.running.pop(task.task_id, None)
         waiting = self.waiting_on.pop(future, None)
         try:
             result = future.result()
