@@ -440,6 +440,13 @@ class AdmissionController:
             if waiter.wake is not None:
                 waiter.wake(granted, reason)
 
+    def queue_delay(self, now: float) -> float:
+        """How long the oldest waiter has waited, in seconds (0 with nobody waiting): the queueing delay to
+        feed a :class:`~autoopt.load.DelayThrottle`, e.g. as a sample's ``queue_delay_ms``."""
+        with self._lock:
+            oldest = min((q[0].enqueued for q in self._queues.values() if q), default=now)
+        return max(0.0, now - oldest)
+
     def get_stats(self) -> dict[str, Any]:
         """``inflight``, ``limit``, ``waiting`` (by class), ``admitted``, ``queued``, ``started_from_queue``,
         ``rejected`` (by reason), ``rejected_by_class``, ``rejected_by_class_reason`` (class -> reason ->

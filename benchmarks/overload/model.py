@@ -15,9 +15,8 @@ Policies (each decides at arrival whether to admit):
   delay of the request at the head of the queue, shedding its share at random;
 - ``admission``: :class:`autoopt.admission.AdmissionController` with its defaults (a learned concurrency
   limit, a priority queue with deadlines and CoDel), the workers' queue behind it;
-- ``admission+pi`` (not run by default): the same with the delay PI as its throttle. The learned limit
-  keeps the workers' queue short, so the PI, which reads that queue, does not act: it gives the same
-  numbers as ``admission``.
+- ``admission+pi`` (not run by default): the same with the delay PI as its throttle, fed the age of the
+  oldest waiter in the admission queue (the workers' queue stays short behind the learned limit).
 
 Reported per load: goodput (answers within the deadline per second, over capacity), p50 and p99 of the
 latency of admitted requests that were answered in time, the shed share against the minimum 1 - 1/m, the
@@ -254,7 +253,10 @@ def simulate(
         elif kind == "tick":
             push(now + TICK, "tick")
             if policy in ("delay-pi", "admission+pi"):
-                head = now - queue[0][3] if queue else 0.0
+                if policy == "admission+pi":  # the PI reads the admission queue, where the waiting is
+                    head = ac.queue_delay(now)
+                else:
+                    head = now - queue[0][3] if queue else 0.0
                 throttle = pi.update(head, now)
             if now >= warm:
                 throttles.append(throttle)

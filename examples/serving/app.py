@@ -102,17 +102,28 @@ class Backend:
 
 
 async def monitor(
-    hub: IntelligentAutomationHub, backend: Backend, every: float = 1.0, ticks: int = 20
+    hub: IntelligentAutomationHub,
+    backend: Backend,
+    admission: AdmissionController | None = None,
+    every: float = 1.0,
+    ticks: int = 20,
 ) -> None:
     """Feed the hub one load sample per ``every`` seconds: the mean share of slots busy (sampled ``ticks``
-    times), and the mean wait for a slot."""
+    times), and the queueing delay: the mean age of the oldest waiter in the admission queue, where calls
+    wait under control (sampled likewise), or else the mean wait for a backend slot."""
     while True:
         busy = 0
+        waited = 0.0
         for _ in range(ticks):
             await asyncio.sleep(every / ticks)
             busy += backend.busy
+            if admission is not None:
+                waited += admission.queue_delay(admission.clock())
         utilisation = 100.0 * busy / (ticks * backend.slots)
-        delay_ms = 1000.0 * backend.waited / backend.waits if backend.waits else 0.0
+        if admission is not None:
+            delay_ms = 1000.0 * waited / ticks
+        else:
+            delay_ms = 1000.0 * backend.waited / backend.waits if backend.waits else 0.0
         backend.waited, backend.waits = 0.0, 0
         hub.process_metrics(
             create_load_metrics(cpu_usage=utilisation, memory_usage=0.0, queue_delay_ms=delay_ms)
@@ -177,7 +188,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(monitor(hub, backend))
+        task = asyncio.create_task(monitor(hub, backend, admission))
         try:
             yield
         finally:

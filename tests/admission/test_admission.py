@@ -298,3 +298,14 @@ def test_a_failing_observer_never_loses_the_model_result() -> None:
     provider.observer = Broken()
     assert asyncio.run(provider(7)) == 7
     assert provider.get_stats()["report_errors"] == 1
+
+
+def test_queue_delay_is_the_age_of_the_oldest_waiter() -> None:
+    ac = AdmissionController(limit=fixed(1))
+    assert ac.queue_delay(5.0) == 0.0
+    ac.offer(D, None, 0.0)  # runs
+    ac.offer(S, None, 1.0)
+    ac.offer(C, None, 2.0)
+    assert ac.queue_delay(3.5) == pytest.approx(2.5)  # the sheddable waiter, whatever the class order
+    ac.release(0.1, now=3.6)  # the critical one starts
+    assert ac.queue_delay(4.0) == pytest.approx(3.0)
