@@ -256,12 +256,12 @@ class _HubCollector:
             fam.add_metric(["delay"], load["delay_throttle"] / 100.0)
         yield fam
 
-        scored = _Family(c("autoopt_forecast_scored", "Forecasts scored against what happened, by series.",
+        scored = _Family(c("autoopt_forecast_scored", "Forecasts scored against what happened, by metric (all its series together).",
                            labels=["series"]))  # fmt: skip
-        mae = _Family(g("autoopt_forecast_mae", "Mean absolute error of the scored forecasts, by series.",
+        mae = _Family(g("autoopt_forecast_mae", "Mean absolute error of the scored forecasts, by metric (all its series together).",
                         labels=["series"]), additive=False)  # fmt: skip
         cover = _Family(g("autoopt_forecast_interval_coverage_ratio",
-                          "Share of scored forecasts whose interval held the outcome, by series.",
+                          "Share of scored forecasts whose interval held the outcome, by metric (all its series together).",
                           labels=["series"]), additive=False)  # fmt: skip
         for series, acc in summary["prediction_accuracy"].items():
             name = lab["series"](series)

@@ -30,7 +30,10 @@ class Claim:
     """A task claimed to run (RUNNING, its resources allocated), with its call resolved.
 
     ``args`` and ``kwargs`` hold the dependencies' results in place of the
-    :class:`TaskResult` references; ``priority`` is higher for more urgent
+    :class:`TaskResult` references. A chained claim (``claim_chained``)
+    leaves the references of dependencies still running in place, for the
+    driver to replace with the executor's handles on their calls.
+    ``priority`` is higher for more urgent
     tasks (dask's convention) and ``resources`` are the task's requirements.
     Report the outcome with :meth:`IntelligentScheduler.complete_task`.
     """
