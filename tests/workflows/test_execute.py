@@ -102,6 +102,9 @@ def test_retry_count_zero_means_one_attempt_and_the_error_is_recorded(store: Run
     assert run.steps["a"].attempts == 2
     assert run.steps["a"].error == "ZeroDivisionError: division by zero"
     assert run.state == "SUCCEEDED"  # not critical: recorded, and the run goes on
+    once = execute(wf(py("a", "bad", retry_count=0)), actions=actions, store=store, retry_delay=0.0)
+    assert once.steps["a"].state == "FAILED"
+    assert once.steps["a"].attempts == 1  # retry_count 0: one attempt, no retry
 
 
 def test_non_critical_failure_skips_dependents_with_the_reason(store: RunStore) -> None:
